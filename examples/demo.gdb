@@ -1,0 +1,4 @@
+hbreak-if target i == 500000
+run
+info hbreak-if
+continue

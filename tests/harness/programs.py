@@ -1,0 +1,53 @@
+"""Compile tests/programs/*.c once per (source, flags), shared by all pytest-xdist workers."""
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from harness.paths import BUILD, PROGRAMS
+
+CC = "gcc"
+
+# Link flags a program always needs, so tests need not repeat them.
+_NEEDS = {
+    "threads": ("-pthread",),
+    "shlib": ("-ldl",),
+}
+
+
+def _compile(name: str, flags: list, filename: str) -> Path:
+    src = PROGRAMS / f"{name}.c"
+    source = src.read_bytes()
+    key = hashlib.sha256(source + b"\0" + "\0".join(flags).encode()).hexdigest()[:16]
+    out_dir = BUILD / f"{name}-{key}"
+    out = out_dir / filename
+    if out.exists():
+        return out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Workers race on the same key: each compiles to its own name, and the rename is atomic.
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+    os.close(fd)
+    try:
+        # Flags after the source, so that -l libraries are linked.
+        cmd = [CC, "-g", "-o", tmp, str(src), *flags]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def build(name: str, opt: str = "-O0", extra=()) -> Path:
+    """Executable built from tests/programs/<name>.c with -g, `opt` and `extra` gcc flags."""
+    return _compile(name, [opt, *extra, *_NEEDS.get(name, ())], name)
+
+
+def build_shared(name: str, opt: str = "-O0", extra=()) -> Path:
+    """Shared library (lib<name>.so) built from tests/programs/<name>.c."""
+    return _compile(name, [opt, "-shared", "-fPIC", *extra], f"lib{name}.so")
