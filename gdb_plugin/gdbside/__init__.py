@@ -1,0 +1,17 @@
+"""The GDB layer: the only code that imports `gdb`.  `register()` is called by plugin.py."""
+
+_registered = False
+
+
+def register():
+    """Add the commands, settings, convenience function and event handlers (once per GDB)."""
+    global _registered
+    if _registered:
+        return
+    from . import commands, events, hits, tiers
+    commands.HBreakIfCommand()
+    commands.InfoHBreakIfCommand()
+    hits.HitFunction()
+    tiers.install_setting()
+    events.connect()
+    _registered = True

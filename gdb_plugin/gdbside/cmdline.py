@@ -1,0 +1,87 @@
+"""Splitting `hbreak-if [OPTIONS] LOCATION [if] CONDITION` (pure text, no gdb)."""
+from dataclasses import dataclass
+from typing import Optional
+
+USAGE = "Usage: hbreak-if [-t] [-thread N] [-ignore K] [-explain] LOCATION [if] CONDITION"
+_FLAGS = {"-t": "temporary", "-explain": "explain"}
+_VALUED = {"-thread": "thread", "-ignore": "ignore"}
+_CLOSE = {"(": ")", "[": "]", "{": "}"}
+
+
+class CommandLineError(ValueError):
+    pass
+
+
+@dataclass
+class Request:
+    location: str
+    condition: Optional[str]
+    temporary: bool = False
+    explain: bool = False
+    thread: Optional[int] = None
+    ignore: int = 0
+
+
+def _token_end(text: str, start: int) -> int:
+    """End of the whitespace-delimited token at `start`, honouring quotes and brackets."""
+    depth, quote, i = [], None, start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _CLOSE:
+            depth.append(_CLOSE[ch])
+        elif depth and ch == depth[-1]:
+            depth.pop()
+        elif ch.isspace() and not depth:
+            break
+        i += 1
+    if quote or depth:
+        raise CommandLineError(f"unbalanced {quote or 'bracket'} in {text[start:]!r}")
+    return i
+
+
+def _number(option: str, value: str) -> int:
+    try:
+        number = int(value, 0)
+    except ValueError:
+        raise CommandLineError(f"{option} takes a number, not {value!r}") from None
+    if number < 0:
+        raise CommandLineError(f"{option} takes a number of at least 0, not {number}")
+    return number
+
+
+def parse(argument: str) -> Request:
+    text = argument.strip()
+    options, pos = {}, 0
+    while text.startswith("-", pos):
+        end = _token_end(text, pos)
+        word = text[pos:end]
+        if word in _FLAGS:
+            options[_FLAGS[word]] = True
+        elif word in _VALUED:
+            value_start = len(text) - len(text[end:].lstrip())
+            value_end = _token_end(text, value_start)
+            if value_start == value_end:
+                raise CommandLineError(f"{word} needs a value. {USAGE}")
+            options[_VALUED[word]] = _number(word, text[value_start:value_end])
+            end = value_end
+        elif word == "--":
+            pos = len(text) - len(text[end:].lstrip())
+            break
+        else:
+            break  # a location such as -function f -line 3 is not ours to parse
+        pos = len(text) - len(text[end:].lstrip())
+    rest = text[pos:]
+    if not rest:
+        raise CommandLineError(f"a location is needed. {USAGE}")
+    end = _token_end(rest, 0)
+    location, condition = rest[:end], rest[end:].strip()
+    if condition == "if" or condition.startswith(("if ", "if\t", "if(")):
+        condition = condition[2:].strip()
+    return Request(location=location, condition=condition or None, **options)

@@ -1,0 +1,90 @@
+"""The user's commands: `hbreak-if` and `info hbreak-if`."""
+import gdb
+
+from ..compiler import AxUnavailable, explain
+from ..kernel.errors import KernelError
+from . import arming
+from .cmdline import CommandLineError, parse
+from .create import create, describe_location
+from .model import registry
+from .predicates import compile_at_location
+
+
+def as_gdb_error(run):
+    """Run `run()`; any failure becomes one GDB error message, never a traceback."""
+    try:
+        return run()
+    except gdb.GdbError:
+        raise
+    except (gdb.error, CommandLineError, AxUnavailable, KernelError) as error:
+        raise gdb.GdbError(str(error)) from None
+    except Exception as error:  # a defect: still no half-made breakpoint and no traceback
+        raise gdb.GdbError(f"hbreak-if: internal error: {type(error).__name__}: {error}") from None
+
+
+class HBreakIfCommand(gdb.Command):
+    """Set a hardware breakpoint whose condition is evaluated in the kernel.
+
+Usage: hbreak-if [-t] [-thread N] [-ignore K] [-explain] LOCATION [if] CONDITION
+
+LOCATION is any GDB location (function, FILE:LINE, *ADDRESS; pending until a
+shared library defines it).  CONDITION is a GDB expression, with GDB's own
+meaning; bare register names (rax, eax, al, r8d, rip, ...) read registers.
+The condition is compiled to an eBPF program attached to a perf hardware
+breakpoint, so hits where it is false never stop the program.  Parts of the
+condition the kernel cannot evaluate are checked by GDB at each stop.
+
+  -t          temporary: delete after the first stop
+  -thread N   only GDB thread N
+  -ignore K   let the first K hits where CONDITION holds pass
+  -explain    show the compiled condition (AX, eBPF, kernel/GDB split); set nothing
+
+The breakpoint gets a GDB breakpoint number: delete, disable, enable, ignore
+and commands work on it as on any breakpoint.  `info hbreak-if` lists tiers,
+kernel hit counts and stops; `set hbreak-if tier` forces a tier."""
+
+    def __init__(self):
+        super().__init__("hbreak-if", gdb.COMMAND_BREAKPOINTS, gdb.COMPLETE_LOCATION)
+
+    def invoke(self, argument, from_tty):
+        self.dont_repeat()
+        as_gdb_error(lambda: self._run(argument))
+
+    @staticmethod
+    def _run(argument):
+        request = parse(argument)
+        if request.explain:
+            gdb.write(explain(compile_at_location(request.location, request.condition),
+                              highlight=gdb.parameter("style enabled")) + "\n")
+            return
+        create(request)
+
+
+class InfoHBreakIfCommand(gdb.Command):
+    """List hbreak-if breakpoints: tier and why, kernel hits, stops, threads armed."""
+
+    def __init__(self):
+        super().__init__("info hbreak-if", gdb.COMMAND_BREAKPOINTS)
+
+    def invoke(self, argument, from_tty):
+        as_gdb_error(self._run)
+
+    @staticmethod
+    def _run():
+        if not len(registry):
+            gdb.write("No hbreak-if breakpoints.\n")
+            return
+        gdb.write(f"{'Num':<5}{'Enb':<5}{'Tier':<15}{'Kernel hits':>13}{'Stops':>8}{'Threads':>9}  Where\n")
+        for bp in registry:
+            gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<15}"
+                      f"{arming.kernel_hits(bp):>13,}{bp.stops:>8,}{arming.threads_armed(bp):>9}"
+                      f"  {bp.location} at {describe_location(bp)}\n")
+            if bp.condition:
+                gdb.write(f"{'':10}condition: {bp.condition}\n")
+            if bp.thread is not None:
+                gdb.write(f"{'':10}thread: {bp.thread.num}\n")
+            gdb.write(f"{'':10}tier: {bp.reason}\n")
+            for note in bp.notes:
+                gdb.write(f"{'':10}note: {note}\n")
+            if bp.catchpoint.ignore_count:
+                gdb.write(f"{'':10}ignore next {bp.catchpoint.ignore_count} hits\n")

@@ -1,0 +1,102 @@
+"""Creating an hbreak-if breakpoint: validate, choose the tier, make the GDB objects, arm."""
+from typing import Optional
+
+import gdb
+
+from ..compiler import AxUnavailable
+from ..kernel.probe import TIER_PTRACE
+from . import arming
+from .cmdline import Request
+from .model import HBreakIf, registry
+from .predicates import compile_at
+from .tiers import choose_tier
+
+
+def _new_catchpoint(temporary: bool) -> gdb.Breakpoint:
+    before = {bp.number for bp in gdb.breakpoints()}
+    gdb.execute(("tcatch" if temporary else "catch") + " signal SIGTRAP", to_string=True)
+    created = [bp for bp in gdb.breakpoints() if bp.number not in before]
+    return max(created, key=lambda bp: bp.number)
+
+
+def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
+    """An internal disabled breakpoint: GDB resolves LOCATION and parses CONDITION there."""
+    pending = False
+    try:
+        gdb.decode_line(location)
+    except gdb.error as error:
+        if gdb.parameter("breakpoint pending") is False:
+            raise gdb.GdbError(str(error)) from None
+        pending = True
+    tracker = gdb.Breakpoint(location, internal=True)
+    tracker.enabled = False
+    if condition:
+        try:
+            tracker.condition = condition
+        except gdb.error:
+            tracker.delete()
+            raise
+    if pending:
+        gdb.write(f"hbreak-if location {location!r} is pending on a future shared library load.\n")
+    return tracker
+
+
+def _thread(number: Optional[int]) -> Optional[gdb.InferiorThread]:
+    if number is None:
+        return None
+    for thread in gdb.selected_inferior().threads():
+        if thread.num == number:
+            return thread
+    raise gdb.GdbError(f"Unknown thread {number}.")
+
+
+def _static_tier(bp: HBreakIf) -> None:
+    """Where nothing of the condition compiles, say so now and let GDB decide every hit."""
+    if bp.tier == TIER_PTRACE or not bp.condition or not bp.addresses():
+        return
+    try:
+        compiled = compile_at(bp, bp.addresses()[0])
+    except AxUnavailable:
+        return  # decided per address when the program runs
+    bp.notes = list(compiled.notes)
+    if compiled.kernel_part is None:
+        bp.tier = TIER_PTRACE
+        bp.reason = "no part of the condition compiles to a kernel filter"
+
+
+def create(request: Request) -> HBreakIf:
+    tier, reason = choose_tier()
+    thread = _thread(request.thread)
+    tracker = _tracker(request.location, request.condition)
+    try:
+        catchpoint = _new_catchpoint(request.temporary)
+    except gdb.error:
+        tracker.delete()
+        raise
+    bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
+                  condition=request.condition, tier=tier, reason=reason, thread=thread)
+    catchpoint.silent = True
+    catchpoint.condition = bp.marker
+    if request.ignore:
+        catchpoint.ignore_count = request.ignore
+    registry.add(bp)
+    _static_tier(bp)
+    gdb.write(f"hbreak-if {bp.number} at {describe_location(bp)} [{bp.tier} tier]\n")
+    if bp.tier == TIER_PTRACE:
+        gdb.write(f"hbreak-if {bp.number}: GDB evaluates the condition at every hit: {bp.reason}\n")
+    for note in bp.notes:
+        gdb.write(f"hbreak-if {bp.number}: {note}\n")
+    arming.sync_all()
+    return bp
+
+
+def describe_location(bp: HBreakIf) -> str:
+    if not bp.tracker.is_valid() or not bp.tracker.locations:
+        return f"{bp.location} (pending)"
+    parts = []
+    for loc in bp.tracker.locations:
+        where = f"{loc.address:#x}"
+        if loc.source:
+            where += f": file {loc.source[0]}, line {loc.source[1]}"
+        parts.append(where)
+    return "; ".join(parts)

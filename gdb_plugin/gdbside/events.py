@@ -1,0 +1,101 @@
+"""Lifecycle: keep perf events in step with GDB's inferiors, threads and breakpoints.
+
+Measured GDB behaviour behind this (DESIGN §3.3): the events are armed at the
+first new_objfile after run (the new_thread at run has no lwp yet), on every
+new thread, on library loads and PIE relocation (the tracker's locations
+change), and again after exec (remove_on_exec dropped them).  They are
+disarmed before detach (hook-detach) and at GDB's exit, or the program would
+die of SIGTRAP at its next hit.
+"""
+import gdb
+
+from . import arming, hits
+from .model import registry
+
+HOOK_DETACH = "define hook-detach\npython __import__('gdb_plugin.gdbside.events').gdbside.events.on_detach()\nend"
+
+
+def _quietly(handler):
+    """Event handlers report problems as warnings; an exception here would abort GDB's own work."""
+    def run(*args):
+        try:
+            handler(*args)
+        except Exception as error:
+            gdb.write(f"warning: hbreak-if: {type(error).__name__}: {error}\n", gdb.STDERR)
+    return run
+
+
+def on_new_objfile(event):
+    arming.sync_all()
+
+
+def on_clear_objfiles(event):
+    for inferior in gdb.inferiors():
+        if inferior.progspace == event.progspace:
+            arming.disarm(inferior)
+
+
+def on_new_thread(event):
+    arming.sync(event.inferior_thread.inferior)
+
+
+def on_exited(event):
+    inferior = getattr(event, "inferior", None)
+    if inferior is not None:
+        arming.disarm(inferior)
+
+
+def on_breakpoint_modified(gdb_bp):
+    bp = registry.for_gdb_breakpoint(gdb_bp)
+    if bp is None:
+        return
+    if gdb_bp is bp.catchpoint and gdb_bp.condition != bp.marker:
+        _take_new_condition(bp, gdb_bp.condition)
+    if bp.software is not None:
+        bp.software.mirror()
+    arming.forget(bp) if gdb_bp is bp.tracker else None
+    arming.sync_all()
+
+
+def _take_new_condition(bp, condition):
+    """`condition N EXPR` on the catchpoint: EXPR becomes the hbreak-if condition."""
+    old = bp.condition
+    try:
+        bp.tracker.condition = condition
+        bp.condition = condition or None
+    except gdb.error as error:
+        gdb.write(f"hbreak-if {bp.number}: condition not changed: {error}\n", gdb.STDERR)
+        bp.tracker.condition = old
+    bp.catchpoint.condition = bp.marker
+    arming.forget(bp)
+
+
+def on_breakpoint_deleted(gdb_bp):
+    bp = registry.for_gdb_breakpoint(gdb_bp)
+    if bp is None or gdb_bp is not bp.catchpoint:
+        return
+    registry.remove(bp)
+    arming.forget(bp)
+    for owned in (bp.tracker, bp.software):
+        if owned is not None and owned.is_valid():
+            owned.delete()
+
+
+def on_detach():
+    arming.disarm(gdb.selected_inferior())
+
+
+def on_exiting(event):
+    arming.disarm_all()
+
+
+def connect():
+    gdb.events.new_objfile.connect(_quietly(on_new_objfile))
+    gdb.events.clear_objfiles.connect(_quietly(on_clear_objfiles))
+    gdb.events.new_thread.connect(_quietly(on_new_thread))
+    gdb.events.exited.connect(_quietly(on_exited))
+    gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
+    gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
+    gdb.events.stop.connect(_quietly(hits.report_stop))
+    gdb.events.gdb_exiting.connect(_quietly(on_exiting))
+    gdb.execute(HOOK_DETACH, to_string=True)

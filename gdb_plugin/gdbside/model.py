@@ -1,0 +1,99 @@
+"""The hbreak-if breakpoints of this GDB session.
+
+Each one is a GDB catchpoint on SIGTRAP (`catch signal SIGTRAP`), silent and
+conditional on `$_hbreak_if_hit(N)`: its number is the breakpoint's number,
+so GDB's own delete, disable, enable, ignore, commands and tcatch semantics
+apply.  LOCATION is tracked by an internal, disabled GDB breakpoint with the
+condition attached: GDB parses the condition at every location exactly as
+for `break LOCATION if CONDITION`, and re-resolves the locations on PIE
+relocation, library loads and exec.  Neither is ever inserted.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+import gdb
+
+from ..kernel.probe import TIER_KERNEL_SIGNAL
+
+HIT_FUNCTION = "_hbreak_if_hit"
+
+
+@dataclass(eq=False)
+class HBreakIf:
+    catchpoint: gdb.Breakpoint
+    tracker: gdb.Breakpoint
+    location: str
+    condition: Optional[str]
+    tier: str
+    reason: str
+    thread: Optional[gdb.InferiorThread] = None
+    stops: int = 0
+    hits_of_closed_events: int = 0
+    hits_at_last_stop: int = 0
+    software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
+    notes: list = field(default_factory=list)
+
+    @property
+    def uses_perf(self) -> bool:
+        """Hits come from a perf breakpoint (every tier but the software fallback)."""
+        return self.software is None
+
+    @property
+    def sigtrap(self) -> bool:
+        """The perf event itself raises SIGTRAP; in kernel-signal the predicate signals."""
+        return self.tier != TIER_KERNEL_SIGNAL
+
+    @property
+    def number(self) -> int:
+        return self.catchpoint.number
+
+    @property
+    def enabled(self) -> bool:
+        return self.catchpoint.is_valid() and self.catchpoint.enabled
+
+    @property
+    def temporary(self) -> bool:
+        return self.catchpoint.temporary
+
+    @property
+    def marker(self) -> str:
+        return f"${HIT_FUNCTION}({self.number})"
+
+    def addresses(self):
+        if not self.tracker.is_valid():
+            return []
+        return sorted({loc.address for loc in self.tracker.locations if loc.address})
+
+    def wants_thread(self, thread: gdb.InferiorThread) -> bool:
+        return self.thread is None or self.thread == thread
+
+
+class Registry:
+    """Breakpoints by number, and by their tracker's number."""
+
+    def __init__(self):
+        self._by_number: Dict[int, HBreakIf] = {}
+
+    def add(self, bp: HBreakIf) -> None:
+        self._by_number[bp.number] = bp
+
+    def remove(self, bp: HBreakIf) -> None:
+        self._by_number.pop(bp.number, None)
+
+    def get(self, number: int) -> Optional[HBreakIf]:
+        return self._by_number.get(number)
+
+    def for_gdb_breakpoint(self, gdb_bp: gdb.Breakpoint) -> Optional[HBreakIf]:
+        for bp in self._by_number.values():
+            if gdb_bp in (bp.catchpoint, bp.tracker):
+                return bp
+        return None
+
+    def __iter__(self):
+        return iter(sorted(self._by_number.values(), key=lambda bp: bp.number))
+
+    def __len__(self):
+        return len(self._by_number)
+
+
+registry = Registry()

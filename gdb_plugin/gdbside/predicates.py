@@ -1,0 +1,57 @@
+"""The BPF program of one breakpoint at one address: GDB's AX for the condition, lowered."""
+from ..compiler import compile_condition, signal_on_match, stop_on_match
+from ..ebpf import encode_program
+from ..kernel.bpf import BpfProgram
+from ..kernel.errors import KernelError
+from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
+from .agent import agent_eval_at, is_program_symbol
+from .model import HBreakIf
+
+
+class PredicateError(Exception):
+    """The predicate could not be built or loaded; the message says why."""
+
+
+def linespec_of(location: str):
+    """The location as a linespec for `maint agent-eval -at`, if it is one."""
+    return None if location.lstrip().startswith("*") else location
+
+
+def compile_at(bp: HBreakIf, address: int):
+    from .tiers import signal_number
+    on_match = signal_on_match(signal_number()) if bp.tier == TIER_KERNEL_SIGNAL else stop_on_match()
+    return compile_condition(bp.condition or "1", agent_eval_at(address, linespec_of(bp.location)),
+                             is_program_symbol(address), on_match=on_match)
+
+
+def program_for(bp: HBreakIf, address: int):
+    """A loaded program for `bp` at `address`, or None where GDB decides every hit."""
+    if bp.tier == TIER_PTRACE:
+        return None
+    compiled = compile_at(bp, address)
+    for note in compiled.notes:
+        if note not in bp.notes:
+            bp.notes.append(note)
+    try:
+        return BpfProgram.load(encode_program(compiled.program), name=f"hbreak_if_{bp.number}")
+    except KernelError as error:
+        raise PredicateError(str(error)) from None
+
+
+def compile_at_location(location: str, condition):
+    """Compile for -explain, at the first address GDB resolves LOCATION to."""
+    import gdb
+    from .model import HBreakIf
+    from .tiers import choose_tier
+    from .create import _tracker
+    tracker = _tracker(location, condition)
+    try:
+        addresses = [loc.address for loc in tracker.locations]
+        if not addresses:
+            raise gdb.GdbError(f"{location} is pending: nothing to compile yet")
+        tier, reason = choose_tier()
+        probe_bp = HBreakIf(catchpoint=None, tracker=tracker, location=location,
+                            condition=condition, tier=tier, reason=reason)
+        return compile_at(probe_bp, addresses[0])
+    finally:
+        tracker.delete()

@@ -1,0 +1,22 @@
+"""The ptrace tier without a debug register: an internal software breakpoint."""
+import gdb
+
+from . import hits
+
+
+class SoftwareBreakpoint(gdb.Breakpoint):
+    """Stops where hbreak-if `owner` would, reporting as it; mirrors its state and commands."""
+
+    def __init__(self, owner):
+        super().__init__(owner.location, internal=True)
+        self.owner = owner
+        self.silent = True
+        self.mirror()
+
+    def mirror(self):
+        self.enabled = self.owner.enabled
+        self.thread = self.owner.thread.global_num if self.owner.thread is not None else None
+        self.commands = self.owner.catchpoint.commands or ""
+
+    def stop(self):
+        return hits.accept(self.owner)

@@ -1,0 +1,81 @@
+"""Which tier a breakpoint runs on, and falling back when the kernel says no.
+
+Tiers (DESIGN §1): kernel (the predicate's verdict suppresses the hit),
+kernel-signal (the predicate sends a real-time signal on a match), ptrace
+(every hit reaches GDB, which evaluates the condition).  In the ptrace tier
+the hit still comes from a perf breakpoint with sigtrap, which needs no
+privilege; only when no debug register is free does a software breakpoint
+take its place.
+"""
+import gdb
+
+from ..kernel.errors import NoDebugRegister
+from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE, probe
+from .model import HBreakIf
+
+TIERS = ("auto", TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE)
+REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; GDB is told not to pass it (see signals)
+
+
+class TierSetting(gdb.Parameter):
+    """Which tier new hbreak-if breakpoints use.
+
+auto picks the best tier this machine offers (found by a self-test at first use);
+kernel, kernel-signal and ptrace force one."""
+
+    set_doc = "Set the tier new hbreak-if breakpoints use."
+    show_doc = "Show the tier new hbreak-if breakpoints use."
+
+    def __init__(self):
+        super().__init__("hbreak-if tier", gdb.COMMAND_BREAKPOINTS, gdb.PARAM_ENUM, list(TIERS))
+        self.value = "auto"
+
+    def get_show_string(self, value):
+        if value != "auto":
+            return f"New hbreak-if breakpoints use the {value} tier (forced)."
+        result = probe()
+        return f"New hbreak-if breakpoints use the best tier available: {result.tier} ({result.reasons[0]})."
+
+
+_setting = None
+
+
+class _SettingsPrefix(gdb.Command):
+    def __init__(self, verb):
+        super().__init__(f"{verb} hbreak-if", gdb.COMMAND_BREAKPOINTS, prefix=True)
+
+
+def install_setting():
+    global _setting
+    if _setting is None:
+        for verb in ("set", "show"):
+            _SettingsPrefix(verb).__doc__ = f"{verb.capitalize()} hbreak-if settings."
+        _setting = TierSetting()
+
+
+def choose_tier():
+    """(tier, reason) for a new breakpoint, before looking at its condition."""
+    forced = _setting.value if _setting is not None else "auto"
+    if forced != "auto":
+        return forced, f"forced by `set hbreak-if tier {forced}`"
+    result = probe()
+    return result.tier, result.reasons[0]
+
+
+def signal_number():
+    return REALTIME_SIGNAL
+
+
+def demote_to_ptrace(bp: HBreakIf, error) -> None:
+    """The kernel refused `bp` (permission, verifier, debug registers): GDB decides every hit."""
+    from .software import SoftwareBreakpoint
+    previous = bp.tier
+    bp.tier, bp.reason = TIER_PTRACE, str(error)
+    if isinstance(error, NoDebugRegister) and bp.software is None:
+        bp.software = SoftwareBreakpoint(bp)
+        how = "a software breakpoint, and GDB evaluates the condition at every hit"
+    else:
+        how = "GDB evaluates the condition at every hit"
+    gdb.write(f"warning: hbreak-if {bp.number}: {error}\n"
+              f"hbreak-if {bp.number} falls back from the {previous} tier to the ptrace tier: {how}.\n",
+              gdb.STDERR)
