@@ -7,8 +7,8 @@ import pytest
 
 from gdb_plugin.ebpf import (Alu, Assembler, AssemblyError, Jmp, Reg, alu32, alu64, call,
                              decode_program, disassemble, disassemble_one, encode_program,
-                             exit_insn, ja, jmp, jmp32, ld_imm64, ldx, load_const, mov32, mov64,
-                             st, stx)
+                             exit_insn, ja, jmp, jmp32, ld_imm64, ld_map_fd, ldx, load_const,
+                             mov32, mov64, st, stx, atomic_fetch_add)
 
 R0, R1, R2, R10 = Reg.R0, Reg.R1, Reg.R2, Reg.R10
 
@@ -79,6 +79,11 @@ KERNEL_DOC_CASES = [
     ("*(u32 *)(r10 - 8) = 5", st(4, R10, -8, 5), "62 0a f8 ff 05 00 00 00"),
     # BPF_ST | BPF_MEM | BPF_DW = 0x7a
     ("*(u64 *)(r10 - 16) = -1", st(8, R10, -16, -1), "7a 0a f0 ff ff ff ff ff"),
+    # BPF_STX | BPF_ATOMIC | BPF_DW = 0xdb, imm = BPF_ADD | BPF_FETCH
+    ("r2 = atomic_fetch_add((u64 *)(r0 + 0), r2)", atomic_fetch_add(8, R0, 0, R2),
+     "db 20 00 00 01 00 00 00"),
+    # LD_IMM64 with src = BPF_PSEUDO_MAP_FD: the immediate is a map fd
+    ("r1 = map_fd(7) ll", ld_map_fd(R1, 7), "18 11 00 00 07 00 00 00 00 00 00 00 00 00 00 00"),
 ]
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable, List
 
-from .insn import (ALU, ALU64, CALL, EXIT, JA, JMP, JMP32, LD_IMM64_CODE, LDX, MODE_MEM,
-                   SIZE_BYTES, ST, STX, X, Insn)
+from .insn import (ALU, ALU64, ATOMIC_ADD, ATOMIC_FETCH, CALL, EXIT, JA, JMP, JMP32,
+                   LD_IMM64_CODE, LDX, MODE_ATOMIC, MODE_MEM, PSEUDO_MAP_FD, SIZE_BYTES, ST, STX,
+                   X, Insn)
 
 _ALU_SYMBOL = {0x00: "+=", 0x10: "-=", 0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=",
                0x60: "<<=", 0x70: ">>=", 0x90: "%=", 0xA0: "^=", 0xB0: "=", 0xC0: "s>>="}
@@ -28,6 +29,8 @@ def _rel(off: int) -> str:
 def disassemble_one(insn: Insn) -> str:
     cls, op, source = insn.code & 0x07, insn.code & 0xF0, insn.code & X
     if insn.code == LD_IMM64_CODE:
+        if insn.src == PSEUDO_MAP_FD:
+            return f"r{insn.dst} = map_fd({insn.imm}) ll"
         return f"r{insn.dst} = {insn.imm} ll"
     if cls in (ALU, ALU64):
         wide = cls == ALU64
@@ -59,6 +62,10 @@ def disassemble_one(insn: Insn) -> str:
         return f"r{insn.dst} = {_mem(size, insn.src, insn.off)}"
     if mode == MODE_MEM and cls == STX:
         return f"{_mem(size, insn.dst, insn.off)} = r{insn.src}"
+    if mode == MODE_ATOMIC and cls == STX and insn.imm == ATOMIC_ADD | ATOMIC_FETCH:
+        wide = size == 0x18
+        return (f"{_reg(insn.src, wide)} = atomic_fetch_add("
+                f"{_mem(size, insn.dst, insn.off)[1:]}, {_reg(insn.src, wide)})")
     if mode == MODE_MEM and cls == ST:
         return f"{_mem(size, insn.dst, insn.off)} = {insn.imm}"
     return f"<unknown opcode {insn.code:#04x}>"

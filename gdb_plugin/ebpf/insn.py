@@ -16,7 +16,9 @@ LD, LDX, ST, STX, ALU, JMP, JMP32, ALU64 = range(8)
 # Source operand: immediate (K) or register (X).
 K, X = 0x00, 0x08
 # Load/store addressing modes and sizes.
-MODE_IMM, MODE_MEM = 0x00, 0x60
+MODE_IMM, MODE_MEM, MODE_ATOMIC = 0x00, 0x60, 0xC0
+ATOMIC_ADD, ATOMIC_FETCH = 0x00, 0x01
+PSEUDO_MAP_FD = 1  # LD_IMM64 source: the immediate is a map fd, replaced by the map at load
 SIZE_CODE = {4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18}
 SIZE_BYTES = {code: size for size, code in SIZE_CODE.items()}
 
@@ -176,6 +178,11 @@ def ld_imm64(dst: Reg, imm: int) -> Insn:
     return Insn(LD_IMM64_CODE, int(dst), 0, 0, _to_s64(imm & ((1 << 64) - 1)))
 
 
+def ld_map_fd(dst: Reg, map_fd: int) -> Insn:
+    """dst = the map behind `map_fd` (resolved by the kernel at load time)"""
+    return Insn(LD_IMM64_CODE, int(dst), PSEUDO_MAP_FD, 0, map_fd)
+
+
 def load_const(dst: Reg, value: int) -> Insn:
     """The shortest instruction that puts a 64-bit constant in dst."""
     value = _to_s64(value & ((1 << 64) - 1))
@@ -204,6 +211,14 @@ def st(size: int, dst: Reg, off: int, imm: int) -> Insn:
     """*(size *)(dst + off) = imm"""
     return Insn(ST | MODE_MEM | _size(size), int(dst), 0, _check_range(off, 16, "offset"),
                 _check_range(imm, 32, "immediate"))
+
+
+def atomic_fetch_add(size: int, dst: Reg, off: int, src: Reg) -> Insn:
+    """src = atomic_fetch_add((size *)(dst + off), src): adds, and returns the old value"""
+    if size not in (4, 8):
+        raise ValueError(f"atomic access size {size} is not 4 or 8 bytes")
+    return Insn(STX | MODE_ATOMIC | SIZE_CODE[size], int(dst), int(src),
+                _check_range(off, 16, "offset"), ATOMIC_ADD | ATOMIC_FETCH)
 
 
 def _jump(cls: int, op: Jmp, dst: Reg, src: Operand, off: int) -> Insn:

@@ -61,7 +61,10 @@ kernel hit counts and stops; `set hbreak-if tier` forces a tier."""
 
 
 class InfoHBreakIfCommand(gdb.Command):
-    """List hbreak-if breakpoints: tier and why, kernel hits, stops, threads armed."""
+    """List hbreak-if breakpoints: tier and why, hits, stops, threads armed.
+
+Hits counts every time a thread reached the location (the perf event's count,
+filtered or not); Stops counts the hits where the condition held."""
 
     def __init__(self):
         super().__init__("info hbreak-if", gdb.COMMAND_BREAKPOINTS)
@@ -74,7 +77,7 @@ class InfoHBreakIfCommand(gdb.Command):
         if not len(registry):
             gdb.write("No hbreak-if breakpoints.\n")
             return
-        gdb.write(f"{'Num':<5}{'Enb':<5}{'Tier':<15}{'Kernel hits':>13}{'Stops':>8}{'Threads':>9}  Where\n")
+        gdb.write(f"{'Num':<5}{'Enb':<5}{'Tier':<15}{'Hits':>13}{'Stops':>8}{'Threads':>9}  Where\n")
         for bp in registry:
             gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<15}"
                       f"{arming.kernel_hits(bp):>13,}{bp.stops:>8,}{arming.threads_armed(bp):>9}"

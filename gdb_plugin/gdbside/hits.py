@@ -91,4 +91,5 @@ def report_stop(event) -> None:
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
     gdb.write(f"\nhbreak-if {bp.number}, {_frame_line()}")
     if bp.uses_perf and bp.tier != "ptrace" and filtered:
-        gdb.write(f"({filtered:,} hits filtered in the kernel since the last stop)\n")
+        plural = "" if filtered == 1 else "s"
+        gdb.write(f"({filtered:,} hit{plural} filtered in the kernel since the last stop)\n")
