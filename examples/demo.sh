@@ -4,8 +4,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p build
 gcc -g -O0 -o build/loop examples/loop.c
-if [ ! -d gdb_plugin/gdbside ]; then
-    # Until the GDB commands exist, show what the kernel offers this machine.
-    exec /usr/bin/python3 -m gdb_plugin.kernel.probe
-fi
 exec gdb -batch -nx -x gdb_plugin/plugin.py -x examples/demo.gdb ./build/loop

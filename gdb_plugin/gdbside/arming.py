@@ -13,7 +13,7 @@ from ..kernel.errors import KernelError
 from ..kernel.perf import PerfBreakpoint
 from .model import HBreakIf, registry
 from .predicates import PredicateError, program_for
-from .tiers import demote_to_ptrace
+from .tiers import demote_to_ptrace, warn_if_program_handles_our_signal
 
 EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
 
@@ -116,6 +116,7 @@ def sync(inferior) -> None:
     if not threads:
         return
     arming = _arming_for(inferior)
+    warn_if_program_handles_our_signal(inferior)
     wanted = {}
     for bp in registry:
         if not bp.enabled or not bp.uses_perf:

@@ -4,17 +4,18 @@ from typing import Optional
 import gdb
 
 from ..compiler import AxUnavailable
-from ..kernel.probe import TIER_PTRACE
+from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming
 from .cmdline import Request
 from .model import HBreakIf, registry
 from .predicates import compile_at
-from .tiers import choose_tier
+from .tiers import choose_tier, signal_name
 
 
-def _new_catchpoint(temporary: bool) -> gdb.Breakpoint:
+def _new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
     before = {bp.number for bp in gdb.breakpoints()}
-    gdb.execute(("tcatch" if temporary else "catch") + " signal SIGTRAP", to_string=True)
+    signal = signal_name() if tier == TIER_KERNEL_SIGNAL else "SIGTRAP"
+    gdb.execute(f"{'tcatch' if temporary else 'catch'} signal {signal}", to_string=True)
     created = [bp for bp in gdb.breakpoints() if bp.number not in before]
     return max(created, key=lambda bp: bp.number)
 
@@ -69,7 +70,7 @@ def create(request: Request) -> HBreakIf:
     thread = _thread(request.thread)
     tracker = _tracker(request.location, request.condition)
     try:
-        catchpoint = _new_catchpoint(request.temporary)
+        catchpoint = _new_catchpoint(request.temporary, tier)
     except gdb.error:
         tracker.delete()
         raise

@@ -17,6 +17,7 @@ from . import arming
 from .model import HIT_FUNCTION, HBreakIf, registry
 
 TRAP_PERF = 6
+SI_KERNEL = 0x80  # the si_code of signals sent by bpf_send_signal_thread
 CONVENIENCE = "_hbreak_if"
 
 # Hits accepted by a condition, waiting for the stop event: {global thread number: breakpoint}.
@@ -28,6 +29,7 @@ def _siginfo_says_ours(bp: HBreakIf) -> bool:
     if bp.tier == TIER_KERNEL_SIGNAL:
         from .tiers import signal_number
         return (int(siginfo["si_signo"]) == signal_number()
+                and int(siginfo["si_code"]) == SI_KERNEL
                 and int(gdb.selected_frame().pc()) in bp.addresses())
     return (int(siginfo["si_code"]) == TRAP_PERF
             and int(siginfo["_sifields"]["_timer"]["si_sigval"]["sival_ptr"]) == bp.number)

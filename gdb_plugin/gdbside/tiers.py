@@ -66,6 +66,40 @@ def signal_number():
     return REALTIME_SIGNAL
 
 
+def signal_name():
+    """Its GDB name; the first use also tells GDB never to hand it to the program."""
+    name = f"SIG{REALTIME_SIGNAL}"
+    gdb.execute(f"handle {name} nostop noprint nopass", to_string=True)
+    return name
+
+
+_warned_pids = set()
+
+
+def _caught_signals(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("SigCgt:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def warn_if_program_handles_our_signal(inferior):
+    """GDB keeps our real-time signal from the program; say so if the program uses it too."""
+    from .model import registry
+    if inferior.pid in _warned_pids or not any(bp.tier == TIER_KERNEL_SIGNAL for bp in registry):
+        return
+    try:
+        caught = _caught_signals(inferior.pid) >> (REALTIME_SIGNAL - 1) & 1
+    except OSError:
+        return
+    if caught:
+        _warned_pids.add(inferior.pid)
+        gdb.write(f"warning: the program handles SIG{REALTIME_SIGNAL}, which the kernel-signal "
+                  f"tier of hbreak-if uses to stop it; GDB does not pass SIG{REALTIME_SIGNAL} to "
+                  "the program while such breakpoints exist.\n", gdb.STDERR)
+
+
 def demote_to_ptrace(bp: HBreakIf, error) -> None:
     """The kernel refused `bp` (permission, verifier, debug registers): GDB decides every hit."""
     from .software import SoftwareBreakpoint
