@@ -34,16 +34,23 @@ def test_register_condition_at_an_address(kernel_tier, loop):
     assert result.values() == {1: "7", 2: "1"}
 
 
-@pytest.mark.parametrize("condition", [
+CONDITIONS = [
     "i % 97 == 3",
     "g_cur->s < -1000 && i > 900",
     "(unsigned char)g_cur->flags > 200",
     "items[i % 16].big == -777",
     "edi == 64 || esi == 12345",
-])
-def test_same_stops_as_gdb_conditional_breakpoint(kernel_tier, loop, condition):
-    expected = gdb_stops(loop, "target", condition.replace("edi", "$edi").replace("esi", "$esi"), args=["1000"])
-    got, _ = hbreak_if_stops(loop, "target", condition, args=["1000"])
+]
+
+
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal", "ptrace"])
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_same_stops_as_gdb_conditional_breakpoint(kernel_tier, loop, condition, tier):
+    expected = gdb_stops(loop, "target", condition.replace("edi", "$edi").replace("esi", "$esi"),
+                         args=["1000"])
+    got, result = hbreak_if_stops(loop, "target", condition, args=["1000"],
+                                  setup=[f"set hbreak-if tier {tier}"])
+    assert f"[{tier} tier]" in result.stdout
     assert got == expected
     assert expected  # the condition holds somewhere, so the comparison means something
 
@@ -82,3 +89,19 @@ def test_bad_input_is_one_error_and_leaves_nothing(loop, command, message):
     assert "Traceback" not in result.output
     assert "No hbreak-if breakpoints." in result.stdout
     assert "catchpoint" not in result.stdout
+
+
+@pytest.mark.parametrize("count", [5, 8])
+def test_more_breakpoints_than_debug_registers_fall_back_to_software(kernel_tier, loop, count):
+    values = [10 * (k + 1) for k in range(count)]
+    result = run_gdb(loop, [*[f"hbreak-if target i == {v}" for v in values], "run",
+                            *["continue"] * count, "info hbreak-if"], args=["100"]).check(allow_errors=True)
+    stops = [int(i) for _, i in re.findall(r"^hbreak-if (\d+), target \(i=(\d+)\)", result.stdout, re.M)]
+    assert stops == values
+    assert "exited normally" in result.stdout
+    # x86 has four debug registers: the rest say why they fell back, and to what.
+    assert result.stderr.count("no free hardware debug register") == count - 4, result.stderr
+    assert result.stderr.count("falls back from the kernel tier to the ptrace tier: a software breakpoint") == count - 4
+    tiers = re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M)
+    assert tiers == ["kernel"] * 4 + ["ptrace"] * (count - 4)
+    assert "Traceback" not in result.output

@@ -3,6 +3,7 @@ import gdb
 
 from ..compiler import AxUnavailable, explain
 from ..kernel.errors import KernelError
+from ..kernel.probe import TIER_EXPLANATION
 from . import arming
 from .cmdline import CommandLineError, parse
 from .create import create, describe_location
@@ -86,7 +87,8 @@ filtered or not); Stops counts the hits where the condition held."""
                 gdb.write(f"{'':10}condition: {bp.condition}\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
-            gdb.write(f"{'':10}tier: {bp.reason}\n")
+            gdb.write(f"{'':10}tier: {TIER_EXPLANATION[bp.tier]}\n")
+            gdb.write(f"{'':10}why: {bp.reason}\n")
             for note in bp.notes:
                 gdb.write(f"{'':10}note: {note}\n")
             if bp.catchpoint.ignore_count:

@@ -53,7 +53,8 @@ def on_breakpoint_modified(gdb_bp):
         _take_new_condition(bp, gdb_bp.condition)
     if bp.software is not None:
         bp.software.mirror()
-    arming.forget(bp) if gdb_bp is bp.tracker else None
+    if gdb_bp is bp.tracker:
+        arming.forget(bp)  # its addresses changed: relocation, library load or exec
     arming.sync_all()
 
 
@@ -97,5 +98,6 @@ def connect():
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
     gdb.events.stop.connect(_quietly(hits.report_stop))
+    gdb.events.cont.connect(_quietly(hits.forget_pending))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.execute(HOOK_DETACH, to_string=True)

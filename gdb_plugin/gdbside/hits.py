@@ -1,5 +1,9 @@
 """Recognizing our hits among SIGTRAPs, GDB's re-check of the condition, and the stop report.
 
+A single step that lands on an armed address is reported there, as GDB does for
+its own breakpoints, before the hardware sees the hit: the hardware hit that
+follows at once on resume (same thread, same pc) is then not reported again.
+
 GDB evaluates the catchpoint condition `$_hbreak_if_hit(N)` for every SIGTRAP
 it does not consume itself.  A hit is ours when the perf event says so
 (si_code TRAP_PERF, si_perf_data = N) or, in the kernel-signal tier, when
@@ -8,7 +12,7 @@ whole condition, as for its own conditional breakpoints: the kernel filter
 only ever over-approximates.  A false condition makes GDB resume silently,
 since the catchpoint explains the signal and SIGTRAP is not passed.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import gdb
 
@@ -16,23 +20,34 @@ from ..kernel.probe import TIER_KERNEL_SIGNAL
 from . import arming
 from .model import HIT_FUNCTION, HBreakIf, registry
 
+TRAP_TRACE = 2  # a single step
 TRAP_PERF = 6
 SI_KERNEL = 0x80  # the si_code of signals sent by bpf_send_signal_thread
 CONVENIENCE = "_hbreak_if"
 
 # Hits accepted by a condition, waiting for the stop event: {global thread number: breakpoint}.
 _pending: Dict[int, HBreakIf] = {}
+# Steps that landed on an armed address and were reported: {thread: (breakpoint, pc)}, for
+# the stop they happened in and the resume after it.
+_landing: Dict[int, Tuple[int, int]] = {}
+_landed: Dict[int, Tuple[int, int]] = {}
 
 
-def _siginfo_says_ours(bp: HBreakIf) -> bool:
+def _classify(bp: HBreakIf, pc: int) -> str:
+    """"hit" (the event of `bp`), "landing" (a single step onto its address) or "other"."""
     siginfo = gdb.parse_and_eval("$_siginfo")
+    code = int(siginfo["si_code"])
     if bp.tier == TIER_KERNEL_SIGNAL:
         from .tiers import signal_number
-        return (int(siginfo["si_signo"]) == signal_number()
-                and int(siginfo["si_code"]) == SI_KERNEL
-                and int(gdb.selected_frame().pc()) in bp.addresses())
-    return (int(siginfo["si_code"]) == TRAP_PERF
-            and int(siginfo["_sifields"]["_timer"]["si_sigval"]["sival_ptr"]) == bp.number)
+        ours = (int(siginfo["si_signo"]) == signal_number() and code == SI_KERNEL
+                and pc in bp.addresses())
+        return "hit" if ours else "other"
+    if code == TRAP_PERF:
+        sig_data = int(siginfo["_sifields"]["_timer"]["si_sigval"]["sival_ptr"])
+        return "hit" if sig_data == bp.number else "other"
+    if code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
+        return "landing"
+    return "other"
 
 
 def condition_holds(bp: HBreakIf) -> bool:
@@ -67,11 +82,22 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
 
     def invoke(self, number):
         bp = registry.get(int(number))
+        thread = gdb.selected_thread()
+        if bp is None or thread is None or not bp.wants_thread(thread):
+            return 0
         try:
-            ours = bp is not None and _siginfo_says_ours(bp)
+            pc = int(gdb.selected_frame().pc())
+            kind = _classify(bp, pc)
         except gdb.error:
-            ours = False
-        return 1 if ours and accept(bp) else 0
+            return 0
+        if kind == "hit":
+            if _landed.pop(thread.global_num, None) == (bp.number, pc):
+                return 0  # reported when the step landed here
+            return 1 if accept(bp) else 0
+        if kind == "landing" and accept(bp):
+            _landing[thread.global_num] = (bp.number, pc)
+            return 1
+        return 0
 
 
 def _frame_line() -> str:
@@ -79,8 +105,15 @@ def _frame_line() -> str:
     return text.split("  ", 1)[1] if text.startswith("#0") else text
 
 
+def forget_pending(event) -> None:
+    """On resume: a hit accepted by the condition but not stopped at (GDB's ignore count) is stale."""
+    _pending.clear()
+
+
 def report_stop(event) -> None:
     """Print the hit like a breakpoint hit, once GDB has stopped for it."""
+    global _landing, _landed
+    _landed, _landing = _landing, {}
     thread = gdb.selected_thread()
     bp: Optional[HBreakIf] = _pending.pop(thread.global_num, None) if thread else None
     _pending.clear()

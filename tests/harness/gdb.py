@@ -76,14 +76,16 @@ class GdbResult:
 
 
 def run_gdb(binary, commands: Sequence[str], args=(), timeout: float = 60,
-            env: Optional[dict] = None, plugin: bool = True, stop_on_error: bool = False,
-            cwd=None) -> GdbResult:
+            env: Optional[dict] = None, plugin=True, stop_on_error: bool = False,
+            cwd=None, gdb=GDB, prefix=()) -> GdbResult:
     """Run gdb -batch on `binary` (None for no program) with `commands`.
 
     Each command is one script unit and may span lines (`commands 1\\nsilent\\nend`). By default
     every unit runs even if an earlier one failed, like -ex; with stop_on_error the first error
     ends the script (and gdb exits non-zero). The program's own output shares gdb's pipes, so its
     order relative to gdb's output is not reliable. `env` adds to the current environment.
+    `plugin` may name another copy of plugin.py; `gdb` another gdb binary, and `prefix` a
+    command that runs it (e.g. as another user).
     """
     full_env = dict(os.environ)
     full_env.pop("DEBUGINFOD_URLS", None)
@@ -92,12 +94,15 @@ def run_gdb(binary, commands: Sequence[str], args=(), timeout: float = 60,
         full_env.update(env)
 
     with tempfile.TemporaryDirectory(prefix="hbreak-if-gdb-") as tmp:
+        os.chmod(tmp, 0o755)  # readable by a gdb that runs as another user
         units = ["\n".join(commands)] if stop_on_error else list(commands)
-        argv = [GDB, "-batch", "-nx"]
+        argv = [*prefix, str(gdb), "-batch", "-nx"]
+        if gdb != GDB:
+            argv.append("--data-directory=/usr/share/gdb")  # a copy cannot find its own
         for setting in SETTINGS:
             argv += ["-iex", setting]
         if plugin:
-            argv += ["-x", str(PLUGIN)]
+            argv += ["-x", str(PLUGIN if plugin is True else plugin)]
         for n, unit in enumerate(units):
             script = Path(tmp, f"{n:03d}.gdb")
             script.write_text(unit + "\n")

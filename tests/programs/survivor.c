@@ -1,5 +1,5 @@
 /* N calls (argv[1]) to target(i), then writes "finished N" to the file argv[2] and exits 0.
- * With argv[3] == "wait", first waits until its stdin is closed, so a test can attach to it
+ * With argv[3] == "wait", first waits until a debugger sets `go`, so a test can attach to it
  * before the loop starts. A program killed by a stray SIGTRAP leaves no file. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 volatile long sink;
+volatile int go;
 
 __attribute__((noinline)) int target(int i)
 {
@@ -17,11 +18,9 @@ __attribute__((noinline)) int target(int i)
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 1000;
-    char byte;
-
     if (argc > 3 && strcmp(argv[3], "wait") == 0)
-        while (read(0, &byte, 1) > 0)
-            ;
+        while (!go)
+            usleep(1000);
     for (long i = 0; i < n; i++)
         target((int)i);
     FILE *out = fopen(argv[2], "w");

@@ -1,0 +1,119 @@
+"""hbreak-if through a program's whole life under GDB: threads, libraries, exec, fork, run
+again, detach, attach, quit, kill."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from harness.gdb import run_gdb
+from harness.programs import build, build_shared
+
+HIT = re.compile(r"^hbreak-if (\d+), (?:0x[0-9a-f]+ in )?(\w+) \((.*?)\) at", re.M)
+
+
+def hits(stdout):
+    """[(breakpoint number, function, arguments)] for each hbreak-if stop, in order."""
+    return [(int(n), fn, args) for n, fn, args in HIT.findall(stdout)]
+
+
+def test_four_threads_each_armed_and_the_stop_is_in_the_right_thread(kernel_tier):
+    threads = build("threads")
+    result = run_gdb(threads, ["hbreak-if work tid == 2 && i == 300", "run",
+                               "print tid", "print i", "print $_thread == $_gthread",
+                               "info hbreak-if", "continue"], args=["1000"]).check()
+    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
+    assert result.values()[1] == "2" and result.values()[2] == "300"
+    # Every thread was armed and every call was seen by the kernel.
+    assert re.search(r"^1\s+y\s+kernel\s+4,000\s+1\s+4\s+work", result.stdout, re.M), result.stdout
+    assert "exited normally" in result.stdout
+
+
+def test_pending_location_in_a_library_loaded_later(kernel_tier):
+    lib = build_shared("lib")
+    shlib = build("shlib")
+    result = run_gdb(shlib, ["hbreak-if lib_target i == 777", "run", "print i", "info hbreak-if",
+                             "continue"], args=[lib, "1000"]).check(allow_errors=True)
+    assert "pending" in result.stdout
+    assert hits(result.stdout) == [(1, "lib_target", "i=777")]
+    assert "exited normally" in result.stdout
+
+
+def test_exec_rearms_on_the_new_image(kernel_tier):
+    execer = build("execer")
+    result = run_gdb(execer, ["hbreak-if target i == 1", "run", "print g_phase", "continue",
+                              "print g_phase", "continue"], args=["5"]).check()
+    assert hits(result.stdout) == [(1, "target", "i=1"), (1, "target", "i=1")]
+    assert [result.values()[1], result.values()[2]] == ["0", "1"]
+    assert "exited normally" in result.stdout
+
+
+@pytest.mark.parametrize("mode,child_value", [("parent", "0"), ("child", "1")])
+def test_fork_follows_the_right_process_and_the_other_survives(kernel_tier, mode, child_value):
+    forker = build("forker")
+    result = run_gdb(forker, [f"set follow-fork-mode {mode}", "hbreak-if target i == 5", "run",
+                              "print g_child", "continue"], args=["10"]).check()
+    assert hits(result.stdout) == [(1, "target", "i=5")]
+    assert result.values()[1] == child_value
+    # The parent waits for the child and exits with its status: 0 means neither was harmed.
+    assert "exited normally" in result.stdout
+
+
+def test_run_twice_stops_in_each_run(kernel_tier):
+    loop = build("loop")
+    result = run_gdb(loop, ["hbreak-if target i == 42", "run", "print i", "run", "print i",
+                            "info hbreak-if"], args=["100"]).check()
+    assert hits(result.stdout) == [(1, "target", "i=42")] * 2
+    assert re.search(r"^1\s+y\s+kernel\s+\S+\s+2\s+1\s", result.stdout, re.M), result.stdout
+
+
+def _wait_for_file(path, pid, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return path.read_text()
+        if not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
+            return path.read_text() if path.exists() else None
+        time.sleep(0.05)
+    return None
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_detach_while_armed_lets_the_program_finish(kernel_tier, tmp_path):
+    survivor = build("survivor")
+    out = tmp_path / "out"
+    result = run_gdb(survivor, ["hbreak-if target i == 1000", "run", "detach"],
+                     args=["3000000", out]).check()
+    pid = int(re.search(r"process (\d+)\) detached", result.stdout).group(1))
+    assert _wait_for_file(out, pid) == "finished 3000000\n"
+
+
+def test_attach_and_quit_while_armed_lets_the_program_finish(kernel_tier, tmp_path):
+    survivor = build("survivor")
+    out = tmp_path / "out"
+    program = subprocess.Popen([survivor, "3000000", out, "wait"])
+    try:
+        result = run_gdb(None, [f"attach {program.pid}", "hbreak-if target i == 1000",
+                                "set var go = 1", "continue", "print i", "quit"]).check()
+        assert hits(result.stdout) == [(1, "target", "i=1000")]
+        assert program.wait(timeout=60) == 0
+    finally:
+        program.kill()
+        program.wait()
+    assert out.read_text() == "finished 3000000\n"
+
+
+def test_kill_then_run_again(kernel_tier):
+    loop = build("loop")
+    result = run_gdb(loop, ["hbreak-if target i == 3", "run", "kill", "info hbreak-if", "run",
+                            "print i"], args=["10"]).check()
+    assert hits(result.stdout) == [(1, "target", "i=3")] * 2
+    assert result.values()[1] == "3"
