@@ -19,7 +19,7 @@ def test_stops_once_at_the_matching_call_and_reports_like_a_breakpoint(kernel_ti
     out = result.stdout
     assert re.search(r"^hbreak-if 1 at 0x[0-9a-f]+: file .*loop\.c, line \d+ \[kernel tier\]$", out, re.M)
     assert re.search(r"^hbreak-if 1, target \(i=500\) at .*loop\.c:\d+$", out, re.M)
-    assert "(500 hits filtered in the kernel since the last stop)" in out
+    assert "(500 hits filtered in the kernel)" in out
     assert result.values()[1] == "500"
     info = re.search(r"^1\s+y\s+kernel\s+501\s+1\s+1\s+target at", out, re.M)
     assert info, out
@@ -37,7 +37,7 @@ def test_register_condition_at_an_address(kernel_tier, loop):
 CONDITIONS = [
     "i % 97 == 3",
     "g_cur->s < -1000 && i > 900",
-    "(unsigned char)g_cur->flags > 200",
+    "(unsigned char)g_cur->flags > 140 && i < 300",
     "items[i % 16].big == -777",
     "edi == 64 || esi == 12345",
 ]
@@ -81,7 +81,8 @@ def test_temporary_ignore_and_thread_options(kernel_tier, loop):
     ("hbreak-if target no_such_variable == 1", 'No symbol "no_such_variable" in current context.'),
     ("hbreak-if -ignore x target i == 1", "-ignore takes a number, not 'x'"),
     ("hbreak-if -thread 99 target i == 1", "Unknown thread 99."),
-    ("hbreak-if target (i == 1", "unbalanced"),
+    ("hbreak-if target (i == 1", "A syntax error in expression"),
+    ("hbreak-if target(int i == 1", "unbalanced bracket"),
 ])
 def test_bad_input_is_one_error_and_leaves_nothing(loop, command, message):
     result = run_gdb(loop, ["break main", "run", command, "info hbreak-if", "info breakpoints"])

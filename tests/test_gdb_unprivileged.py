@@ -5,6 +5,8 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +20,10 @@ CONDITION = "i % 250 == 7"
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    """A directory `nobody` can read: a copy of gdb, of the plugin and of the test program."""
-    root = tmp_path_factory.mktemp("unprivileged")
+def sandbox():
+    """A directory `nobody` can read: a copy of gdb, of the plugin and of the test program.
+    (pytest's own temporary directories are private to root.)"""
+    root = Path(tempfile.mkdtemp(prefix="hbreak-if-unprivileged-"))
     os.chmod(root, 0o755)
     shutil.copy2(GDB, root / "gdb")
     shutil.copytree(REPO / "gdb_plugin", root / "gdb_plugin",
@@ -29,7 +32,8 @@ def sandbox(tmp_path_factory):
     for path in [root, *root.rglob("*")]:
         mode = 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644
         os.chmod(path, mode)
-    return root
+    yield root
+    shutil.rmtree(root)
 
 
 def _run_as_nobody(sandbox, gdb):

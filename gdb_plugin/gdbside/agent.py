@@ -2,11 +2,14 @@
 
 `maint agent-eval -at` takes only a linespec and compiles at that linespec's
 post-prologue address; without `-at` it compiles at the selected frame's pc.
-For a `*ADDR` location with no linespec of the same address, the selected
-frame's pc is moved to ADDR for the compilation and restored right after (the
-program is stopped; GDB only reads the pc to pick the scope block and the
-DWARF location-list entries).  Every listing names its pc ("Scope:"), which
-is checked against the address asked for.
+Every listing names its pc ("Scope:"), which is checked against the address
+asked for.  Where no linespec names the address (a `*ADDR` inside a line):
+  * a condition that reads no local variable compiles the same anywhere;
+  * otherwise the selected frame's pc is moved to ADDR for the compilation and
+    restored right after.  That is safe only while the program is stopped by a
+    user command, never inside GDB's own event processing (an exec, a library
+    load): there it raises AxUnavailable, and the listing compiled earlier,
+    when the breakpoint was set, is used if there is one.
 """
 import re
 
@@ -15,6 +18,15 @@ import gdb
 from ..compiler import AxUnavailable
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
+_IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
+
+# Listings compiled at exactly their address, for the current program image.
+_listings = {}
+
+
+def forget_listings():
+    """A new program image (run, exec): the same address may hold other code."""
+    _listings.clear()
 
 
 def _listing_at_scope(output, address):
@@ -34,16 +46,64 @@ def _run(command):
         raise AxUnavailable(str(error)) from None
 
 
-def agent_eval_at(address, linespec=None):
+def _line_linespec(address):
+    sal = gdb.find_pc_line(address)
+    return f"{sal.symtab.fullname()}:{sal.line}" if sal.symtab is not None and sal.line else None
+
+
+def linespec_listing(address, linespec, expression):
+    if linespec is None:
+        return None
+    return _listing_at_scope(_run(f"maint agent-eval -at {linespec}, {expression}"), address)
+
+
+def _reads_locals(address, expression):
+    try:
+        block = gdb.block_for_pc(address)
+    except RuntimeError:
+        return False
+    if block is None:
+        return False
+    for name in set(_IDENTIFIER.findall(expression)):
+        symbol = gdb.lookup_symbol(name, block)[0]
+        if symbol is not None and symbol.needs_frame:
+            return True
+    return False
+
+
+def agent_eval_at(address, linespec=None, may_move_pc=False):
     """A callable compiling an expression to an AX listing valid at `address`."""
     def agent_eval(expression):
-        if linespec is not None:
-            listing = _listing_at_scope(_run(f"maint agent-eval -at {linespec}, {expression}"),
-                                        address)
-            if listing is not None:
-                return listing
-        return _compile_with_pc_at(address, expression)
+        key = (address, expression)
+        if key not in _listings:
+            _listings[key] = _compile(address, linespec, expression, may_move_pc)
+        return _listings[key]
     return agent_eval
+
+
+def _compile(address, linespec, expression, may_move_pc):
+    listing = (linespec_listing(address, linespec, expression)
+               or linespec_listing(address, _line_linespec(address), expression))
+    if listing is not None:
+        return listing
+    if not _reads_locals(address, expression):
+        output = _run(f"maint agent-eval {expression}")
+        return output[output.index("Scope:"):] if "Scope:" in output else output
+    if may_move_pc:
+        return _compile_with_pc_at(address, expression)
+    raise AxUnavailable(f"GDB compiles conditions on local variables only at the start of a "
+                        f"line, and {address:#x} is inside one: set this breakpoint while the "
+                        f"program is stopped to have the kernel filter on them")
+
+
+def settled(address, linespec):
+    """Whether GDB already resolves `linespec` to `address` (not before relocation, say)."""
+    if linespec is None:
+        return True
+    try:
+        return linespec_listing(address, linespec, "1") is not None
+    except AxUnavailable:
+        return False
 
 
 def _compile_with_pc_at(address, expression):
@@ -85,10 +145,10 @@ def _select_level(level):
     frame.select()
 
 
-def is_program_symbol(address):
+def is_program_symbol(address=None):
     """Whether a bare name is a program symbol at `address` (so not a register name)."""
     try:
-        block = gdb.block_for_pc(address)
+        block = gdb.block_for_pc(address) if address is not None else None
     except RuntimeError:
         block = None
 

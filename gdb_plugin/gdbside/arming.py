@@ -4,7 +4,8 @@
 events should exist and opens or closes the difference, so every lifecycle
 event (run, new thread, library load, exec, enable, delete) just calls it.
 """
-from typing import Dict, Tuple
+import os
+from typing import Dict, Optional, Tuple
 
 import gdb
 
@@ -12,19 +13,44 @@ from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from ..kernel.perf import PerfBreakpoint
 from .model import HBreakIf, registry
-from .predicates import PredicateError, program_for
+from ..kernel.probe import TIER_PTRACE
+from .agent import settled
+from .predicates import PredicateError, linespec_of, program_for
 from .tiers import demote_to_ptrace, warn_if_program_handles_our_signal
 
 EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
 
 
+# Loaded predicates by (breakpoint number, address, program image), shared by every process
+# of that image: a forked child is armed with its parent's program, without compiling in the
+# middle of GDB's fork handling.  Dropped when the breakpoint changes.
+ProgramKey = Tuple[int, int, Tuple[str, float]]
+_programs: Dict[ProgramKey, Optional[BpfProgram]] = {}
+
+
+def _image(inferior) -> Tuple[str, float]:
+    """Which program the inferior runs: its file and when that file was last written."""
+    filename = inferior.progspace.filename or ""
+    try:
+        return filename, os.stat(filename).st_mtime
+    except OSError:
+        return filename, 0.0
+
+
+def forget_programs(number: int, keep=()) -> None:
+    """Drop the programs of breakpoint `number`, except at the addresses in `keep`."""
+    for key in [k for k in _programs if k[0] == number and k[1] not in keep]:
+        program = _programs.pop(key)
+        if program is not None:
+            program.close()
+
+
 class InferiorArming:
-    """The perf events and programs of one process."""
+    """The perf events of one process."""
 
     def __init__(self, pid: int):
         self.pid = pid
         self.events: Dict[EventKey, PerfBreakpoint] = {}
-        self.programs: Dict[Tuple[int, int], BpfProgram] = {}
 
     def close_event(self, key: EventKey) -> None:
         event = self.events.pop(key)
@@ -36,14 +62,9 @@ class InferiorArming:
             pass
         event.close()
 
-    def close_program(self, key) -> None:
-        self.programs.pop(key).close()
-
     def close(self) -> None:
         for key in list(self.events):
             self.close_event(key)
-        for key in list(self.programs):
-            self.close_program(key)
 
     def hits(self, number: int) -> int:
         total = 0
@@ -57,6 +78,21 @@ class InferiorArming:
 
 
 _armings: Dict[int, InferiorArming] = {}
+
+
+def _executable_ranges(pid: int):
+    """The executable mappings of `pid`: a location outside them is not yet relocated or loaded."""
+    ranges = []
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                span, perms = line.split()[:2]
+                if "x" in perms:
+                    start, end = span.split("-")
+                    ranges.append((int(start, 16), int(end, 16)))
+    except OSError:
+        pass
+    return ranges
 
 
 def _live_threads(inferior):
@@ -85,22 +121,26 @@ def disarm_all() -> None:
         _armings.pop(num).close()
 
 
-def forget(bp: HBreakIf) -> None:
-    """Drop the events and programs of `bp` everywhere (deleted or changed)."""
+def forget(bp: HBreakIf, keep=()) -> None:
+    """Drop the events and programs of `bp` everywhere (deleted or changed), except at the
+    addresses in `keep`."""
     for arming in _armings.values():
-        for key in [k for k in arming.events if k[0] == bp.number]:
+        for key in [k for k in arming.events if k[0] == bp.number and k[2] not in keep]:
             arming.close_event(key)
-        for key in [k for k in arming.programs if k[0] == bp.number]:
-            arming.close_program(key)
+    forget_programs(bp.number, keep)
 
 
 def kernel_hits(bp: HBreakIf) -> int:
-    return bp.hits_of_closed_events + sum(a.hits(bp.number) for a in _armings.values())
+    """Every time a thread reached the location, whether the condition held or not."""
+    software = bp.software.hits if bp.software is not None else 0
+    return bp.hits_of_closed_events + software + sum(a.hits(bp.number) for a in _armings.values())
 
 
 def threads_armed(bp: HBreakIf) -> int:
-    return len({(num, key[1]) for num, arming in _armings.items()
-                for key in arming.events if key[0] == bp.number})
+    """Live threads with an event of `bp` (an exited thread's event lingers until the next sync)."""
+    live = {t.ptid[1] for inferior in gdb.inferiors() for t in _live_threads(inferior)}
+    return len({key[1] for arming in _armings.values() for key in arming.events
+                if key[0] == bp.number and key[1] in live})
 
 
 def sync_all() -> None:
@@ -118,26 +158,31 @@ def sync(inferior) -> None:
     arming = _arming_for(inferior)
     warn_if_program_handles_our_signal(inferior)
     wanted = {}
+    mapped = _executable_ranges(inferior.pid)
+    image = _image(inferior)
     for bp in registry:
         if not bp.enabled or not bp.uses_perf:
             continue
         for address in bp.addresses():
+            if not any(start <= address < end for start, end in mapped):
+                continue  # not relocated or not loaded yet
+            if (bp.tier != TIER_PTRACE and (bp.number, address, image) not in _programs
+                    and not settled(address, linespec_of(bp.location))):
+                continue  # GDB has not re-resolved the location in this image yet
             for thread in threads:
                 if bp.wants_thread(thread):
-                    wanted[(bp.number, thread.ptid[1], address)] = bp
+                    wanted[(bp.number, thread.ptid[1], address)] = (bp, image)
     for key in [k for k in arming.events if k not in wanted]:
         arming.close_event(key)
-    for key in [k for k in arming.programs if k[0] not in {bp.number for bp in wanted.values()}]:
-        arming.close_program(key)
-    for key, bp in wanted.items():
+    for key, (bp, image) in wanted.items():
         if key not in arming.events and bp.uses_perf:
-            _open(arming, bp, key)
+            _open(arming, bp, key, image)
 
 
-def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey) -> None:
+def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
     number, lwp, address = key
     try:
-        program = _program(arming, bp, address)
+        program = _program(bp, address, image)
         event = PerfBreakpoint.open(lwp, address, sig_data=number, sigtrap=bp.sigtrap)
         try:
             if program is not None:
@@ -153,11 +198,8 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey) -> None:
     arming.events[key] = event
 
 
-def _program(arming: InferiorArming, bp: HBreakIf, address: int):
-    key = (bp.number, address)
-    if key not in arming.programs:
-        program = program_for(bp, address)
-        if program is None:
-            return None
-        arming.programs[key] = program
-    return arming.programs[key]
+def _program(bp: HBreakIf, address: int, image):
+    key = (bp.number, address, image)
+    if key not in _programs:
+        _programs[key] = program_for(bp, address)
+    return _programs[key]

@@ -3,11 +3,12 @@ from typing import Optional
 
 import gdb
 
-from ..compiler import AxUnavailable
+from ..compiler import AxUnavailable, rewrite_registers
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming
 from .cmdline import Request
 from .model import HBreakIf, registry
+from .agent import is_program_symbol
 from .predicates import compile_at
 from .tiers import choose_tier, signal_name
 
@@ -18,6 +19,19 @@ def _new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
     gdb.execute(f"{'tcatch' if temporary else 'catch'} signal {signal}", to_string=True)
     created = [bp for bp in gdb.breakpoints() if bp.number not in before]
     return max(created, key=lambda bp: bp.number)
+
+
+def gdb_condition(location: str, condition: Optional[str]) -> Optional[str]:
+    """CONDITION as GDB must read it: bare register names (rax, eax, ...) become $rax, ...,
+    unless the program has a symbol of that name at LOCATION."""
+    if not condition:
+        return None
+    try:
+        sals = gdb.decode_line(location)[1] or []
+        address = sals[0].pc if sals else None
+    except gdb.error:
+        address = None
+    return rewrite_registers(condition, is_program_symbol(address))
 
 
 def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
@@ -56,10 +70,10 @@ def _static_tier(bp: HBreakIf) -> None:
     if bp.tier == TIER_PTRACE or not bp.condition or not bp.addresses():
         return
     try:
-        compiled = compile_at(bp, bp.addresses()[0])
+        compiled = compile_at(bp, bp.addresses()[0], may_move_pc=True)
     except AxUnavailable:
         return  # decided per address when the program runs
-    bp.notes = list(compiled.notes)
+    bp.notes = [note for note in compiled.notes if not note.in_kernel]
     if compiled.kernel_part is None:
         bp.tier = TIER_PTRACE
         bp.reason = "no part of the condition compiles to a kernel filter"
@@ -68,7 +82,7 @@ def _static_tier(bp: HBreakIf) -> None:
 def create(request: Request) -> HBreakIf:
     tier, reason = choose_tier()
     thread = _thread(request.thread)
-    tracker = _tracker(request.location, request.condition)
+    tracker = _tracker(request.location, gdb_condition(request.location, request.condition))
     try:
         catchpoint = _new_catchpoint(request.temporary, tier)
     except gdb.error:

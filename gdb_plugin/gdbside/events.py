@@ -10,6 +10,8 @@ die of SIGTRAP at its next hit.
 import gdb
 
 from . import arming, hits
+from .agent import forget_listings
+from .create import gdb_condition
 from .model import registry
 
 HOOK_DETACH = "define hook-detach\npython __import__('gdb_plugin.gdbside.events').gdbside.events.on_detach()\nend"
@@ -30,6 +32,7 @@ def on_new_objfile(event):
 
 
 def on_clear_objfiles(event):
+    forget_listings()
     for inferior in gdb.inferiors():
         if inferior.progspace == event.progspace:
             arming.disarm(inferior)
@@ -54,19 +57,19 @@ def on_breakpoint_modified(gdb_bp):
     if bp.software is not None:
         bp.software.mirror()
     if gdb_bp is bp.tracker:
-        arming.forget(bp)  # its addresses changed: relocation, library load or exec
+        # Its locations changed (relocation, a library, another inferior): what stays put
+        # keeps its events and program.
+        arming.forget(bp, keep=set(bp.addresses()))
     arming.sync_all()
 
 
 def _take_new_condition(bp, condition):
     """`condition N EXPR` on the catchpoint: EXPR becomes the hbreak-if condition."""
-    old = bp.condition
     try:
-        bp.tracker.condition = condition
+        bp.tracker.condition = gdb_condition(bp.location, condition)
         bp.condition = condition or None
     except gdb.error as error:
         gdb.write(f"hbreak-if {bp.number}: condition not changed: {error}\n", gdb.STDERR)
-        bp.tracker.condition = old
     bp.catchpoint.condition = bp.marker
     arming.forget(bp)
 

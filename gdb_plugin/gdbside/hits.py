@@ -52,10 +52,11 @@ def _classify(bp: HBreakIf, pc: int) -> str:
 
 def condition_holds(bp: HBreakIf) -> bool:
     """GDB's own verdict on the condition in the stopped frame; errors stop, as in GDB."""
-    if not bp.condition:
+    condition = bp.gdb_condition
+    if not condition:
         return True
     try:
-        return bool(gdb.parse_and_eval(bp.condition))
+        return bool(gdb.parse_and_eval(condition))
     except gdb.error as error:
         gdb.write(f"Error in testing condition for hbreak-if {bp.number}:\n{error}\n",
                   gdb.STDERR)
@@ -127,4 +128,4 @@ def report_stop(event) -> None:
     gdb.write(f"\nhbreak-if {bp.number}, {_frame_line()}")
     if bp.uses_perf and bp.tier != "ptrace" and filtered:
         plural = "" if filtered == 1 else "s"
-        gdb.write(f"({filtered:,} hit{plural} filtered in the kernel since the last stop)\n")
+        gdb.write(f"({filtered:,} hit{plural} filtered in the kernel)\n")

@@ -59,6 +59,11 @@ class HBreakIf:
     def marker(self) -> str:
         return f"${HIT_FUNCTION}({self.number})"
 
+    @property
+    def gdb_condition(self) -> Optional[str]:
+        """The condition as GDB evaluates it (register names rewritten): the tracker's."""
+        return self.tracker.condition if self.tracker.is_valid() else None
+
     def addresses(self):
         if not self.tracker.is_valid():
             return []

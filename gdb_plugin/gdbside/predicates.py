@@ -17,11 +17,13 @@ def linespec_of(location: str):
     return None if location.lstrip().startswith("*") else location
 
 
-def compile_at(bp: HBreakIf, address: int):
+def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
+    """Compile `bp`'s condition at `address`; moving the pc is for user commands only."""
     from .tiers import signal_number
     on_match = signal_on_match(signal_number()) if bp.tier == TIER_KERNEL_SIGNAL else stop_on_match()
-    return compile_condition(bp.condition or "1", agent_eval_at(address, linespec_of(bp.location)),
-                             is_program_symbol(address), on_match=on_match)
+    agent_eval = agent_eval_at(address, linespec_of(bp.location), may_move_pc)
+    return compile_condition(bp.condition or "1", agent_eval, is_program_symbol(address),
+                             on_match=on_match)
 
 
 def program_for(bp: HBreakIf, address: int):
@@ -30,7 +32,7 @@ def program_for(bp: HBreakIf, address: int):
         return None
     compiled = compile_at(bp, address)
     for note in compiled.notes:
-        if note not in bp.notes:
+        if not note.in_kernel and note not in bp.notes:
             bp.notes.append(note)
     try:
         return BpfProgram.load(encode_program(compiled.program), name=f"hbreak_if_{bp.number}")
@@ -43,8 +45,8 @@ def compile_at_location(location: str, condition):
     import gdb
     from .model import HBreakIf
     from .tiers import choose_tier
-    from .create import _tracker
-    tracker = _tracker(location, condition)
+    from .create import _tracker, gdb_condition
+    tracker = _tracker(location, gdb_condition(location, condition))
     try:
         addresses = [loc.address for loc in tracker.locations]
         if not addresses:
@@ -52,6 +54,6 @@ def compile_at_location(location: str, condition):
         tier, reason = choose_tier()
         probe_bp = HBreakIf(catchpoint=None, tracker=tracker, location=location,
                             condition=condition, tier=tier, reason=reason)
-        return compile_at(probe_bp, addresses[0])
+        return compile_at(probe_bp, addresses[0], may_move_pc=True)
     finally:
         tracker.delete()

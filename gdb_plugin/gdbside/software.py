@@ -10,6 +10,7 @@ class SoftwareBreakpoint(gdb.Breakpoint):
     def __init__(self, owner):
         super().__init__(owner.location, internal=True)
         self.owner = owner
+        self.hits = 0  # GDB's hit_count counts only the stops
         self.silent = True
         self.mirror()
 
@@ -19,4 +20,5 @@ class SoftwareBreakpoint(gdb.Breakpoint):
         self.commands = self.owner.catchpoint.commands or ""
 
     def stop(self):
+        self.hits += 1
         return hits.accept(self.owner)
