@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up hbreak-if on Debian 12 / Ubuntu 24.04. Safe to run again.
-#   --dev               virtualenv .venv with the test tools (pip install -e .[test])
-#   --bcc               also python3-bpfcc, for raw C predicates
+#   --dev               virtualenv .venv with the test tools (pip install -e .[test]); implies --bcc,
+#                       since the tests cover raw C predicates too
+#   --bcc               also python3-bpfcc, for raw C predicates (hbreak-if -c)
 #   --register-gdbinit  add the plugin to ~/.gdbinit
 set -euo pipefail
 
@@ -9,7 +10,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dev=0 bcc=0 register=0
 for arg in "$@"; do
     case "$arg" in
-        --dev) dev=1 ;;
+        --dev) dev=1 bcc=1 ;;
         --bcc) bcc=1 ;;
         --register-gdbinit) register=1 ;;
         -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
