@@ -142,13 +142,15 @@ _Static_assert(__builtin_offsetof(struct pt_regs, ss) == 160, "pt_regs layout");
  *                               512 bytes of stack in all); `size` must be a constant.
  * load_user(type, addr)         the `type` value at `addr`, e.g. load_user(int, ARG(1) + 8).
  *
- * If the memory cannot be read, the predicate stops the program there (returns true), and GDB
- * shows the hit. */
+ * If the memory cannot be read in the kernel (a page the program has not touched yet), the
+ * predicate stops the program there and says where; GDB reads that memory, which brings the
+ * page in, and lets the same hit happen again.  Memory GDB cannot read either stops the
+ * program with GDB's error. */
 #define read_user(dst, size, addr)                                                          \
 	({                                                                                  \
 		if (bpf_probe_read_user((dst), (size),                                      \
 					(const void *)(unsigned long)(addr)) != 0)          \
-			return 1;                                                           \
+			return hbreak_if_unreadable_at((unsigned long)(addr));              \
 	})
 
 #define load_user(type, addr)                                                               \
@@ -160,7 +162,7 @@ _Static_assert(__builtin_offsetof(struct pt_regs, ss) == 160, "pt_regs layout");
 
 /* str_eq_user(addr, "literal"): 1 if the NUL-terminated string at user address `addr` is
  * exactly `literal` (a string literal of at most 255 characters), else 0.  Reads at most
- * strlen(literal) + 2 bytes, up to the string's NUL; an unreadable string stops the program.
+ * strlen(literal) + 2 bytes, up to the string's NUL; unreadable memory as for read_user.
  * The comparison loop is unrolled at compile time. */
 #define str_eq_user(addr, literal)                                                          \
 	({                                                                                  \
@@ -171,7 +173,7 @@ _Static_assert(__builtin_offsetof(struct pt_regs, ss) == 160, "pt_regs layout");
 			hbreak_if_str_, sizeof(hbreak_if_str_),                             \
 			(const void *)(unsigned long)(addr));                               \
 		if (hbreak_if_len_ < 0)                                                     \
-			return 1;                                                           \
+			return hbreak_if_unreadable_at((unsigned long)(addr));              \
 		/* the copy holds the NUL only if the string is not longer */               \
 		int hbreak_if_eq_ = hbreak_if_len_ == sizeof(literal);                      \
 		_Pragma("unroll")                                                           \

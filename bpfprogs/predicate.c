@@ -19,6 +19,19 @@
 BPF_ARRAY(hbreak_if_state, u64, HBREAK_IF_STATE_SLOTS);
 BPF_HASH(hbreak_if_state_by, u64, u64, HBREAK_IF_STATE_KEYS);
 
+/* Memory a predicate could not read, by thread id: a page the program has not touched yet
+ * cannot be faulted in here.  GDB reads it (which faults it in) and lets the hit happen
+ * again, so the predicate decides on the real value. */
+BPF_HASH(hbreak_if_unreadable, u32, u64, 4096);
+
+static inline __attribute__((always_inline)) int hbreak_if_unreadable_at(u64 address)
+{
+	u32 thread = (u32)bpf_get_current_pid_tgid();
+
+	hbreak_if_unreadable.update(&thread, &address);
+	return 1;
+}
+
 static inline __attribute__((always_inline)) u64 *hbreak_if_state_slot(u32 index)
 {
 	return hbreak_if_state.lookup(&index);

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from harness.kernel import require_kernel_tier
@@ -7,6 +9,18 @@ from harness.kernel import require_kernel_tier
 def kernel_tier():
     """Skips the test (or fails it, with HBREAK_IF_REQUIRE_KERNEL=1) unless the kernel tier works."""
     return require_kernel_tier()
+
+
+@pytest.fixture(scope="session")
+def bcc():
+    """Skips the test (or fails it, with HBREAK_IF_REQUIRE_BCC=1) unless BCC can be imported."""
+    from gdb_plugin.cpred import bcc_status
+    ok, why = bcc_status()
+    if not ok:
+        if os.environ.get("HBREAK_IF_REQUIRE_BCC") == "1":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    return why
 
 
 def pytest_collection_modifyitems(items):

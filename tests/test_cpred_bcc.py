@@ -27,16 +27,6 @@ NEEDLE = (1, 6)
 UNREADABLE = 7
 
 
-@pytest.fixture(scope="module")
-def bcc():
-    ok, why = bcc_status()
-    if not ok:
-        if os.environ.get("HBREAK_IF_REQUIRE_BCC") == "1":
-            pytest.fail(why, pytrace=False)
-        pytest.skip(why)
-    return why
-
-
 def unique(text):
     """`text` with a comment that no other test (or earlier run in this process) used, so that
     the first compile is a real one and not a cache hit."""

@@ -35,7 +35,7 @@ from . import source as _source
 from .errors import CompileError, CPredicateError, LoadError
 
 FUNCTION = "hbreak_if_predicate"
-STATE_MAPS = ("hbreak_if_state", "hbreak_if_state_by")
+STATE_MAPS = ("hbreak_if_state", "hbreak_if_state_by", "hbreak_if_unreadable")
 TIMEOUT = 120.0
 MAX_FDS = 64
 

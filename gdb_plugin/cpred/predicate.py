@@ -33,7 +33,7 @@ from .build import STATE_MAPS, compile_in_child
 from .errors import BccUnavailable, CompileError, CPredicateError, LoadError
 from .statemaps import StateMap
 
-STATE_MAP, STATE_BY_MAP = STATE_MAPS
+STATE_MAP, STATE_BY_MAP, UNREADABLE_MAP = STATE_MAPS
 STATE_SLOTS = 64    # HBREAK_IF_STATE_SLOTS in hbreak_if.h
 
 # Compiled programs kept after their last handle is closed, oldest dropped first.
@@ -101,6 +101,7 @@ class _Entry:
         self.code = code
         self.state = StateMap(maps.pop(STATE_MAP), ctypes.c_uint32)
         self.state_by = StateMap(maps.pop(STATE_BY_MAP), ctypes.c_uint64)
+        self.unreadable = StateMap(maps.pop(UNREADABLE_MAP), ctypes.c_uint32)
         self.other_maps = list(maps.values())
         self.stateful = stateful
         self.build_seconds = build_seconds
@@ -119,6 +120,7 @@ class _Entry:
         self.program.close()
         self.state.close()
         self.state_by.close()
+        self.unreadable.close()
         for fd in self.other_maps:
             os.close(fd)
         self.other_maps = []
@@ -129,7 +131,7 @@ def _build(c_source, hs, key, stateful, name):
     cflags = ["-I%s" % _source.BPFPROGS] + hs.cflags
     result = compile_in_child(bcc, c_source, cflags, hs.env_source)
     started = time.perf_counter()
-    missing = [m for m in (STATE_MAP, STATE_BY_MAP) if m not in result.maps]
+    missing = [m for m in STATE_MAPS if m not in result.maps]
     if missing:
         for fd in result.maps.values():
             os.close(fd)
@@ -241,6 +243,15 @@ class CPredicate:
     def state_by(self, key):
         """STATE_BY(key) as the program left it (0 if never used)."""
         return self._live().state_by.get(key & 0xFFFFFFFFFFFFFFFF) or 0
+
+    def take_unreadable(self, thread_id):
+        """The address thread `thread_id` last failed to read at its latest hit, if any
+        (forgotten once taken)."""
+        unreadable = self._live().unreadable
+        address = unreadable.get(thread_id)
+        if address is not None:
+            unreadable.delete(thread_id)
+        return address
 
     def state_keys(self):
         """The keys STATE_BY has seen, sorted."""

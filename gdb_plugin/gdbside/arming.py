@@ -166,7 +166,8 @@ def sync(inferior) -> None:
         for address in bp.addresses():
             if not any(start <= address < end for start, end in mapped):
                 continue  # not relocated or not loaded yet
-            if (bp.tier != TIER_PTRACE and (bp.number, address, image) not in _programs
+            if (bp.tier != TIER_PTRACE and bp.c_predicate is None
+                    and (bp.number, address, image) not in _programs
                     and not settled(address, linespec_of(bp.location))):
                 continue  # GDB has not re-resolved the location in this image yet
             for thread in threads:
@@ -199,6 +200,8 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
 
 
 def _program(bp: HBreakIf, address: int, image):
+    if bp.c_predicate is not None:
+        return bp.c_predicate  # one program for every address; the breakpoint owns it
     key = (bp.number, address, image)
     if key not in _programs:
         _programs[key] = program_for(bp, address)

@@ -2,8 +2,9 @@
 from dataclasses import dataclass
 from typing import Optional
 
-USAGE = "Usage: hbreak-if [-t] [-thread N] [-ignore K] [-explain] LOCATION [if] CONDITION"
-_FLAGS = {"-t": "temporary", "-explain": "explain"}
+USAGE = ("Usage: hbreak-if [-t] [-thread N] [-ignore K] [-explain] LOCATION [if] CONDITION\n"
+         "       hbreak-if -c [-t] [-thread N] [-ignore K] LOCATION C-PREDICATE")
+_FLAGS = {"-t": "temporary", "-explain": "explain", "-c": "c_predicate"}
 _VALUED = {"-thread": "thread", "-ignore": "ignore"}
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -18,6 +19,7 @@ class Request:
     condition: Optional[str]
     temporary: bool = False
     explain: bool = False
+    c_predicate: bool = False
     thread: Optional[int] = None
     ignore: int = 0
 
@@ -84,4 +86,18 @@ def parse(argument: str) -> Request:
     location, condition = rest[:end], rest[end:].strip()
     if condition == "if" or condition.startswith(("if ", "if\t", "if(")):
         condition = condition[2:].strip()
+    if options.get("c_predicate"):
+        if not condition:
+            raise CommandLineError(f"-c needs a C predicate after the location. {USAGE}")
+        if options.get("explain"):
+            raise CommandLineError("-explain shows GDB conditions; a C predicate is shown by "
+                                   "`info hbreak-if`")
+        condition = _unquote(condition)
     return Request(location=location, condition=condition or None, **options)
+
+
+def _unquote(text: str) -> str:
+    """A C predicate may be given in one pair of quotes, as a shell user would write it."""
+    if len(text) >= 2 and text[0] == text[-1] == "'" and _token_end(text, 0) == len(text):
+        return text[1:-1]
+    return text

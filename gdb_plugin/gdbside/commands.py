@@ -27,6 +27,7 @@ class HBreakIfCommand(gdb.Command):
     """Set a hardware breakpoint whose condition is evaluated in the kernel.
 
 Usage: hbreak-if [-t] [-thread N] [-ignore K] [-explain] LOCATION [if] CONDITION
+       hbreak-if -c [-t] [-thread N] [-ignore K] LOCATION C-PREDICATE
 
 LOCATION is any GDB location (function, FILE:LINE, *ADDRESS; pending until a
 shared library defines it).  CONDITION is a GDB expression, with GDB's own
@@ -39,6 +40,11 @@ condition the kernel cannot evaluate are checked by GDB at each stop.
   -thread N   only GDB thread N
   -ignore K   let the first K hits where CONDITION holds pass
   -explain    show the compiled condition (AX, eBPF, kernel/GDB split); set nothing
+  -c          C-PREDICATE is C compiled with BCC (python3-bpfcc), for what a GDB
+              expression cannot say: loops over buffers, string compares, state
+              across hits.  Helpers: REG(rdi), ARG(1), read_user, load_user,
+              str_eq_user(addr, "text"), STATE(i), STATE_INC(i), STATE_BY(key);
+              see bpfprogs/README.md.  Kernel tier only.
 
 The breakpoint gets a GDB breakpoint number: delete, disable, enable, ignore
 and commands work on it as on any breakpoint.  `info hbreak-if` lists tiers,
@@ -85,6 +91,11 @@ filtered or not); Stops counts the hits where the condition held."""
                       f"  {bp.location} at {describe_location(bp)}\n")
             if bp.condition:
                 gdb.write(f"{'':10}condition: {bp.condition}\n")
+            if bp.c_predicate is not None:
+                pred = bp.c_predicate
+                gdb.write(f"{'':10}C predicate ({pred.kind}): {pred.text}\n"
+                          f"{'':10}compiled by BCC in {pred.build_seconds:.3f} s"
+                          f"{' (cached)' if pred.cached else ''}, {pred.insn_count} instructions\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
             gdb.write(f"{'':10}tier: {TIER_EXPLANATION[bp.tier]}\n")

@@ -4,7 +4,8 @@ from typing import Optional
 import gdb
 
 from ..compiler import AxUnavailable, rewrite_registers
-from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
+from ..cpred import CPredicateError, compile_c_predicate
+from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming
 from .cmdline import Request
 from .model import HBreakIf, registry
@@ -81,15 +82,26 @@ def _static_tier(bp: HBreakIf) -> None:
 
 def create(request: Request) -> HBreakIf:
     tier, reason = choose_tier()
+    if request.c_predicate and tier != TIER_KERNEL:
+        raise gdb.GdbError(f"a C predicate runs only in the kernel tier, and new breakpoints "
+                           f"get the {tier} tier: {reason}")
     thread = _thread(request.thread)
-    tracker = _tracker(request.location, gdb_condition(request.location, request.condition))
+    condition = None if request.c_predicate else request.condition
+    tracker = _tracker(request.location, gdb_condition(request.location, condition))
     try:
         catchpoint = _new_catchpoint(request.temporary, tier)
     except gdb.error:
         tracker.delete()
         raise
     bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
-                  condition=request.condition, tier=tier, reason=reason, thread=thread)
+                  condition=condition, tier=tier, reason=reason, thread=thread)
+    if request.c_predicate:
+        try:
+            bp.c_predicate = compile_c_predicate(request.condition, catchpoint.number)
+        except CPredicateError as error:
+            catchpoint.delete()
+            tracker.delete()
+            raise gdb.GdbError(str(error)) from None
     catchpoint.silent = True
     catchpoint.condition = bp.marker
     if request.ignore:

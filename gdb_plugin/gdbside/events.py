@@ -65,6 +65,11 @@ def on_breakpoint_modified(gdb_bp):
 
 def _take_new_condition(bp, condition):
     """`condition N EXPR` on the catchpoint: EXPR becomes the hbreak-if condition."""
+    if bp.c_predicate is not None:
+        gdb.write(f"hbreak-if {bp.number} has a C predicate, which `condition` does not change; "
+                  f"delete it and set a new one with hbreak-if -c.\n", gdb.STDERR)
+        bp.catchpoint.condition = bp.marker
+        return
     try:
         bp.tracker.condition = gdb_condition(bp.location, condition)
         bp.condition = condition or None
@@ -83,6 +88,8 @@ def on_breakpoint_deleted(gdb_bp):
     for owned in (bp.tracker, bp.software):
         if owned is not None and owned.is_valid():
             owned.delete()
+    if bp.c_predicate is not None:
+        bp.c_predicate.close()
 
 
 def on_detach():

@@ -82,7 +82,16 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
         super().__init__(HIT_FUNCTION)
 
     def invoke(self, number):
-        bp = registry.get(int(number))
+        try:
+            return self._decide(int(number))
+        except Exception as error:  # never a traceback, and never a lost hit
+            gdb.write(f"warning: hbreak-if {int(number)}: {type(error).__name__}: {error}; "
+                      "stopping to be safe\n", gdb.STDERR)
+            return 1
+
+    @staticmethod
+    def _decide(number):
+        bp = registry.get(number)
         thread = gdb.selected_thread()
         if bp is None or thread is None or not bp.wants_thread(thread):
             return 0
@@ -94,11 +103,34 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
         if kind == "hit":
             if _landed.pop(thread.global_num, None) == (bp.number, pc):
                 return 0  # reported when the step landed here
+            if bp.c_predicate is not None and retry_after_unreadable(bp, thread):
+                return 0
             return 1 if accept(bp) else 0
         if kind == "landing" and accept(bp):
             _landing[thread.global_num] = (bp.number, pc)
             return 1
         return 0
+
+
+RESUME_FLAG = 0x10000  # eflags.RF: the kernel sets it so a resumed thread passes the breakpoint
+
+
+def retry_after_unreadable(bp: HBreakIf, thread) -> bool:
+    """The C predicate stopped because the kernel could not read memory (a page the program has
+    not touched yet).  GDB reads it, which brings the page in, and clears RF so that resuming
+    runs into the same breakpoint again and the predicate decides on the real value."""
+    address = bp.c_predicate.take_unreadable(thread.ptid[1])
+    if address is None:
+        return False
+    try:
+        gdb.selected_inferior().read_memory(address, 1)
+    except gdb.MemoryError as error:
+        gdb.write(f"hbreak-if {bp.number}: the C predicate read unreadable memory: {error}\n",
+                  gdb.STDERR)
+        return False
+    eflags = int(gdb.parse_and_eval("(int) $eflags"))
+    gdb.execute(f"set $eflags = {eflags & ~RESUME_FLAG:#x}", to_string=True)
+    return True
 
 
 def _frame_line() -> str:

@@ -31,6 +31,7 @@ class HBreakIf:
     hits_of_closed_events: int = 0
     hits_at_last_stop: int = 0
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
+    c_predicate: Optional[object] = None  # a raw C predicate (gdb_plugin.cpred), instead of CONDITION
     notes: list = field(default_factory=list)
 
     @property

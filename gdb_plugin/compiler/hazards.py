@@ -1,0 +1,144 @@
+"""Where GDB's agent expressions disagree with GDB's own evaluation of a condition.
+
+GDB evaluates a breakpoint condition on the host, not through AX, so every difference below
+would make the kernel suppress a hit GDB stops at, or the reverse. Each one (checked on GDB
+13.1) is either rewritten away in the text sent to the AX compiler, or makes the part stay
+with GDB:
+
+* Floating-point literals: AX silently truncates them (`x && 0.5` compiles to false). Refused.
+* Casts to _Bool: AX drops the conversion, so `(_Bool)5 == 1` is false. Refused.
+* `&function`: AX folds it to 0. Probed by the caller (address_of_names) and refused.
+* Shifts: AX applies C's usual arithmetic conversions to both operands, so in `i >> 1u` the
+  int `i` is shifted as unsigned and `i << 2L` is computed in 64 bits; GDB (like C) shifts in
+  the left operand's own type. Rewritten: the count becomes an int, so the left operand
+  keeps its type; counts outside 0..63 become 64, which the predicate treats as unsure (GDB 13
+  warns and gives 0 or -1, older GDBs gave the hardware's answer).
+* Ternaries used as values: AX gives `c ? a : b` the type of `a` whichever branch runs; GDB
+  gives it the type of the branch taken. Rewritten by moving the enclosing value expression
+  into both branches: `(c ? -1 : 0u) > 5` becomes `(c) ? ((-1) > 5) : ((0u) > 5)`.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from .errors import ConditionSyntaxError
+from .syntax import Node, parse
+from .tokens import FLOAT, INT, int_literal_value
+
+_BOOLEAN_OPS = {"&&", "||"}
+MAX_DISTRIBUTIONS = 8
+
+
+def refusal(text: str, tree: Node) -> Optional[str]:
+    """Why `text` must stay with GDB whatever AX says, or None."""
+    for node in tree.walk():
+        if node.kind == "literal" and node.op == FLOAT:
+            return f"uses the floating-point number {node.text(text)}"
+        if node.kind == "cast" and any(t.text in ("_Bool", "bool") for t in node.type_tokens) \
+                and not any(t.text == "*" for t in node.type_tokens):
+            return "casts to _Bool, which GDB's agent expressions do not reduce to 0 or 1"
+    return None
+
+
+def address_of_names(tree: Node, text: str) -> List[str]:
+    """Names X appearing as `&X`: if X is a function, AX computes its address as 0."""
+    names = []
+    for node in tree.walk():
+        if node.kind == "unary" and node.op == "&":
+            operand = node.children[0].unparenthesized()
+            if operand.kind == "name":
+                names.append(operand.text(text))
+    return names
+
+
+# -- ternaries used as values -----------------------------------------------------------------
+def _value_ternary(node: Node, boolean: bool, root: Optional[Node]):
+    """The first ternary whose value (not just truth) is used, with the outermost value
+    expression around it; None if there is none."""
+    if node.kind == "paren":
+        return _value_ternary(node.children[0], boolean, root)
+    if node.kind == "sizeof":
+        return None                      # not evaluated
+    if node.kind == "binary" and node.op in _BOOLEAN_OPS:
+        for child in node.children:
+            found = _value_ternary(child, True, None)
+            if found:
+                return found
+        return None
+    if node.kind == "unary" and node.op == "!":
+        return _value_ternary(node.children[0], True, None)
+    if node.kind == "binary" and node.op == ",":
+        return (_value_ternary(node.children[0], True, None)
+                or _value_ternary(node.children[1], boolean, root))
+    if node.kind == "ternary":
+        if not boolean:
+            return node, root
+        for child in node.children:
+            found = _value_ternary(child, True, None)
+            if found:
+                return found
+        return None
+    if boolean:
+        root = node
+    for child in node.children:
+        found = _value_ternary(child, False, root)
+        if found:
+            return found
+    return None
+
+
+def distribute_ternaries(text: str) -> str:
+    """`text` with every ternary used as a value turned into one used as a truth value."""
+    for _ in range(MAX_DISTRIBUTIONS):
+        found = _value_ternary(parse(text), True, None)
+        if found is None:
+            return text
+        ternary, root = found
+        cond, then, otherwise = (c.text(text) for c in ternary.children)
+
+        def with_branch(branch: str) -> str:
+            return (text[root.start:ternary.start] + f"({branch})"
+                    + text[ternary.end:root.end])
+
+        distributed = f"({cond}) ? ({with_branch(then)}) : ({with_branch(otherwise)})"
+        text = text[:root.start] + f"({distributed})" + text[root.end:]
+    raise ConditionSyntaxError("too many nested ternaries to compile", 0)
+
+
+# -- shift counts -----------------------------------------------------------------------------
+def _literal_count(node: Node) -> Optional[int]:
+    """The value of a shift count written as an integer literal in 0..63."""
+    node = node.unparenthesized()
+    if node.kind != "literal" or node.op != INT:
+        return None
+    value = int_literal_value(node.token.text)
+    return value if value <= 63 else None
+
+
+def _render(node: Node, text: str) -> str:
+    """The node's text with its shift counts rewritten (children first)."""
+    pieces, pos = [], node.start
+    rendered = []
+    for child in node.children:
+        pieces.append(text[pos:child.start])
+        rendered.append(_render(child, text))
+        pieces.append(rendered[-1])
+        pos = child.end
+    pieces.append(text[pos:node.end])
+    if node.kind == "binary" and node.op in ("<<", ">>"):
+        literal = _literal_count(node.children[1])
+        if literal is not None:
+            pieces[3] = str(literal)               # `1u` -> `1`: an int count
+        else:
+            count = rendered[1]
+            pieces[3] = f"(int)(({count}) < 0 || ({count}) > 63 ? 64 : ({count}))"
+    return "".join(pieces)
+
+
+def rewrite_shift_counts(text: str) -> str:
+    return _render(parse(text), text)
+
+
+def kernel_form(text: str) -> str:
+    """The text to give GDB's AX compiler so that AX means what GDB means."""
+    return rewrite_shift_counts(distribute_ternaries(text))

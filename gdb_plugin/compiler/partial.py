@@ -1,0 +1,231 @@
+"""Compiling as much of a condition as the kernel can decide, and no more.
+
+The kernel part must hold whenever the condition holds (it may hold more often: GDB
+re-checks the whole condition at every stop). From the `&&`/`||`/`!`/`?:` skeleton:
+
+  a && b      the compilable conjuncts (an uncompilable one is dropped: "true")
+  a || b      both, or nothing if either branch cannot be compiled
+  !a          only if `a` compiles exactly (!over-approximation is an under-approximation)
+  c ? a : b   c ? a : b if `c` compiles exactly, else a || b
+
+GDB compiles each part (the injected `agent_eval`), so types, scopes and DWARF locations are
+GDB's. The whole condition is tried first: one round trip when everything compiles.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+from .ax import AxExpr, parse_listing
+from .errors import AxUnavailable, CompileError, ConditionSyntaxError
+from .flow import FlowAssembler
+from .hazards import address_of_names, kernel_form, refusal
+from .lower import Outcomes, lower
+from .predicate import OnMatch, ReturnVerdict, build_program
+from .registers import rewrite_registers
+from .result import (CompiledCondition, KernelAnd, KernelChoice, KernelLeaf, KernelNot,
+                     KernelOr, KernelPart, PartNote)
+from .syntax import Node, parse
+from .tokens import CHAR, STRING
+
+AgentEval = Callable[[str], str]
+
+
+def _flatten(node: Node, op: str) -> List[Node]:
+    node = node.unparenthesized()
+    if node.kind == "binary" and node.op == op:
+        return _flatten(node.children[0], op) + _flatten(node.children[1], op)
+    return [node]
+
+
+def _why_gdb_refused(gdb_error: str, tree: Node) -> str:
+    """A user-facing reason for GDB's refusal to compile a part to AX."""
+    error = gdb_error.strip().rstrip(".")
+    nodes = list(tree.walk())
+    if any(n.kind == "call" for n in nodes):
+        return "calls a function"
+    if any(n.kind == "literal" and n.op == CHAR for n in nodes):
+        return "uses a character literal, which GDB's agent expressions do not support"
+    if any(n.kind == "literal" and n.op == STRING for n in nodes):
+        return "uses a string"
+    if any(n.kind in ("unary", "postfix") and n.op in ("++", "--") for n in nodes) or any(
+            n.kind == "binary" and n.op.endswith("=") and n.op not in ("==", "!=", "<=", ">=")
+            for n in nodes):
+        return "has a side effect"
+    lowered = error.lower()
+    if "convenience variable" in lowered or "trace state variable" in lowered:
+        return "uses a convenience variable"
+    if "pseudo-register" in lowered or "user-register" in lowered:
+        return f"reads a register GDB cannot compile ({error})"
+    if "optimized out" in lowered:
+        return "uses a value that is optimized out here"
+    if "entry_value" in lowered or "entry value" in lowered:
+        return "uses a value known only at the function's entry"
+    if "floating" in lowered or "double" in lowered or "float" in lowered:
+        return "uses floating point"
+    return f"cannot be compiled to an agent expression ({error})"
+
+
+def _gdb_note(text: str, why: str) -> PartNote:
+    return PartNote(text, False, f"{why}: GDB evaluates it at each stop")
+
+
+class _NoCompiler(Exception):
+    """GDB cannot compile anything at this address now; carries GDB's AxUnavailable."""
+
+    def __init__(self, error: AxUnavailable):
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class _Outcome:
+    part: Optional[KernelPart]           # None: "true" (the kernel lets every hit through)
+    exact: bool
+    notes: List[PartNote]
+
+
+class _Splitter:
+    def __init__(self, text: str, agent_eval: AgentEval):
+        self.text = text
+        self.agent_eval = agent_eval
+        self.environment_checked = False
+
+    def eval(self, expression: str) -> str:
+        try:
+            return self.agent_eval(expression)
+        except AxUnavailable:
+            if not self.environment_checked:
+                self.environment_checked = True
+                # If GDB cannot compile even `1`, the failure is about where or when we ask
+                # (no process, no symbols), not about the condition: let the caller decide.
+                try:
+                    self.agent_eval("1")
+                except AxUnavailable as error:
+                    raise _NoCompiler(error) from None
+            raise
+
+    def leaf(self, node: Node, text: str) -> Tuple[Optional[KernelLeaf], str]:
+        """(compiled leaf, "") or (None, why it stays with GDB)."""
+        why = refusal(text, node)
+        if why:
+            return None, why
+        for name in address_of_names(node, text):
+            try:
+                probe = parse_listing(self.eval(f"&{name}"))
+            except (AxUnavailable, CompileError):
+                continue
+            if [op.name for op in probe.ops][1:] == ["end"] and probe.ops[0].arg == 0:
+                return None, (f"takes the address of {name}, which GDB's agent "
+                              "expressions compute as 0 for a function")
+        try:
+            compiled_text = kernel_form(text)
+        except ConditionSyntaxError as error:
+            return None, f"cannot be compiled ({error})"
+        try:
+            expr = parse_listing(self.eval(compiled_text))
+        except AxUnavailable as error:
+            return None, _why_gdb_refused(error.gdb_error, node)
+        except CompileError as error:
+            return None, str(error)
+        try:
+            # Lower once now, so that a register eBPF cannot read is found here.
+            out = FlowAssembler()
+            labels = [out.new_label() for _ in range(3)]
+            lower(expr, out, Outcomes(*labels))
+        except CompileError as error:
+            return None, str(error)
+        return KernelLeaf(compiled_text, expr), ""
+
+    def node_text(self, node: Node) -> str:
+        return node.text(self.text)
+
+    def split(self, node: Node) -> _Outcome:
+        node = node.unparenthesized()
+        text = self.node_text(node)
+        leaf, why = self.leaf(node, text)
+        if leaf is not None:
+            return _Outcome(leaf, True, [PartNote(text, True, "runs in the kernel")])
+        if node.kind == "binary" and node.op in ("&&", "||"):
+            outcomes = [self.split(child) for child in _flatten(node, node.op)]
+            notes = [n for o in outcomes for n in o.notes]
+            if node.op == "&&":
+                parts = tuple(o.part for o in outcomes if o.part is not None)
+                exact = all(o.exact for o in outcomes)
+                if not parts:
+                    return _Outcome(None, False, notes)
+                return _Outcome(parts[0] if len(parts) == 1 else KernelAnd(parts), exact, notes)
+            if any(o.part is None for o in outcomes):
+                return _Outcome(None, False, self.discarded(notes, text))
+            return _Outcome(KernelOr(tuple(o.part for o in outcomes)),
+                            all(o.exact for o in outcomes), notes)
+        if node.kind == "unary" and node.op == "!":
+            inner = self.split(node.children[0])
+            if inner.part is not None and inner.exact:
+                return _Outcome(KernelNot(inner.part), True, inner.notes)
+            return _Outcome(None, False, self.discarded(inner.notes, text))
+        if node.kind == "ternary":
+            cond, then, otherwise = (self.split(child) for child in node.children)
+            notes = cond.notes + then.notes + otherwise.notes
+            if cond.part is not None and cond.exact:
+                if then.part is None and otherwise.part is None:
+                    return _Outcome(None, False, notes)
+                return _Outcome(KernelChoice(cond.part, then.part, otherwise.part),
+                                then.exact and otherwise.exact, notes)
+            notes = self.discarded(cond.notes, text) + then.notes + otherwise.notes
+            if then.part is None or otherwise.part is None:
+                return _Outcome(None, False, self.discarded(notes, text))
+            return _Outcome(KernelOr((then.part, otherwise.part)), False, notes)
+        return _Outcome(None, False, [_gdb_note(text, why)])
+
+    @staticmethod
+    def discarded(notes: List[PartNote], whole: str) -> List[PartNote]:
+        """Kernel notes of parts that compiled but cannot be used on their own."""
+        out = []
+        for note in notes:
+            if note.in_kernel:
+                note = _gdb_note(note.text, f"compiles, but only as part of `{whole}`, which "
+                                            "the kernel cannot decide")
+            out.append(note)
+        return out
+
+
+def compile_condition(condition: str, agent_eval: AgentEval,
+                      is_program_symbol: Callable[[str], bool],
+                      on_match: Optional[OnMatch] = None) -> CompiledCondition:
+    """Compile `condition` for one breakpoint address.
+
+    agent_eval(expr) returns GDB's `maint agent-eval` listing for expr at that address, or
+    raises AxUnavailable(GDB's message). is_program_symbol(name) says whether a bare name is a
+    program symbol there (and so not a register). AxUnavailable escapes only when GDB cannot
+    compile even `1` (e.g. no process yet): the failure then is not the condition's.
+    """
+    on_match = on_match or ReturnVerdict()
+    try:
+        rewritten = rewrite_registers(condition, is_program_symbol)
+    except ConditionSyntaxError:
+        rewritten = condition
+    splitter = _Splitter(rewritten, agent_eval)
+    try:
+        outcome = splitter.split(parse(rewritten))
+    except ConditionSyntaxError as error:
+        # Without a parse tree the hazards cannot be checked: GDB keeps the whole condition.
+        outcome = _Outcome(None, False, [_gdb_note(
+            rewritten.strip(), f"was not understood by the compiler ({error})")])
+    except _NoCompiler as failure:
+        raise failure.error from None
+    return CompiledCondition(
+        condition=condition, rewritten=rewritten, kernel_tree=outcome.part,
+        exact=outcome.part is not None and outcome.exact, notes=outcome.notes,
+        program=build_program(outcome.part, on_match), on_match=on_match)
+
+
+def stop_on_match() -> OnMatch:
+    """The kernel tier: the predicate's return value keeps or suppresses the hit."""
+    return ReturnVerdict()
+
+
+def signal_on_match(signo: int) -> OnMatch:
+    """The kernel-signal tier: a match sends `signo` to the thread that hit."""
+    from .predicate import SendSignal
+    return SendSignal(signo)

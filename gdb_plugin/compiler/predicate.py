@@ -1,0 +1,118 @@
+"""A whole BPF_PROG_TYPE_PERF_EVENT program around a compiled condition.
+
+The program decides one of three outcomes at each hit -- match, no match, or unsure (the
+condition hit something GDB reports as an error, e.g. unreadable memory) -- and an OnMatch
+strategy turns them into what the kernel tier needs:
+
+* ReturnVerdict ("kernel" tier, Linux 6.10+): the return value is the verdict; 0 suppresses
+  the hit, anything else delivers the SIGTRAP. Unsure counts as a match: GDB then evaluates
+  the full condition and reports the error itself.
+* SendSignal ("kernel-signal" tier, older kernels whose return value cannot suppress the
+  hit): a match calls bpf_send_signal_thread(signo) and the program returns 0.
+
+A further strategy (e.g. counting hits in a map before deciding) only has to implement emit().
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from ..ebpf import Insn, Reg, call, mov64
+from .flow import FlowAssembler
+from .lower import CTX, Outcomes, lower
+from .result import KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, KernelPart
+
+MATCH, NO_MATCH, UNSURE = "match", "no match", "unsure"
+HELPER_SEND_SIGNAL_THREAD = 117
+
+
+class OnMatch:
+    """How the program ends for each outcome."""
+    tier = ""
+
+    def emit(self, out: FlowAssembler, outcome: str) -> None:
+        raise NotImplementedError
+
+    def unsure_is_match(self) -> bool:
+        """Whether unsure and match end the same way (then they share their code)."""
+        return False
+
+
+@dataclass(frozen=True)
+class ReturnVerdict(OnMatch):
+    match_value: int = 1
+    unsure_value: int = 1
+    tier = "kernel"
+
+    def emit(self, out: FlowAssembler, outcome: str) -> None:
+        value = {MATCH: self.match_value, UNSURE: self.unsure_value, NO_MATCH: 0}[outcome]
+        out.emit(mov64(Reg.R0, value))
+        out.exit()
+
+    def unsure_is_match(self) -> bool:
+        return self.match_value == self.unsure_value
+
+
+@dataclass(frozen=True)
+class SendSignal(OnMatch):
+    signo: int
+    tier = "kernel-signal"
+
+    def emit(self, out: FlowAssembler, outcome: str) -> None:
+        if outcome != NO_MATCH:
+            out.emit(mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
+        out.emit(mov64(Reg.R0, 0))
+        out.exit()
+
+    def unsure_is_match(self) -> bool:
+        return True
+
+
+def emit_part(part: Optional[KernelPart], out: FlowAssembler, outcomes: Outcomes) -> None:
+    """Code that leaves `part` through outcomes.true/false/unsure; None is true."""
+    if part is None:
+        out.goto(outcomes.true)
+    elif isinstance(part, KernelLeaf):
+        lower(part.ax, out, outcomes)
+    elif isinstance(part, KernelNot):
+        emit_part(part.part, out, Outcomes(outcomes.false, outcomes.true, outcomes.unsure))
+    elif isinstance(part, (KernelAnd, KernelOr)):
+        for sub in part.parts[:-1]:
+            following = out.new_label("next")
+            if isinstance(part, KernelAnd):
+                emit_part(sub, out, Outcomes(following, outcomes.false, outcomes.unsure))
+            else:
+                emit_part(sub, out, Outcomes(outcomes.true, following, outcomes.unsure))
+            out.place(following)
+        emit_part(part.parts[-1], out, outcomes)
+    elif isinstance(part, KernelChoice):
+        then, otherwise = out.new_label("then"), out.new_label("else")
+        emit_part(part.cond, out, Outcomes(then, otherwise, outcomes.unsure))
+        out.place(then)
+        emit_part(part.then, out, outcomes)
+        out.place(otherwise)
+        emit_part(part.otherwise, out, outcomes)
+    else:
+        raise TypeError(f"not a kernel part: {part!r}")
+
+
+def build_program(part: Optional[KernelPart], on_match: OnMatch = ReturnVerdict()) -> List[Insn]:
+    """The predicate's instructions; no kernel part means every hit matches."""
+    out = FlowAssembler()
+    out.emit(mov64(CTX, Reg.R1))        # helpers clobber r1-r5; the context must survive
+    labels = {outcome: out.new_label(outcome.replace(" ", "_"))
+              for outcome in (MATCH, UNSURE, NO_MATCH)}
+    if on_match.unsure_is_match():
+        labels[UNSURE] = labels[MATCH]
+    if part is None:
+        out.goto(labels[MATCH])
+    else:
+        emit_part(part, out, Outcomes(labels[MATCH], labels[NO_MATCH], labels[UNSURE]))
+        if out.reachable:
+            raise AssertionError("lowered condition falls through")
+    for outcome in (MATCH, UNSURE, NO_MATCH):
+        if outcome == UNSURE and labels[UNSURE] == labels[MATCH]:
+            continue
+        out.place(labels[outcome])
+        on_match.emit(out, outcome)
+    return out.assemble()
