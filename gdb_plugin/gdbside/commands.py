@@ -4,7 +4,7 @@ import gdb
 from ..compiler import AxUnavailable, explain
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_EXPLANATION
-from . import arming
+from . import arming, ignore
 from .cmdline import CommandLineError, parse
 from .create import create, describe_location
 from .model import registry
@@ -102,5 +102,6 @@ filtered or not); Stops counts the hits where the condition held."""
             gdb.write(f"{'':10}why: {bp.reason}\n")
             for note in bp.notes:
                 gdb.write(f"{'':10}note: {note}\n")
-            if bp.catchpoint.ignore_count:
-                gdb.write(f"{'':10}ignore next {bp.catchpoint.ignore_count} hits\n")
+            if ignore.remaining(bp):
+                where = "the kernel" if bp.ignore_counter is not None else "GDB"
+                gdb.write(f"{'':10}ignore next {ignore.remaining(bp)} hits (counted by {where})\n")

@@ -6,7 +6,7 @@ import gdb
 from ..compiler import AxUnavailable, rewrite_registers
 from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
-from . import arming
+from . import arming, ignore
 from .cmdline import Request
 from .model import HBreakIf, registry
 from .agent import is_program_symbol
@@ -104,10 +104,11 @@ def create(request: Request) -> HBreakIf:
             raise gdb.GdbError(str(error)) from None
     catchpoint.silent = True
     catchpoint.condition = bp.marker
-    if request.ignore:
-        catchpoint.ignore_count = request.ignore
     registry.add(bp)
     _static_tier(bp)
+    if request.ignore:
+        catchpoint.ignore_count = request.ignore
+        ignore.take_from_gdb(bp)
     gdb.write(f"hbreak-if {bp.number} at {describe_location(bp)} [{bp.tier} tier]\n")
     if bp.tier == TIER_PTRACE:
         gdb.write(f"hbreak-if {bp.number}: GDB evaluates the condition at every hit: {bp.reason}\n")

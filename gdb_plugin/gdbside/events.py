@@ -9,7 +9,7 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import arming, hits
+from . import arming, hits, ignore
 from .agent import forget_listings
 from .create import gdb_condition
 from .model import registry
@@ -54,6 +54,8 @@ def on_breakpoint_modified(gdb_bp):
         return
     if gdb_bp is bp.catchpoint and gdb_bp.condition != bp.marker:
         _take_new_condition(bp, gdb_bp.condition)
+    if gdb_bp is bp.catchpoint and gdb_bp.ignore_count > 0:
+        ignore.take_from_gdb(bp)
     if bp.software is not None:
         bp.software.mirror()
     if gdb_bp is bp.tracker:
@@ -90,6 +92,7 @@ def on_breakpoint_deleted(gdb_bp):
             owned.delete()
     if bp.c_predicate is not None:
         bp.c_predicate.close()
+    ignore.release(bp)
 
 
 def on_detach():

@@ -18,6 +18,7 @@ import gdb
 
 from ..kernel.probe import TIER_KERNEL_SIGNAL
 from . import arming
+from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, HBreakIf, registry
 
 TRAP_TRACE = 2  # a single step
@@ -65,7 +66,7 @@ def condition_holds(bp: HBreakIf) -> bool:
 
 def accept(bp: HBreakIf) -> bool:
     """Whether this hit of `bp` stops the program; remembers it for the report."""
-    if not condition_holds(bp):
+    if not condition_holds(bp) or ignored_by_gdb(bp):
         return False
     thread = gdb.selected_thread()
     if thread is not None:

@@ -32,6 +32,7 @@ class HBreakIf:
     hits_at_last_stop: int = 0
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
     c_predicate: Optional[object] = None  # a raw C predicate (gdb_plugin.cpred), instead of CONDITION
+    ignore_counter: Optional[object] = None  # the ignore count, where the kernel keeps it
     notes: list = field(default_factory=list)
 
     @property

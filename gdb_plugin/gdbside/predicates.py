@@ -1,5 +1,6 @@
 """The BPF program of one breakpoint at one address: GDB's AX for the condition, lowered."""
 from ..compiler import compile_condition, signal_on_match, stop_on_match
+from ..compiler.ignore import IgnoreFirst
 from ..ebpf import encode_program
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
@@ -21,6 +22,8 @@ def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
     """Compile `bp`'s condition at `address`; moving the pc is for user commands only."""
     from .tiers import signal_number
     on_match = signal_on_match(signal_number()) if bp.tier == TIER_KERNEL_SIGNAL else stop_on_match()
+    if bp.ignore_counter is not None:
+        on_match = IgnoreFirst(on_match, bp.ignore_counter.fd)
     agent_eval = agent_eval_at(address, linespec_of(bp.location), may_move_pc)
     return compile_condition(bp.condition or "1", agent_eval, is_program_symbol(address),
                              on_match=on_match)
@@ -31,6 +34,10 @@ def program_for(bp: HBreakIf, address: int):
     if bp.tier == TIER_PTRACE:
         return None
     compiled = compile_at(bp, address)
+    if bp.ignore_counter is not None and not compiled.exact:
+        from .ignore import give_back_to_gdb
+        give_back_to_gdb(bp)
+        compiled = compile_at(bp, address)
     for note in compiled.notes:
         if not note.in_kernel and note not in bp.notes:
             bp.notes.append(note)

@@ -1,0 +1,72 @@
+"""GDB's ignore count for hbreak-if, kept in the kernel where the kernel decides exactly.
+
+`ignore N K` (or `hbreak-if -ignore K`) sets the catchpoint's ignore count;
+in the kernel tiers it moves into a BPF counter the predicate decrements at
+each match (compiler/ignore.py), so ignored matches never leave the kernel.
+Where GDB re-decides hits (a partly compiled condition, a C predicate, the
+ptrace tier) the count stays GDB's own.
+"""
+import gdb
+
+from ..kernel.errors import KernelError
+from ..kernel.maps import CounterArray
+from ..kernel.probe import TIER_PTRACE
+from . import arming
+from .model import HBreakIf
+
+
+def _kernel_can_count(bp: HBreakIf) -> bool:
+    return (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.software is None
+            and not bp.notes)
+
+
+def take_from_gdb(bp: HBreakIf) -> None:
+    """Move a count GDB holds on the catchpoint into the kernel, if the kernel may count."""
+    count = bp.catchpoint.ignore_count
+    if count <= 0 or not _kernel_can_count(bp):
+        return
+    try:
+        if bp.ignore_counter is None:
+            bp.ignore_counter = CounterArray()
+            arming.forget(bp)  # the predicates now count
+        bp.ignore_counter[0] = count
+    except KernelError as error:
+        gdb.write(f"warning: hbreak-if {bp.number}: GDB counts the ignore count: {error}\n",
+                  gdb.STDERR)
+        return
+    bp.catchpoint.ignore_count = 0
+    arming.sync_all()
+
+
+def give_back_to_gdb(bp: HBreakIf) -> None:
+    """The kernel no longer decides exactly (a partly compiled address): GDB counts the rest."""
+    counter, bp.ignore_counter = bp.ignore_counter, None
+    if counter is None:
+        return
+    remaining = max(counter[0], 0)
+    counter.close()
+    arming.forget(bp)
+    bp.catchpoint.ignore_count = remaining
+
+
+def remaining(bp: HBreakIf) -> int:
+    if bp.ignore_counter is not None:
+        return max(bp.ignore_counter[0], 0)
+    return bp.catchpoint.ignore_count
+
+
+def ignored_by_gdb(bp: HBreakIf) -> bool:
+    """For a matching hit that reached GDB: whether the kernel's count says to let it pass.
+
+    A match the kernel counted arrives only once the count is used up; a hit that arrives
+    while some count is left is one the kernel was unsure of, so GDB counts it here."""
+    if bp.ignore_counter is None or bp.ignore_counter[0] <= 0:
+        return False
+    bp.ignore_counter[0] = bp.ignore_counter[0] - 1
+    return True
+
+
+def release(bp: HBreakIf) -> None:
+    if bp.ignore_counter is not None:
+        bp.ignore_counter.close()
+        bp.ignore_counter = None
