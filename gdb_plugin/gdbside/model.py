@@ -45,9 +45,9 @@ class HBreakIf:
         """The perf event itself raises SIGTRAP; in kernel-signal the predicate signals."""
         return self.tier != TIER_KERNEL_SIGNAL
 
-    @property
-    def number(self) -> int:
-        return self.catchpoint.number
+    def __post_init__(self):
+        # Kept, since the catchpoint object is invalid once GDB has deleted it.
+        self.number = self.catchpoint.number if self.catchpoint is not None else 0
 
     @property
     def enabled(self) -> bool:
