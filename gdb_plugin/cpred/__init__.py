@@ -15,7 +15,7 @@ No gdb here, and bcc is imported on the first compile only, so the rest of
 hbreak-if works without it.  Modules:
   source    the user's text -> the C file (expression/body, #line mapping)
   headers   which kernel headers BCC uses; the stand-in in bpfprogs/kernel
-  predicate compile, load, cache; CPredicate
+  predicate compile, load, cache; CPredicate (its maps: gdb_plugin.kernel.maps)
   errors    CPredicateError and its subclasses
 """
 from .errors import (BccUnavailable, CompileError, CPredicateError, HeadersUnavailable,

@@ -31,7 +31,7 @@ from . import headers as _headers
 from . import source as _source
 from .build import STATE_MAPS, compile_in_child
 from .errors import BccUnavailable, CompileError, CPredicateError, LoadError
-from .statemaps import StateMap
+from ..kernel.maps import BpfMap
 
 STATE_MAP, STATE_BY_MAP, UNREADABLE_MAP = STATE_MAPS
 STATE_SLOTS = 64    # HBREAK_IF_STATE_SLOTS in hbreak_if.h
@@ -99,9 +99,9 @@ class _Entry:
         self.key = key
         self.program = program
         self.code = code
-        self.state = StateMap(maps.pop(STATE_MAP), ctypes.c_uint32)
-        self.state_by = StateMap(maps.pop(STATE_BY_MAP), ctypes.c_uint64)
-        self.unreadable = StateMap(maps.pop(UNREADABLE_MAP), ctypes.c_uint32)
+        self.state = BpfMap(maps.pop(STATE_MAP), ctypes.c_uint32)
+        self.state_by = BpfMap(maps.pop(STATE_BY_MAP), ctypes.c_uint64)
+        self.unreadable = BpfMap(maps.pop(UNREADABLE_MAP), ctypes.c_uint32)
         self.other_maps = list(maps.values())
         self.stateful = stateful
         self.build_seconds = build_seconds

@@ -6,11 +6,11 @@ that it stays below the encoder in the import order.
 
 import ctypes
 import errno
-import os
 
 from . import syscalls
 from .errors import (KernelError, PermissionDenied, VerifierRejected,
                      from_errno)
+from .owned import OwnedFd
 
 BPF_PROG_LOAD = 5
 BPF_PROG_TYPE_PERF_EVENT = 7
@@ -134,11 +134,13 @@ def prog_load(code, prog_type=BPF_PROG_TYPE_PERF_EVENT, license="GPL",
         raise from_errno(err, "BPF_PROG_LOAD")
 
 
-class BpfProgram:
+class BpfProgram(OwnedFd):
     """A loaded BPF program; owns its fd until close()."""
 
+    _what = "BPF program"
+
     def __init__(self, fd, log="", prog_type=BPF_PROG_TYPE_PERF_EVENT):
-        self._fd = fd
+        super().__init__(fd)
         self.log = log
         self.prog_type = prog_type
 
@@ -149,35 +151,6 @@ class BpfProgram:
         fd, log = prog_load(code, prog_type=prog_type, license=license,
                             log_level=log_level, name=name)
         return cls(fd, log, prog_type)
-
-    @property
-    def fd(self):
-        if self._fd is None:
-            raise ValueError("BPF program is closed")
-        return self._fd
-
-    @property
-    def closed(self):
-        return self._fd is None
-
-    def close(self):
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        # Last resort for a program nobody closed: the fd pins the program
-        # in the kernel.
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "<BpfProgram fd=%s>" % self._fd

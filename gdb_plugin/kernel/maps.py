@@ -1,16 +1,20 @@
-"""A BPF array map of 64-bit counters (bpf BPF_MAP_CREATE, LOOKUP_ELEM, UPDATE_ELEM).
+"""BPF maps of 64-bit values, reached by fd (bpf BPF_MAP_CREATE and the element commands).
 
-Predicates keep state across hits in it, e.g. how many more matching hits to
-let pass for GDB's ignore count, counted in the kernel.
+Predicates keep state across hits in them: the ignore count counted in the
+kernel, a C predicate's STATE slots, the memory it could not read.
 """
 import ctypes
-import os
+import errno
 
 from . import syscalls
+from .errors import KernelError
+from .owned import OwnedFd
 
 BPF_MAP_CREATE = 0
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_DELETE_ELEM = 3
+BPF_MAP_GET_NEXT_KEY = 4
 BPF_MAP_TYPE_ARRAY = 2
 BPF_ANY = 0
 
@@ -25,52 +29,80 @@ class _MapCreateAttr(ctypes.Structure):
     ]
 
 
-class _MapElemAttr(ctypes.Structure):
+class _ElemAttr(ctypes.Structure):
     _fields_ = [
         ("map_fd", ctypes.c_uint32),
         ("pad", ctypes.c_uint32),
         ("key", ctypes.c_uint64),
-        ("value", ctypes.c_uint64),
+        ("value", ctypes.c_uint64),     # or next_key
         ("flags", ctypes.c_uint64),
     ]
 
 
-class CounterArray:
-    """`size` signed 64-bit counters, all 0 at creation; owns its fd until close()."""
+class BpfMap(OwnedFd):
+    """A map with `key_type` keys and `value_type` (64-bit) values; owns its fd."""
+
+    _what = "BPF map"
+
+    def __init__(self, fd, key_type=ctypes.c_uint32, value_type=ctypes.c_uint64):
+        super().__init__(fd)
+        self.key_type = key_type
+        self.value_type = value_type
+
+    def _call(self, command, key, value, operation):
+        attr = _ElemAttr(map_fd=self.fd, key=ctypes.addressof(key) if key is not None else 0,
+                         value=ctypes.addressof(value) if value is not None else 0,
+                         flags=BPF_ANY)
+        syscalls.bpf(command, attr, operation=operation)
+
+    def get(self, key):
+        """The value at `key`, or None if there is none."""
+        value = self.value_type()
+        try:
+            self._call(BPF_MAP_LOOKUP_ELEM, self.key_type(key), value, "BPF_MAP_LOOKUP_ELEM")
+        except KernelError as error:
+            if error.errno == errno.ENOENT:
+                return None
+            raise
+        return value.value
+
+    def set(self, key, number):
+        self._call(BPF_MAP_UPDATE_ELEM, self.key_type(key), self.value_type(number),
+                   "BPF_MAP_UPDATE_ELEM")
+
+    def delete(self, key):
+        try:
+            self._call(BPF_MAP_DELETE_ELEM, self.key_type(key), None, "BPF_MAP_DELETE_ELEM")
+        except KernelError as error:
+            if error.errno != errno.ENOENT:
+                raise
+
+    def keys(self):
+        found, key = [], None
+        while True:
+            following = self.key_type()
+            try:
+                self._call(BPF_MAP_GET_NEXT_KEY, key, following, "BPF_MAP_GET_NEXT_KEY")
+            except KernelError as error:
+                if error.errno == errno.ENOENT:
+                    return found
+                raise
+            found.append(following.value)
+            key = following
+
+
+class CounterArray(BpfMap):
+    """`size` signed 64-bit counters, all 0 at creation."""
 
     def __init__(self, size: int = 1):
         attr = _MapCreateAttr(map_type=BPF_MAP_TYPE_ARRAY, key_size=4, value_size=8,
                               max_entries=size)
-        self._fd = syscalls.bpf(BPF_MAP_CREATE, attr, operation="BPF_MAP_CREATE")
+        super().__init__(syscalls.bpf(BPF_MAP_CREATE, attr, operation="BPF_MAP_CREATE"),
+                         ctypes.c_uint32, ctypes.c_int64)
         self.size = size
 
-    @property
-    def fd(self) -> int:
-        if self._fd is None:
-            raise ValueError("BPF map is closed")
-        return self._fd
-
-    def _elem(self, command, index, value, operation):
-        key = ctypes.c_uint32(index)
-        attr = _MapElemAttr(map_fd=self.fd, key=ctypes.addressof(key),
-                            value=ctypes.addressof(value), flags=BPF_ANY)
-        syscalls.bpf(command, attr, operation=operation)
-
     def __getitem__(self, index: int) -> int:
-        value = ctypes.c_int64()
-        self._elem(BPF_MAP_LOOKUP_ELEM, index, value, "BPF_MAP_LOOKUP_ELEM")
-        return value.value
+        return self.get(index)
 
     def __setitem__(self, index: int, number: int) -> None:
-        self._elem(BPF_MAP_UPDATE_ELEM, index, ctypes.c_int64(number), "BPF_MAP_UPDATE_ELEM")
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self.set(index, number)

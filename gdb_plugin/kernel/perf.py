@@ -20,6 +20,7 @@ import struct
 
 from . import syscalls
 from .errors import InvalidAttribute, KernelError, Unsupported, from_errno
+from .owned import OwnedFd
 
 PERF_TYPE_BREAKPOINT = 5
 PERF_ATTR_SIZE_VER8 = 136
@@ -172,11 +173,13 @@ def explain_einval(attr):
     return "the breakpoint address, type or length"
 
 
-class PerfBreakpoint:
+class PerfBreakpoint(OwnedFd):
     """One hardware breakpoint perf event on one thread; owns its fd."""
 
+    _what = "perf event"
+
     def __init__(self, fd, tid, attr):
-        self._fd = fd
+        super().__init__(fd)
         self.tid = tid
         self.attr = attr
 
@@ -213,16 +216,6 @@ class PerfBreakpoint:
                     op) from None
             raise
         return cls(fd, tid, attr)
-
-    @property
-    def fd(self):
-        if self._fd is None:
-            raise ValueError("perf event is closed")
-        return self._fd
-
-    @property
-    def closed(self):
-        return self._fd is None
 
     @property
     def addr(self):
@@ -288,24 +281,6 @@ class PerfBreakpoint:
             raise KernelError(errno.EIO, "read(perf fd %d): short read of "
                               "%d bytes" % (self.fd, len(data)))
         return struct.unpack("=Q", data)[0]
-
-    def close(self):
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        # An armed event left open would keep trapping the thread.
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "<PerfBreakpoint fd=%s tid=%d addr=%#x type=%s>" % (
