@@ -32,6 +32,7 @@ from . import source as _source
 from .build import STATE_MAPS, compile_in_child
 from .errors import BccUnavailable, CompileError, CPredicateError, LoadError
 from ..kernel.maps import BpfMap
+from ..kernel.owned import Closing
 
 STATE_MAP, STATE_BY_MAP, UNREADABLE_MAP = STATE_MAPS
 STATE_SLOTS = 64    # HBREAK_IF_STATE_SLOTS in hbreak_if.h
@@ -168,7 +169,7 @@ def cache_size():
     return len(_cache)
 
 
-class CPredicate:
+class CPredicate(Closing):
     """A handle on a compiled, loaded predicate.
 
     Pass it (or its `fd`) to PerfBreakpoint.attach_bpf(); keep it open as
@@ -273,18 +274,6 @@ class CPredicate:
                     entry.destroy()
                 else:
                     _evict()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def __repr__(self):
         if self._entry is None:

@@ -1,10 +1,29 @@
-"""One kernel object reached through a file descriptor that this process owns."""
+"""Kernel objects this process owns, released deterministically."""
 import os
 
 
-class OwnedFd:
-    """Closes its fd on close(), at the end of a `with` block, or as a last resort when
-    collected: a leaked perf fd keeps trapping a thread, a leaked BPF fd pins its object."""
+class Closing:
+    """close() at the end of a `with` block, or as a last resort when collected: a leaked perf
+    fd keeps trapping a thread, a leaked BPF fd pins its object in the kernel."""
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class OwnedFd(Closing):
+    """One kernel object reached through a file descriptor."""
 
     _what = "kernel object"
 
@@ -25,15 +44,3 @@ class OwnedFd:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
