@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
-from .ax import AxExpr, parse_listing
+from .ax import parse_listing
 from .errors import AxUnavailable, CompileError, ConditionSyntaxError
 from .flow import FlowAssembler
-from .hazards import address_of_names, kernel_form, refusal
+from .hazards import address_of_names, computed_shift_count, kernel_form, refusal
 from .lower import Outcomes, lower
 from .predicate import OnMatch, ReturnVerdict, build_program
 from .registers import rewrite_registers
@@ -105,16 +105,17 @@ class _Splitter:
                     raise _NoCompiler(error) from None
             raise
 
-    def leaf(self, node: Node, text: str) -> Tuple[Optional[KernelLeaf], str]:
-        """(compiled leaf, "") or (None, why it stays with GDB)."""
+    def leaf(self, text: str) -> Tuple[Optional[KernelLeaf], str]:
+        """(compiled leaf, "") or (None, why `text` stays with GDB)."""
+        node = parse(text)                       # spans relative to `text`
         why = refusal(text, node)
         if why:
             return None, why
         for name in address_of_names(node, text):
             try:
                 probe = parse_listing(self.eval(f"&{name}"))
-            except (AxUnavailable, CompileError):
-                continue
+            except (AxUnavailable, CompileError) as error:
+                return None, f"takes the address of {name}, which GDB cannot check ({error})"
             if [op.name for op in probe.ops][1:] == ["end"] and probe.ops[0].arg == 0:
                 return None, (f"takes the address of {name}, which GDB's agent "
                               "expressions compute as 0 for a function")
@@ -143,8 +144,12 @@ class _Splitter:
     def split(self, node: Node) -> _Outcome:
         node = node.unparenthesized()
         text = self.node_text(node)
-        leaf, why = self.leaf(node, text)
+        leaf, why = self.leaf(text)
         if leaf is not None:
+            if computed_shift_count(node):
+                return _Outcome(leaf, False, [PartNote(
+                    text, True, "runs in the kernel; where a shift count falls outside 0..63 "
+                                "the kernel lets the hit through and GDB decides")])
             return _Outcome(leaf, True, [PartNote(text, True, "runs in the kernel")])
         if node.kind == "binary" and node.op in ("&&", "||"):
             outcomes = [self.split(child) for child in _flatten(node, node.op)]
@@ -192,7 +197,8 @@ class _Splitter:
 
 def compile_condition(condition: str, agent_eval: AgentEval,
                       is_program_symbol: Callable[[str], bool],
-                      on_match: Optional[OnMatch] = None) -> CompiledCondition:
+                      on_match: Optional[OnMatch] = None,
+                      prologue=None) -> CompiledCondition:
     """Compile `condition` for one breakpoint address.
 
     agent_eval(expr) returns GDB's `maint agent-eval` listing for expr at that address, or
@@ -217,7 +223,7 @@ def compile_condition(condition: str, agent_eval: AgentEval,
     return CompiledCondition(
         condition=condition, rewritten=rewritten, kernel_tree=outcome.part,
         exact=outcome.part is not None and outcome.exact, notes=outcome.notes,
-        program=build_program(outcome.part, on_match), on_match=on_match)
+        program=build_program(outcome.part, on_match, prologue), on_match=on_match)
 
 
 def stop_on_match() -> OnMatch:
@@ -225,7 +231,8 @@ def stop_on_match() -> OnMatch:
     return ReturnVerdict()
 
 
-def signal_on_match(signo: int) -> OnMatch:
-    """The kernel-signal tier: a match sends `signo` to the thread that hit."""
+def signal_on_match(signo: int, mailbox_fd: Optional[int] = None, number: int = 0) -> OnMatch:
+    """The kernel-signal tier: a match sends `signo` to the thread that hit, after writing
+    `number` for that thread in the mailbox map, if there is one."""
     from .predicate import SendSignal
-    return SendSignal(signo)
+    return SendSignal(signo, mailbox_fd, number)

@@ -15,15 +15,18 @@ A further strategy (e.g. counting hits in a map before deciding) only has to imp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
-from ..ebpf import Insn, Reg, call, mov64
+from ..ebpf import Alu, Insn, Reg, alu64, call, ld_map_fd, mov64, st, stx
 from .flow import FlowAssembler
 from .lower import CTX, Outcomes, lower
 from .result import KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, KernelPart
 
 MATCH, NO_MATCH, UNSURE = "match", "no match", "unsure"
 HELPER_SEND_SIGNAL_THREAD = 117
+HELPER_MAP_UPDATE_ELEM = 2
+HELPER_GET_CURRENT_PID_TGID = 14
+_MAILBOX_KEY, _MAILBOX_VALUE = -4, -16  # the condition's stack use is over at an outcome
 
 
 class OnMatch:
@@ -56,13 +59,25 @@ class ReturnVerdict(OnMatch):
 @dataclass(frozen=True)
 class SendSignal(OnMatch):
     signo: int
+    mailbox_fd: Optional[int] = None  # a hash map: thread id -> the breakpoint that matched
+    number: int = 0
     tier = "kernel-signal"
 
     def emit(self, out: FlowAssembler, outcome: str) -> None:
         if outcome != NO_MATCH:
+            if self.mailbox_fd is not None:
+                self._post(out)
             out.emit(mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
         out.emit(mov64(Reg.R0, 0))
         out.exit()
+
+    def _post(self, out: FlowAssembler) -> None:
+        """mailbox[thread id] = number: the signal itself cannot say which breakpoint sent it."""
+        out.emit(call(HELPER_GET_CURRENT_PID_TGID), stx(4, Reg.R10, _MAILBOX_KEY, Reg.R0),
+                 st(8, Reg.R10, _MAILBOX_VALUE, self.number), ld_map_fd(Reg.R1, self.mailbox_fd),
+                 mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _MAILBOX_KEY),
+                 mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_VALUE),
+                 mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM))
 
     def unsure_is_match(self) -> bool:
         return True
@@ -96,14 +111,19 @@ def emit_part(part: Optional[KernelPart], out: FlowAssembler, outcomes: Outcomes
         raise TypeError(f"not a kernel part: {part!r}")
 
 
-def build_program(part: Optional[KernelPart], on_match: OnMatch = ReturnVerdict()) -> List[Insn]:
-    """The predicate's instructions; no kernel part means every hit matches."""
+def build_program(part: Optional[KernelPart], on_match: OnMatch = ReturnVerdict(),
+                  prologue: Optional[Callable[[FlowAssembler, Outcomes], None]] = None
+                  ) -> List[Insn]:
+    """The predicate's instructions; no kernel part means every hit matches.  A prologue runs
+    first and either falls through to the condition or leaves through an outcome."""
     out = FlowAssembler()
     out.emit(mov64(CTX, Reg.R1))        # helpers clobber r1-r5; the context must survive
     labels = {outcome: out.new_label(outcome.replace(" ", "_"))
               for outcome in (MATCH, UNSURE, NO_MATCH)}
     if on_match.unsure_is_match():
         labels[UNSURE] = labels[MATCH]
+    if prologue is not None:
+        prologue(out, Outcomes(labels[MATCH], labels[NO_MATCH], labels[UNSURE]))
     if part is None:
         out.goto(labels[MATCH])
     else:

@@ -8,8 +8,9 @@ def register():
     global _registered
     if _registered:
         return
-    from . import commands, events, hits, tiers
+    from . import commands, events, hits, tiers, watch
     commands.HBreakIfCommand()
+    watch.HWatchIfCommand()
     commands.InfoHBreakIfCommand()
     hits.HitFunction()
     tiers.install_setting()

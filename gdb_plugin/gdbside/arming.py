@@ -16,6 +16,7 @@ from .model import HBreakIf, registry
 from ..kernel.probe import TIER_PTRACE
 from .agent import settled
 from .predicates import PredicateError, linespec_of, program_for
+from .watch import watch_bp_type
 from .tiers import demote_to_ptrace, warn_if_program_handles_our_signal
 
 EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
@@ -80,16 +81,16 @@ class InferiorArming:
 _armings: Dict[int, InferiorArming] = {}
 
 
-def _executable_ranges(pid: int):
-    """The executable mappings of `pid`: a location outside them is not yet relocated or loaded."""
+def _mappings(pid: int):
+    """(start, end, executable) of each mapping of `pid`: a code location outside the
+    executable ones is not relocated or loaded yet."""
     ranges = []
     try:
         with open(f"/proc/{pid}/maps") as maps:
             for line in maps:
                 span, perms = line.split()[:2]
-                if "x" in perms:
-                    start, end = span.split("-")
-                    ranges.append((int(start, 16), int(end, 16)))
+                start, end = span.split("-")
+                ranges.append((int(start, 16), int(end, 16), "x" in perms))
     except OSError:
         pass
     return ranges
@@ -158,15 +159,16 @@ def sync(inferior) -> None:
     arming = _arming_for(inferior)
     warn_if_program_handles_our_signal(inferior)
     wanted = {}
-    mapped = _executable_ranges(inferior.pid)
+    mapped = _mappings(inferior.pid)
     image = _image(inferior)
     for bp in registry:
         if not bp.enabled or not bp.uses_perf:
             continue
         for address in bp.addresses():
-            if not any(start <= address < end for start, end in mapped):
+            if not any(start <= address < end and (executable or bp.watch is not None)
+                       for start, end, executable in mapped):
                 continue  # not relocated or not loaded yet
-            if (bp.tier != TIER_PTRACE and bp.c_predicate is None
+            if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
                     and (bp.number, address, image) not in _programs
                     and not settled(address, linespec_of(bp.location))):
                 continue  # GDB has not re-resolved the location in this image yet
@@ -184,7 +186,12 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
     number, lwp, address = key
     try:
         program = _program(bp, address, image)
-        event = PerfBreakpoint.open(lwp, address, sig_data=number, sigtrap=bp.sigtrap)
+        if bp.watch is not None:
+            event = PerfBreakpoint.open(lwp, address, bp_type=watch_bp_type(bp.watch),
+                                        length=bp.watch.length, sig_data=number,
+                                        sigtrap=bp.sigtrap)
+        else:
+            event = PerfBreakpoint.open(lwp, address, sig_data=number, sigtrap=bp.sigtrap)
         try:
             if program is not None:
                 event.attach_bpf(program)

@@ -88,7 +88,7 @@ filtered or not); Stops counts the hits where the condition held."""
         for bp in registry:
             gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<15}"
                       f"{arming.kernel_hits(bp):>13,}{bp.stops:>8,}{arming.threads_armed(bp):>9}"
-                      f"  {bp.location} at {describe_location(bp)}\n")
+                      f"  {bp.location} {'is' if bp.watch else 'at'} {describe_location(bp)}\n")
             if bp.condition:
                 gdb.write(f"{'':10}condition: {bp.condition}\n")
             if bp.c_predicate is not None:

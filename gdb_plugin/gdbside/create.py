@@ -14,7 +14,7 @@ from .predicates import compile_at
 from .tiers import choose_tier, signal_name
 
 
-def _new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
+def new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
     before = {bp.number for bp in gdb.breakpoints()}
     signal = signal_name() if tier == TIER_KERNEL_SIGNAL else "SIGTRAP"
     gdb.execute(f"{'tcatch' if temporary else 'catch'} signal {signal}", to_string=True)
@@ -57,7 +57,7 @@ def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
     return tracker
 
 
-def _thread(number: Optional[int]) -> Optional[gdb.InferiorThread]:
+def thread_of(number: Optional[int]) -> Optional[gdb.InferiorThread]:
     if number is None:
         return None
     for thread in gdb.selected_inferior().threads():
@@ -85,11 +85,11 @@ def create(request: Request) -> HBreakIf:
     if request.c_predicate and tier != TIER_KERNEL:
         raise gdb.GdbError(f"a C predicate runs only in the kernel tier, and new breakpoints "
                            f"get the {tier} tier: {reason}")
-    thread = _thread(request.thread)
+    thread = thread_of(request.thread)
     condition = None if request.c_predicate else request.condition
     tracker = _tracker(request.location, gdb_condition(request.location, condition))
     try:
-        catchpoint = _new_catchpoint(request.temporary, tier)
+        catchpoint = new_catchpoint(request.temporary, tier)
     except gdb.error:
         tracker.delete()
         raise
@@ -119,6 +119,8 @@ def create(request: Request) -> HBreakIf:
 
 
 def describe_location(bp: HBreakIf) -> str:
+    if bp.watch is not None:
+        return f"{bp.watch.length} bytes at {bp.watch.address:#x} ({bp.watch.kind})"
     if not bp.tracker.is_valid() or not bp.tracker.locations:
         return f"{bp.location} (pending)"
     parts = []

@@ -67,6 +67,12 @@ def on_breakpoint_modified(gdb_bp):
 
 def _take_new_condition(bp, condition):
     """`condition N EXPR` on the catchpoint: EXPR becomes the hbreak-if condition."""
+    if bp.watch is not None:
+        from .watch import retarget_condition
+        retarget_condition(bp, condition)
+        bp.catchpoint.condition = bp.marker
+        arming.forget(bp)
+        return
     if bp.c_predicate is not None:
         gdb.write(f"hbreak-if {bp.number} has a C predicate, which `condition` does not change; "
                   f"delete it and set a new one with hbreak-if -c.\n", gdb.STDERR)
@@ -93,6 +99,8 @@ def on_breakpoint_deleted(gdb_bp):
     if bp.c_predicate is not None:
         bp.c_predicate.close()
     ignore.release(bp)
+    if bp.watch is not None:
+        bp.watch.state.close()
 
 
 def on_detach():

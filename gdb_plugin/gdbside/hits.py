@@ -18,6 +18,7 @@ import gdb
 
 from ..kernel.probe import TIER_KERNEL_SIGNAL
 from . import arming
+from .frames import describe
 from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, HBreakIf, registry
 
@@ -39,10 +40,14 @@ def _classify(bp: HBreakIf, pc: int) -> str:
     siginfo = gdb.parse_and_eval("$_siginfo")
     code = int(siginfo["si_code"])
     if bp.tier == TIER_KERNEL_SIGNAL:
-        from .tiers import signal_number
-        ours = (int(siginfo["si_signo"]) == signal_number() and code == SI_KERNEL
-                and pc in bp.addresses())
-        return "hit" if ours else "other"
+        from .tiers import mailbox, signal_number
+        if int(siginfo["si_signo"]) != signal_number() or code != SI_KERNEL:
+            return "other"
+        lwp = gdb.selected_thread().ptid[1]
+        if mailbox().get(lwp) != bp.number:
+            return "other"
+        mailbox().delete(lwp)
+        return "hit"
     if code == TRAP_PERF:
         sig_data = int(siginfo["_sifields"]["_timer"]["si_sigval"]["sival_ptr"])
         return "hit" if sig_data == bp.number else "other"
@@ -57,9 +62,12 @@ def condition_holds(bp: HBreakIf) -> bool:
     if not condition:
         return True
     try:
+        if bp.watch is not None:
+            from .watch import set_old
+            set_old(bp)
         return bool(gdb.parse_and_eval(condition))
     except gdb.error as error:
-        gdb.write(f"Error in testing condition for hbreak-if {bp.number}:\n{error}\n",
+        gdb.write(f"Error in testing condition for {bp.kind} {bp.number}:\n{error}\n",
                   gdb.STDERR)
         return True
 
@@ -134,11 +142,6 @@ def retry_after_unreadable(bp: HBreakIf, thread) -> bool:
     return True
 
 
-def _frame_line() -> str:
-    text = gdb.execute("frame", to_string=True)
-    return text.split("  ", 1)[1] if text.startswith("#0") else text
-
-
 def forget_pending(event) -> None:
     """On resume: a hit accepted by the condition but not stopped at (GDB's ignore count) is stale."""
     _pending.clear()
@@ -158,7 +161,11 @@ def report_stop(event) -> None:
     filtered = max(0, hits - bp.hits_at_last_stop - 1)
     bp.hits_at_last_stop = hits
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
-    gdb.write(f"\nhbreak-if {bp.number}, {_frame_line()}")
+    if bp.watch is not None:
+        from .watch import report
+        gdb.write(report(bp) + describe(gdb.selected_frame()))
+    else:
+        gdb.write(f"\nhbreak-if {bp.number}, {describe(gdb.selected_frame())}")
     if bp.uses_perf and bp.tier != "ptrace" and filtered:
         plural = "" if filtered == 1 else "s"
         gdb.write(f"({filtered:,} hit{plural} filtered in the kernel)\n")

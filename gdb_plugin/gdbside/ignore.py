@@ -9,7 +9,7 @@ ptrace tier) the count stays GDB's own.
 import gdb
 
 from ..kernel.errors import KernelError
-from ..kernel.maps import CounterArray
+from ..kernel.maps import counter_array
 from ..kernel.probe import TIER_PTRACE
 from . import arming
 from .model import HBreakIf
@@ -27,7 +27,7 @@ def take_from_gdb(bp: HBreakIf) -> None:
         return
     try:
         if bp.ignore_counter is None:
-            bp.ignore_counter = CounterArray()
+            bp.ignore_counter = counter_array()
             arming.forget(bp)  # the predicates now count
         bp.ignore_counter[0] = count
     except KernelError as error:

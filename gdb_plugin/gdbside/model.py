@@ -7,6 +7,9 @@ apply.  LOCATION is tracked by an internal, disabled GDB breakpoint with the
 condition attached: GDB parses the condition at every location exactly as
 for `break LOCATION if CONDITION`, and re-resolves the locations on PIE
 relocation, library loads and exec.  Neither is ever inserted.
+
+A conditional watchpoint (`hwatch-if`) is the same catchpoint with a WatchSpec
+instead of a tracker: one data address, fixed when it is set.
 """
 from dataclasses import dataclass, field
 from typing import Dict, Optional
@@ -19,9 +22,23 @@ HIT_FUNCTION = "_hbreak_if_hit"
 
 
 @dataclass(eq=False)
+class WatchSpec:
+    expression: str
+    address: int
+    value_type: gdb.Type
+    kind: str                    # write, read or access (compiler/watch.py)
+    gdb_condition: Optional[str]  # $new rewritten to the watched memory
+    state: object                # counter_array: the last value seen, the old value of a hit
+
+    @property
+    def length(self) -> int:
+        return self.value_type.sizeof
+
+
+@dataclass(eq=False)
 class HBreakIf:
     catchpoint: gdb.Breakpoint
-    tracker: gdb.Breakpoint
+    tracker: Optional[gdb.Breakpoint]
     location: str
     condition: Optional[str]
     tier: str
@@ -33,12 +50,14 @@ class HBreakIf:
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
     c_predicate: Optional[object] = None  # a raw C predicate (gdb_plugin.cpred), instead of CONDITION
     ignore_counter: Optional[object] = None  # the ignore count, where the kernel keeps it
+    watch: Optional[WatchSpec] = None
+    unarmable: Optional[str] = None  # why the kernel refused a watchpoint
     notes: list = field(default_factory=list)
 
     @property
     def uses_perf(self) -> bool:
         """Hits come from a perf breakpoint (every tier but the software fallback)."""
-        return self.software is None
+        return self.software is None and self.unarmable is None
 
     @property
     def sigtrap(self) -> bool:
@@ -64,9 +83,17 @@ class HBreakIf:
     @property
     def gdb_condition(self) -> Optional[str]:
         """The condition as GDB evaluates it (register names rewritten): the tracker's."""
+        if self.watch is not None:
+            return self.watch.gdb_condition
         return self.tracker.condition if self.tracker.is_valid() else None
 
+    @property
+    def kind(self) -> str:
+        return "hwatch-if" if self.watch is not None else "hbreak-if"
+
     def addresses(self):
+        if self.watch is not None:
+            return [self.watch.address]
         if not self.tracker.is_valid():
             return []
         return sorted({loc.address for loc in self.tracker.locations if loc.address})

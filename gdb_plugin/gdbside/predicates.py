@@ -18,15 +18,26 @@ def linespec_of(location: str):
     return None if location.lstrip().startswith("*") else location
 
 
-def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
-    """Compile `bp`'s condition at `address`; moving the pc is for user commands only."""
-    from .tiers import signal_number
-    on_match = signal_on_match(signal_number()) if bp.tier == TIER_KERNEL_SIGNAL else stop_on_match()
+def on_match_for(bp: HBreakIf):
+    """What the predicate does on a match, for `bp`'s tier and ignore count."""
+    from .tiers import mailbox, signal_number
+    if bp.tier == TIER_KERNEL_SIGNAL:
+        on_match = signal_on_match(signal_number(), mailbox().fd, bp.number)
+    else:
+        on_match = stop_on_match()
     if bp.ignore_counter is not None:
         on_match = IgnoreFirst(on_match, bp.ignore_counter.fd)
+    return on_match
+
+
+def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
+    """Compile `bp`'s condition at `address`; moving the pc is for user commands only."""
+    if bp.watch is not None:
+        from .watch import compile_watch
+        return compile_watch(bp)
     agent_eval = agent_eval_at(address, linespec_of(bp.location), may_move_pc)
     return compile_condition(bp.condition or "1", agent_eval, is_program_symbol(address),
-                             on_match=on_match)
+                             on_match=on_match_for(bp))
 
 
 def program_for(bp: HBreakIf, address: int):

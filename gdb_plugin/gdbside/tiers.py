@@ -10,6 +10,7 @@ take its place.
 import gdb
 
 from ..kernel.errors import NoDebugRegister
+from ..kernel.maps import thread_mailbox
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE, probe
 from .model import HBreakIf
 
@@ -66,6 +67,17 @@ def signal_number():
     return REALTIME_SIGNAL
 
 
+_mailbox = None
+
+
+def mailbox():
+    """Which breakpoint a kernel-signal predicate matched, by thread id: the signal cannot say."""
+    global _mailbox
+    if _mailbox is None:
+        _mailbox = thread_mailbox()
+    return _mailbox
+
+
 def signal_name():
     """Its GDB name; the first use also tells GDB never to hand it to the program."""
     name = f"SIG{REALTIME_SIGNAL}"
@@ -103,6 +115,12 @@ def warn_if_program_handles_our_signal(inferior):
 def demote_to_ptrace(bp: HBreakIf, error) -> None:
     """The kernel refused `bp` (permission, verifier, debug registers): GDB decides every hit."""
     from .software import SoftwareBreakpoint
+    if bp.watch is not None:
+        bp.unarmable = str(error)
+        gdb.write(f"warning: hwatch-if {bp.number} cannot be armed: {error}\n"
+                  f"GDB's own `watch -location {bp.watch.expression}` with a condition does the "
+                  "same without the kernel.\n", gdb.STDERR)
+        return
     previous = bp.tier
     bp.tier, bp.reason = TIER_PTRACE, str(error)
     if isinstance(error, NoDebugRegister) and bp.software is None:

@@ -15,6 +15,7 @@ BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
 BPF_MAP_DELETE_ELEM = 3
 BPF_MAP_GET_NEXT_KEY = 4
+BPF_MAP_TYPE_HASH = 1
 BPF_MAP_TYPE_ARRAY = 2
 BPF_ANY = 0
 
@@ -49,6 +50,13 @@ class BpfMap(OwnedFd):
         self.key_type = key_type
         self.value_type = value_type
 
+    @classmethod
+    def create(cls, map_type, entries, key_type=ctypes.c_uint32, value_type=ctypes.c_uint64):
+        attr = _MapCreateAttr(map_type=map_type, key_size=ctypes.sizeof(key_type),
+                              value_size=ctypes.sizeof(value_type), max_entries=entries)
+        return cls(syscalls.bpf(BPF_MAP_CREATE, attr, operation="BPF_MAP_CREATE"),
+                   key_type, value_type)
+
     def _call(self, command, key, value, operation):
         attr = _ElemAttr(map_fd=self.fd, key=ctypes.addressof(key) if key is not None else 0,
                          value=ctypes.addressof(value) if value is not None else 0,
@@ -69,6 +77,9 @@ class BpfMap(OwnedFd):
     def set(self, key, number):
         self._call(BPF_MAP_UPDATE_ELEM, self.key_type(key), self.value_type(number),
                    "BPF_MAP_UPDATE_ELEM")
+
+    __getitem__ = get
+    __setitem__ = set
 
     def delete(self, key):
         try:
@@ -91,18 +102,11 @@ class BpfMap(OwnedFd):
             key = following
 
 
-class CounterArray(BpfMap):
-    """`size` signed 64-bit counters, all 0 at creation."""
+def counter_array(size: int = 1) -> BpfMap:
+    """`size` signed 64-bit counters, all 0 at creation, indexed counters[i]."""
+    return BpfMap.create(BPF_MAP_TYPE_ARRAY, size, ctypes.c_uint32, ctypes.c_int64)
 
-    def __init__(self, size: int = 1):
-        attr = _MapCreateAttr(map_type=BPF_MAP_TYPE_ARRAY, key_size=4, value_size=8,
-                              max_entries=size)
-        super().__init__(syscalls.bpf(BPF_MAP_CREATE, attr, operation="BPF_MAP_CREATE"),
-                         ctypes.c_uint32, ctypes.c_int64)
-        self.size = size
 
-    def __getitem__(self, index: int) -> int:
-        return self.get(index)
-
-    def __setitem__(self, index: int, number: int) -> None:
-        self.set(index, number)
+def thread_mailbox(entries: int = 4096) -> BpfMap:
+    """A u64 per thread id, e.g. which breakpoint a predicate matched for that thread."""
+    return BpfMap.create(BPF_MAP_TYPE_HASH, entries, ctypes.c_uint32, ctypes.c_uint64)

@@ -1,0 +1,200 @@
+"""`hwatch-if`: conditional hardware watchpoints whose condition is evaluated in the kernel.
+
+A perf data breakpoint (W, or RW for reads: x86 has no read-only kind) on the
+address of EXPRESSION, fixed when it is set like GDB's `watch -location`, with
+a predicate that keeps the old value (compiler/watch.py) and stops, as GDB's
+watchpoints do, only when the value changed (write), did not (read), or on any
+access.  CONDITION is evaluated wherever the access happens, so it may use
+globals, registers and memory, `$new` (the value after the access) and `$old`
+(before it; evaluated by GDB), but not a function's locals.
+"""
+import re
+import struct
+from typing import Optional
+
+import gdb
+
+from ..compiler import AxUnavailable, compile_condition, rewrite_registers
+from ..compiler.watch import ACCESS, OLD_VALUE, READ, WRITE, watch_prologue
+from ..kernel.errors import KernelError
+from ..kernel.maps import counter_array
+from ..kernel.perf import BpType
+from ..kernel.probe import TIER_PTRACE
+from .agent import is_program_symbol
+from .cmdline import CommandLineError, Request, parse
+
+_KINDS = {"-r": READ, "-a": ACCESS}
+_BP_TYPE = {WRITE: BpType.W, READ: BpType.RW, ACCESS: BpType.RW}
+_TITLE = {WRITE: "", READ: "read ", ACCESS: "access "}
+_NEW = re.compile(r"\$new\b")
+_SCALAR = (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_ENUM,
+           gdb.TYPE_CODE_PTR)
+
+
+def watch_bp_type(watch) -> BpType:
+    return _BP_TYPE[watch.kind]
+
+
+def parse_watch(argument: str):
+    """(kind, Request) from `[-r|-a] [OPTIONS] EXPRESSION [if] CONDITION`."""
+    words = argument.split(None, 1)
+    kind = WRITE
+    if words and words[0] in _KINDS:
+        kind, argument = _KINDS[words[0]], words[1] if len(words) > 1 else ""
+    request = parse(argument)
+    if request.c_predicate or request.explain:
+        raise CommandLineError("hwatch-if takes -r, -a, -t, -thread and -ignore")
+    return kind, request
+
+
+def _watched(expression: str):
+    """The address and type of EXPRESSION, which must be a 1, 2, 4 or 8-byte aligned lvalue."""
+    if not gdb.selected_inferior().pid:
+        raise gdb.GdbError("The program is not being run: hwatch-if watches an address of the "
+                           "running program.")
+    value = gdb.parse_and_eval(expression)
+    if value.address is None:
+        raise gdb.GdbError(f"`{expression}` is not in memory (an lvalue is needed).")
+    value_type = value.type.strip_typedefs()
+    if value_type.code not in _SCALAR:
+        raise gdb.GdbError(f"hwatch-if watches a number or a pointer, and `{expression}` is "
+                           f"{value.type}; GDB's own watch can watch it.")
+    address, length = int(value.address), value_type.sizeof
+    if length not in (1, 2, 4, 8) or address % length:
+        raise gdb.GdbError(f"`{expression}` is {length} bytes at {address:#x}: x86 debug "
+                           "registers watch 1, 2, 4 or 8 bytes aligned to their size; GDB's "
+                           "own watch can watch it.")
+    return address, value.type
+
+
+def _gdb_condition(condition: Optional[str], address: int, value_type) -> Optional[str]:
+    if not condition:
+        return None
+    text = _NEW.sub(f"(*({value_type} *) {address:#x})", condition)
+    return rewrite_registers(text, is_program_symbol())
+
+
+def _reads_locals(expression: str) -> bool:
+    from .agent import _IDENTIFIER
+    try:
+        block = gdb.selected_frame().block()
+    except RuntimeError:
+        return False
+    return any(getattr(gdb.lookup_symbol(name, block)[0], "needs_frame", False)
+               for name in set(_IDENTIFIER.findall(expression)))
+
+
+def create_watch(kind: str, request: Request):
+    from .create import new_catchpoint, thread_of
+    from .model import HBreakIf, WatchSpec, registry
+    from .tiers import choose_tier
+    from . import arming, ignore
+    tier, reason = choose_tier()
+    if tier == TIER_PTRACE:
+        raise gdb.GdbError(f"hwatch-if needs the kernel: {reason}. GDB's own "
+                           f"`watch -location {request.location}` with a condition does the "
+                           "same without it.")
+    address, value_type = _watched(request.location)
+    condition = _gdb_condition(request.condition, address, value_type)
+    if condition and _reads_locals(condition):
+        raise gdb.GdbError("hwatch-if evaluates its condition wherever the access happens: it "
+                           "may use globals, registers, memory, $new and $old, not locals.")
+    if condition:
+        # GDB's own parse, with $old of the right type: errors name the problem.
+        gdb.set_convenience_variable("old", gdb.parse_and_eval(request.location))
+        gdb.parse_and_eval(f"sizeof({condition})")
+    thread = thread_of(request.thread)
+    try:
+        state = counter_array(2)
+        state[0] = _raw(gdb.parse_and_eval(request.location))
+    except KernelError as error:
+        raise gdb.GdbError(f"hwatch-if cannot keep the watched value in the kernel: {error}")
+    catchpoint = new_catchpoint(request.temporary, tier)
+    bp = HBreakIf(catchpoint=catchpoint, tracker=None, location=request.location,
+                  condition=request.condition, tier=tier, reason=reason, thread=thread,
+                  watch=WatchSpec(request.location, address, value_type, kind, condition, state))
+    catchpoint.silent = True
+    catchpoint.condition = bp.marker
+    registry.add(bp)
+    gdb.write(f"hwatch-if {bp.number}: {_TITLE[kind]}watch of {request.location} "
+              f"({value_type.sizeof} bytes at {address:#x}) [{tier} tier]\n")
+    if request.ignore:
+        catchpoint.ignore_count = request.ignore
+        ignore.take_from_gdb(bp)
+    arming.sync_all()
+    return bp
+
+
+def _raw(value) -> int:
+    """The value's bytes as the kernel reads them: zero-extended to 64 bits."""
+    data = bytes(gdb.selected_inferior().read_memory(int(value.address), value.type.sizeof))
+    return int.from_bytes(data, "little")
+
+
+def _value_of(raw: int, value_type):
+    return gdb.Value(raw.to_bytes(8, "little")[:value_type.sizeof], value_type)
+
+
+def compile_watch(bp):
+    """The program of watchpoint `bp`: the old/new bookkeeping, then the condition."""
+    from .predicates import on_match_for
+    watch = bp.watch
+
+    def agent_eval(expression):
+        output = gdb.execute(f"maint agent-eval {expression}", to_string=True)
+        return output[output.index("Scope:"):] if "Scope:" in output else output
+
+    def checked_agent_eval(expression):
+        try:
+            return agent_eval(expression)
+        except gdb.error as error:
+            raise AxUnavailable(str(error)) from None
+
+    return compile_condition(watch.gdb_condition or "1", checked_agent_eval, is_program_symbol(),
+                             on_match=on_match_for(bp),
+                             prologue=watch_prologue(watch.address, watch.length,
+                                                     watch.state.fd, watch.kind))
+
+
+def set_old(bp) -> None:
+    """$old for GDB's check of the condition: the value before this access."""
+    gdb.set_convenience_variable("old", _value_of(bp.watch.state[OLD_VALUE] & (2**64 - 1),
+                                                  bp.watch.value_type))
+
+
+def report(bp) -> str:
+    watch = bp.watch
+    new = gdb.parse_and_eval(f"*({watch.value_type} *) {watch.address:#x}")
+    old = _value_of(watch.state[OLD_VALUE] & (2**64 - 1), watch.value_type)
+    if watch.kind == WRITE or (watch.kind == ACCESS and _raw(new) != _raw(old)):
+        values = f"Old value = {old.format_string()}\nNew value = {new.format_string()}\n"
+    else:
+        values = f"Value = {new.format_string()}\n"
+    return f"\nhwatch-if {bp.number}: {_TITLE[watch.kind]}{watch.expression}\n\n{values}"
+
+
+def retarget_condition(bp, condition: Optional[str]) -> None:
+    bp.watch.gdb_condition = _gdb_condition(condition, bp.watch.address, bp.watch.value_type)
+    bp.condition = condition or None
+
+
+class HWatchIfCommand(gdb.Command):
+    """Set a hardware watchpoint whose condition is evaluated in the kernel.
+
+Usage: hwatch-if [-r|-a] [-t] [-thread N] [-ignore K] EXPRESSION [if] CONDITION
+
+Watches the 1, 2, 4 or 8 bytes of EXPRESSION (evaluated once, as by
+`watch -location`) for writes that change them, or with -r for reads, or
+with -a for any access, and stops only when CONDITION holds.  CONDITION may
+use globals, registers, memory, $new (the value after the access) and $old
+(before it); the kernel evaluates what it can, GDB the rest.  The program must
+be running.  delete, disable, enable, ignore and commands work as for any
+breakpoint; `info hbreak-if` lists it."""
+
+    def __init__(self):
+        super().__init__("hwatch-if", gdb.COMMAND_BREAKPOINTS, gdb.COMPLETE_EXPRESSION)
+
+    def invoke(self, argument, from_tty):
+        from .commands import as_gdb_error
+        self.dont_repeat()
+        as_gdb_error(lambda: create_watch(*parse_watch(argument)))
