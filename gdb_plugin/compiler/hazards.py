@@ -13,6 +13,8 @@ with GDB:
   the left operand's own type. Rewritten: the count becomes an int, so the left operand
   keeps its type; counts outside 0..63 become 64, which the predicate treats as unsure (GDB 13
   warns and gives 0 or -1, older GDBs gave the hardware's answer).
+* `$eflags`: AX refuses arithmetic on GDB's flags type, which GDB itself treats as an
+  unsigned int. Rewritten as that cast.
 * Ternaries used as values: AX gives `c ? a : b` the type of `a` whichever branch runs; GDB
   gives it the type of the branch taken. Rewritten by moving the enclosing value expression
   into both branches: `(c ? -1 : 0u) > 5` becomes `(c) ? ((-1) > 5) : ((0u) > 5)`.
@@ -23,7 +25,7 @@ from typing import List, Optional
 
 from .errors import ConditionSyntaxError
 from .syntax import Node, parse
-from .tokens import FLOAT, INT, int_literal_value
+from .tokens import DOLLAR, FLOAT, INT, int_literal_value, tokenize
 
 _BOOLEAN_OPS = {"&&", "||"}
 MAX_DISTRIBUTIONS = 8
@@ -135,10 +137,30 @@ def _render(node: Node, text: str) -> str:
     return "".join(pieces)
 
 
+def computed_shift_count(tree: Node) -> bool:
+    """Does a shift take its count from anything but a literal? (Counts outside 0..63 make
+    the predicate unsure, so the kernel part is then no longer exact.)"""
+    return any(node.kind == "binary" and node.op in ("<<", ">>")
+               and _literal_count(node.children[1]) is None for node in tree.walk())
+
+
 def rewrite_shift_counts(text: str) -> str:
     return _render(parse(text), text)
 
 
+def flags_as_integers(text: str) -> str:
+    """`$eflags` as the unsigned int GDB's own arithmetic treats it as; AX refuses to do
+    arithmetic on GDB's flags type."""
+    out, pos = [], 0
+    for token in tokenize(text):
+        if token.kind == DOLLAR and token.text == "$eflags":
+            out.append(text[pos:token.start])
+            out.append("((unsigned int)$eflags)")
+            pos = token.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def kernel_form(text: str) -> str:
     """The text to give GDB's AX compiler so that AX means what GDB means."""
-    return rewrite_shift_counts(distribute_ternaries(text))
+    return flags_as_integers(rewrite_shift_counts(distribute_ternaries(text)))

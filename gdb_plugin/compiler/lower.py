@@ -16,7 +16,7 @@ evaluates the whole condition itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Union
+from typing import Dict, Union
 
 from ..ebpf import Alu, Jmp, Label, Reg, alu64, call, ldx, ld_imm64, load_const, mov32, mov64, stx
 from .ax import AxExpr
@@ -54,7 +54,7 @@ _MIRROR = {Jmp.EQ: Jmp.EQ, Jmp.NE: Jmp.NE, Jmp.SLT: Jmp.SGT, Jmp.SGE: Jmp.SLE,
            Jmp.LT: Jmp.GT, Jmp.GE: Jmp.LE}
 _INVERSE = {Jmp.EQ: Jmp.NE, Jmp.NE: Jmp.EQ, Jmp.SLT: Jmp.SGE, Jmp.SGE: Jmp.SLT,
             Jmp.SGT: Jmp.SLE, Jmp.SLE: Jmp.SGT, Jmp.LT: Jmp.GE, Jmp.GE: Jmp.LT,
-            Jmp.GT: Jmp.LT, Jmp.LE: Jmp.GT}
+            Jmp.GT: Jmp.LE, Jmp.LE: Jmp.GT}
 _SHIFT = {"lsh": Alu.LSH, "rsh_signed": Alu.ARSH, "rsh_unsigned": Alu.RSH}
 _REF_BYTES = {"ref8": 1, "ref16": 2, "ref32": 4, "ref64": 8}
 
@@ -289,8 +289,12 @@ class _Lowering:
         x, y, sign = Reg.R1, Reg.R2, Reg.R3
         divisor = self.pending.get(b)            # known divisors need fewer checks
         self.load_into(a, x)
-        self.load_into(b, y)
         out = self.out
+        if divisor is None:
+            self.load_into(b, y)
+        else:
+            self.pending.pop(b)
+            out.emit(load_const(y, abs(_signed(divisor))))
         if divisor is None:
             out.jump_if(Jmp.EQ, y, 0, self.outcomes.unsure)
         if divisor is None or _signed(divisor) == -1:
@@ -301,10 +305,13 @@ class _Lowering:
             out.emit(ld_imm64(Reg.R4, INT64_MIN))
             out.jump_if(Jmp.EQ, x, Reg.R4, self.outcomes.unsure)
             out.place(not_minus_one)
-        out.emit(mov64(sign, x))
+        out.emit(mov64(sign, x))                 # remainder takes the dividend's sign
         if name == "div_signed":                 # quotient is negative iff signs differ
-            out.emit(alu64(Alu.XOR, sign, y))    # remainder takes the dividend's sign
-        for reg in (x, y):
+            if divisor is None:
+                out.emit(alu64(Alu.XOR, sign, y))
+            elif _signed(divisor) < 0:
+                out.emit(alu64(Alu.XOR, sign, -1))
+        for reg in (x, y) if divisor is None else (x,):
             positive = out.new_label("abs")
             out.jump_if(Jmp.SGE, reg, 0, positive)
             out.emit(alu64(Alu.NEG, reg))

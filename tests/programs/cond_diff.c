@@ -1,0 +1,141 @@
+/* Subject of the GDB-versus-kernel differential test of compiled conditions.
+ *
+ * `cond_diff N` calls the noinline target(i, l, u, s, r, str) for i = 0..N-1, with globals,
+ * a struct array (bit-fields, nested struct, pointers that are sometimes NULL) and values of
+ * every width and signedness, all a function of i (deterministic, no heap, no time).
+ *
+ * `cond_diff N armed`: print "ready PID", wait for one byte on stdin, then run; a SIGTRAP
+ * handler records g_iter for every perf breakpoint trap (si_code TRAP_PERF), and the program
+ * prints "hits: i i i ..." at the end. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TRAP_PERF
+#define TRAP_PERF 6
+#endif
+#define MAX_N 4096
+
+struct point {
+    int x;
+    int y;
+};
+
+struct rec {
+    int id;
+    short s;
+    unsigned char flags;
+    signed char sc;
+    long long big;
+    unsigned long long ubig;
+    unsigned int u;
+    char name[8];
+    struct point pt;
+    int *ptr;
+    struct rec *next;
+    unsigned int bf_a : 3;
+    int bf_b : 5;
+    unsigned int bf_c : 12;
+};
+
+struct rec recs[8];
+struct rec *g_cur;
+int *g_null;
+int *g_bad = (int *)0x10;
+int g_iter;
+unsigned int g_u;
+long g_l;
+short g_s;
+unsigned char g_uc;
+signed char g_sc;
+int g_arr[16];
+long long g_big;
+unsigned long long g_ubig;
+int g_div;
+volatile long sink;
+static const char *names[4] = {"alpha", "beta", "gamma", "delta"};
+
+static volatile unsigned char hit[MAX_N];
+
+__attribute__((noinline)) long target(int i, long l, unsigned int u, short s, struct rec *r,
+                                      const char *str)
+{
+    long acc = i + l + u + s + r->id + str[0];
+    sink += acc;
+    return acc;
+}
+
+static void on_trap(int sig, siginfo_t *info, void *context)
+{
+    (void)sig;
+    (void)context;
+    if (info->si_code == TRAP_PERF && g_iter >= 0 && g_iter < MAX_N)
+        hit[g_iter] = 1;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 400;
+    int armed = argc > 2 && strcmp(argv[2], "armed") == 0;
+    if (n > MAX_N)
+        n = MAX_N;
+
+    for (int k = 0; k < 8; k++) {
+        recs[k].id = k;
+        recs[k].s = (short)(-100 * k);
+        recs[k].flags = (unsigned char)(0x81 * k);
+        recs[k].sc = (signed char)(k * 40);
+        recs[k].ubig = ~0ULL - (unsigned long long)k * 5;
+        recs[k].u = 0xFFFFFFF0u + (unsigned)k;
+        memcpy(recs[k].name, "abcdefg", 8);
+        recs[k].name[1] = (char)('a' + k);
+        recs[k].pt.x = k;
+        recs[k].pt.y = 9 - k;
+        recs[k].next = &recs[(k + 5) % 8];
+        recs[k].bf_a = (unsigned)k;
+        recs[k].bf_b = k * 3 - 12;
+        recs[k].bf_c = (unsigned)k * 600;
+    }
+
+    if (armed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_trap;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGTRAP, &sa, NULL);
+        printf("ready %d\n", (int)getpid());
+        fflush(stdout);
+        char go;
+        if (read(0, &go, 1) != 1)
+            return 2;
+    }
+
+    for (int i = 0; i < n; i++) {
+        g_iter = i;
+        g_cur = &recs[i % 8];
+        g_cur->big = -(long long)i * 1000;
+        g_cur->ptr = (i % 3 == 0) ? NULL : &g_arr[i % 16];
+        g_u = (unsigned)i * 2654435761u;
+        g_l = (long)i - 200;
+        g_s = (short)(i * 300);
+        g_uc = (unsigned char)(i * 7);
+        g_sc = (signed char)(i * 5);
+        g_div = i % 5;
+        g_big = (long long)i << 40;
+        g_ubig = ~(unsigned long long)i;
+        g_arr[i % 16] = i;
+        sink += target(i, (long)i * -3, (unsigned)i * 3u, (short)-i, g_cur, names[i % 4]);
+    }
+
+    if (armed) {
+        printf("hits:");
+        for (int i = 0; i < n; i++)
+            if (hit[i])
+                printf(" %d", i);
+        printf("\n");
+    }
+    return 0;
+}

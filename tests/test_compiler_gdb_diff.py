@@ -1,0 +1,308 @@
+"""Differential test: where the compiled predicate lets a hit through versus where GDB's own
+`break target if COND` stops, on tests/programs/cond_diff.c built at -O0 and -O2.
+
+1. In GDB, with the program live, every condition is compiled with compile_condition and
+   GDB's real `maint agent-eval -at target` (the compile time is recorded).
+2. In the same GDB, one `break target if COND` per condition; the program runs to the end,
+   and at every stop the breakpoints whose hit counts grew say which conditions held (a
+   condition GDB cannot evaluate -- unreadable memory, division by zero -- also stops).
+3. Outside GDB, per condition, the program runs with the compiled predicate attached to a
+   perf breakpoint at the same address; a SIGTRAP handler records the iterations that trap.
+
+The kernel's iterations must include GDB's, and equal them when the condition compiled
+exactly. Each condition also states what it should compile to: exactly, partially, or not at
+all (GDB decides every hit).
+"""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import textwrap
+
+import pytest
+
+from harness.gdb import run_gdb
+from harness.kernel import require_kernel_tier
+from harness.paths import REPO
+from harness.programs import build
+from gdb_plugin.kernel.bpf import BpfProgram
+from gdb_plugin.kernel.perf import PerfBreakpoint
+
+pytestmark = [pytest.mark.gdb, pytest.mark.slow]
+
+ITERATIONS = 400
+EXACT, PARTIAL, GDB_ONLY = "exact", "partial", "gdb"
+
+# (condition, what it compiles to, GDB's own spelling if the condition uses a bare register
+# name GDB itself would not understand; None: GDB gets the condition as written).
+CONDITIONS = [
+    # arguments (locals) of every width and signedness
+    ("i == 137", EXACT),
+    ("i % 7 == 3", EXACT),
+    ("i > 100 && i < 120", EXACT),
+    ("i < 10 || i > 390", EXACT),
+    ("!(i % 3)", EXACT),
+    ("l < -600", EXACT),
+    ("u > 900 && u < 1000", EXACT),
+    ("s == -5", EXACT),
+    ("s < -300 && u % 2 == 0", EXACT),
+    ("(unsigned char)i == 200", EXACT),
+    ("(short)(i * 300) < 0", EXACT),
+    ("(signed char)i < 0", EXACT),
+    ("-i < -390", EXACT),
+    ("~i == -101", EXACT),
+    ("i * 100000000 < 0", EXACT),
+    ("(long)i * 100000000 < 0", EXACT),
+    ("u - 300 < 30", EXACT),
+    # division and remainder, with divisors that are sometimes zero
+    ("i / 7 == 12", EXACT),
+    ("-i / 7 == -12", EXACT),
+    ("-i % 7 == -3", EXACT),
+    ("i / (i % 5) == 3", EXACT),
+    ("i % g_div == 1", EXACT),
+    ("l / 3 == -i", EXACT),
+    ("g_ubig / 1000 == 18446744073709551", EXACT),
+    # shifts: int counts, unsigned and long counts, counts past the width, negative values;
+    # a computed count may fall outside 0..63, where the kernel lets the hit through
+
+    ("i << 3 == 800", EXACT),
+    ("i >> 2 == 30", EXACT),
+    ("i >> 1u == 30", EXACT),
+    ("(l >> 1u) == -30", EXACT),
+    ("(s >> 2u) < -90", EXACT),
+    ("(i << 28L) < 0", EXACT),
+    ("(i << 29) < 0", EXACT),
+    ("l >> 60 == -1 && i % 4 == 0", EXACT),
+    ("(1 << i) == 0", PARTIAL),
+    ("g_u >> (i % 40) == 1", PARTIAL),
+    ("(g_l >> i) == -1", PARTIAL),
+    # ternaries whose value (not just truth) is used
+    ("(i % 2 ? g_u : -1) > 5", EXACT),
+    ("(i % 2 ? -1 : g_u) > 5", EXACT),
+    ("(i % 3 ? 1 : 2) == 2", EXACT),
+    # globals, struct fields, bit-fields, arrays, pointers
+    ("g_cur->id == 3", EXACT),
+    ("g_cur->s < -200", EXACT),
+    ("g_cur->flags & 0x80", EXACT),
+    ("g_cur->sc < 0", EXACT),
+    ("g_cur->big < -300000", EXACT),
+    ("g_cur->ubig > 0xfffffffffffffff0", EXACT),
+    ("g_cur->u > 0xfffffff5", EXACT),
+    ("g_cur->pt.y == 2 * g_cur->pt.x", EXACT),
+    ("g_cur->name[1] == 100", EXACT),
+    ("g_cur->bf_a == 5", EXACT),
+    ("g_cur->bf_b < 0", EXACT),
+    ("g_cur->bf_c > 2000", EXACT),
+    ("g_cur->next->id == 5", EXACT),
+    ("g_arr[i % 16] == i", EXACT),
+    ("g_arr[(i * 7) % 16] > 100", EXACT),
+    ("r->pt.x + r->pt.y == 9 && r->id == 2", EXACT),
+    ("r == &recs[3]", EXACT),
+    ("str[0] == 98 && i > 200", EXACT),
+    ("g_u * 3 < 1000", EXACT),
+    ("g_l * g_l > 30000", EXACT),
+    ("g_s < -15000", EXACT),
+    ("g_uc + g_sc > 200", EXACT),
+    ("g_sc < g_uc", EXACT),
+    ("g_l < g_u", EXACT),
+    ("(unsigned long)g_l > 1000", EXACT),
+    ("g_big >> 40 == 17", EXACT),
+    ("g_ubig % 1000 == 999", EXACT),
+    ("sizeof(struct rec) > 40 && i == 3", EXACT),
+    # unreadable memory: GDB reports an error and stops; so must the predicate
+    ("*g_cur->ptr == 77", EXACT),
+    ("g_cur->ptr != 0 && *g_cur->ptr % 4 == 1", EXACT),
+    ("*g_null == 0", EXACT),
+    ("*g_bad == 1 || i == 5", EXACT),
+    ("i == 5 || *g_bad == 1", EXACT),
+    ("i % 50 == 1 && *g_bad == 1", EXACT),
+    # registers, bare and GDB's own
+    ("rdi == 77", EXACT, "$rdi == 77"),
+    ("edi == 77 || esi == -9", EXACT, "$edi == 77 || $esi == -9"),
+    ("$esi < -1000", EXACT),
+    ("$si == -30", EXACT),
+    ("$sil == -3", EXACT),
+    ("$dh == 1", EXACT),
+    ("$dl == 3 && $dx == 259", EXACT),
+    ("$pc != 0 && i == 9", EXACT),
+    ("$sp > 4096 && i == 9", EXACT),
+    ("$eflags & 0x200 && i == 7", EXACT),
+    ("($eflags & 0x10000) == 0 && i == 11", EXACT),
+    ("eflags > 0x100 && i % 9 == 1", EXACT, "$eflags > 0x100 && i % 9 == 1"),
+    ("$cs == 0x33 && i == 4", EXACT),
+    ("$ss == 0x2b && i == 6", EXACT),
+    ("$orig_rax == -1 && i == 8", EXACT),
+    # partial: the kernel filters, GDB decides the rest
+    ("i > 300 && str[0] == 'g'", PARTIAL),
+    ("i > 350 && $_siginfo.si_signo == 5", PARTIAL),
+    ("i > 1.5 && i < 30", PARTIAL),
+    ("&target == 0 || i < 5", GDB_ONLY),
+    ("i < 20 && &target != 0", PARTIAL),
+    ("$fp != 0 && i == 3", PARTIAL),
+    ("$fs_base != 0 && i == 2", PARTIAL),
+    ("i % 4 == 0 && (str[0] == 'g' || str[1] == 'l')", PARTIAL),
+    ("i % 10 == 0 ? str[0] == 'a' : i % 7 == 0", PARTIAL),
+    ("str[0] == 'b' ? i % 2 == 0 : i % 3 == 0", PARTIAL),
+    # nothing the kernel can decide
+    ("str[0] == 'b'", GDB_ONLY),
+    ("i % 10 == 0 || str[1] == 'x'", GDB_ONLY),
+    ("!(str[0] == 'a')", GDB_ONLY),
+    ("(_Bool)(i & 6) == 1", GDB_ONLY),
+    ("i + 0.5 > 100", GDB_ONLY),
+]
+assert len(CONDITIONS) >= 60
+
+GDB_SCRIPT = textwrap.dedent(r'''
+    import json, sys, time
+    import gdb
+    sys.path.insert(0, REPO)
+    from gdb_plugin.compiler import AxUnavailable, compile_condition, parse_listing
+    from gdb_plugin.compiler.predicate import build_program
+    from gdb_plugin.compiler.result import KernelLeaf
+    from gdb_plugin.ebpf import encode_program
+
+    conditions = json.load(open(CONDITIONS_JSON))
+    gdb.execute("break main", to_string=True)
+    gdb.execute("run", to_string=True)
+    probe_bp = gdb.Breakpoint("target", internal=True)
+    address = probe_bp.locations[0].address
+    probe_bp.delete()
+    block = gdb.block_for_pc(address)
+
+    def agent_eval(expression):
+        try:
+            return gdb.execute("maint agent-eval -at target, " + expression, to_string=True)
+        except gdb.error as error:
+            raise AxUnavailable(str(error))
+
+    def is_program_symbol(name):
+        try:
+            return (gdb.lookup_symbol(name, block)[0] is not None
+                    or gdb.lookup_global_symbol(name) is not None)
+        except gdb.error:
+            return False
+
+    compiled = []
+    for item in conditions:
+        start = time.perf_counter()
+        result = compile_condition(item["condition"], agent_eval, is_program_symbol)
+        seconds = time.perf_counter() - start
+        # The compiler's own share: reading the listings, lowering, assembling.
+        start = time.perf_counter()
+        for _, ax in result.ax_listings:
+            build_program(KernelLeaf("x", parse_listing(ax.listing)))
+        pure = time.perf_counter() - start
+        compiled.append({
+            "rewritten": result.rewritten, "exact": result.exact,
+            "kernel_part": result.kernel_part,
+            "program": encode_program(result.program).hex(),
+            "scopes": sorted({ax.scope for _, ax in result.ax_listings}),
+            "notes": [str(note) for note in result.notes], "seconds": seconds,
+            "pure_seconds": pure,
+        })
+
+    breakpoints = []
+    for item in conditions:
+        bp = gdb.Breakpoint("target")
+        bp.condition = item["gdb_condition"]
+        breakpoints.append(bp)
+    counts = [0] * len(breakpoints)
+    stops = [[] for _ in breakpoints]
+    while True:
+        gdb.execute("continue", to_string=True)
+        if not gdb.selected_inferior().pid:
+            break
+        iteration = int(gdb.parse_and_eval("g_iter"))
+        for k, bp in enumerate(breakpoints):
+            if bp.hit_count > counts[k]:
+                counts[k] = bp.hit_count
+                stops[k].append(iteration)
+    json.dump({"address": address, "compiled": compiled, "stops": stops},
+              open(OUTPUT_JSON, "w"))
+''')
+
+
+def gdb_side(exe, tmp_path):
+    conditions = [{"condition": c[0], "gdb_condition": c[2] if len(c) > 2 else c[0]}
+                  for c in CONDITIONS]
+    (tmp_path / "conditions.json").write_text(json.dumps(conditions))
+    script = tmp_path / "diff.py"
+    script.write_text(f"REPO = {str(REPO)!r}\nCONDITIONS_JSON = "
+                      f"{str(tmp_path / 'conditions.json')!r}\nOUTPUT_JSON = "
+                      f"{str(tmp_path / 'out.json')!r}\n" + GDB_SCRIPT)
+    result = run_gdb(exe, [f"source {script}"], args=[ITERATIONS], plugin=False, timeout=600)
+    if not (tmp_path / "out.json").exists():
+        raise AssertionError(f"the GDB side failed:\n{result}")
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+def kernel_side(exe, address, program_hex):
+    """Iterations at which the predicate let the breakpoint hit through."""
+    proc = subprocess.Popen([str(exe), str(ITERATIONS), "armed"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        ready = proc.stdout.readline().split()
+        assert ready and ready[0] == "ready", ready
+        program = BpfProgram.load(bytes.fromhex(program_hex), name="cond_diff")
+        with program, PerfBreakpoint.open(proc.pid, address) as bp:
+            bp.attach_bpf(program)
+            bp.enable()
+            out, _ = proc.communicate("g", timeout=60)
+            assert bp.count() == ITERATIONS
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    m = re.search(r"^hits:(.*)$", out, re.M)
+    assert m, out
+    return [int(v) for v in m.group(1).split()]
+
+
+def check_condition(index, data, kernel):
+    """Problems with condition `index`, as sentences (none: it agrees with GDB)."""
+    condition, expected = CONDITIONS[index][:2]
+    compiled = data["compiled"][index]
+    gdb_stops, kernel_hits = set(data["stops"][index]), set(kernel[index])
+    details = (f"{condition}\n    kernel part: {compiled['kernel_part']}\n"
+               f"    notes: {compiled['notes']}\n    GDB stops only: "
+               f"{sorted(gdb_stops - kernel_hits)[:20]}\n    kernel only: "
+               f"{sorted(kernel_hits - gdb_stops)[:20]}")
+    kind = (EXACT if compiled["exact"] else
+            PARTIAL if compiled["kernel_part"] is not None else GDB_ONLY)
+    problems = []
+    if not gdb_stops <= kernel_hits:
+        problems.append("the kernel suppressed hits GDB stops at")
+    if kind != expected:
+        problems.append(f"compiled {kind}, expected {expected}")
+    if compiled["exact"] and gdb_stops != kernel_hits:
+        problems.append("exact, but the kernel let through hits GDB does not stop at")
+    if kind == GDB_ONLY and kernel_hits != set(range(ITERATIONS)):
+        problems.append("nothing compiled, yet the kernel suppressed hits")
+    if compiled["scopes"] and compiled["scopes"] != [data["address"]]:
+        problems.append(f"compiled for {compiled['scopes']}, not {data['address']:#x}")
+    return [f"{problem}: {details}" for problem in problems]
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_kernel_agrees_with_gdb(kernel_tier, tmp_path, opt):
+    exe = build("cond_diff", opt, extra=("-no-pie",))
+    data = gdb_side(exe, tmp_path)
+    kernel = [kernel_side(exe, data["address"], item["program"]) for item in data["compiled"]]
+
+    problems = [p for index in range(len(CONDITIONS)) for p in check_condition(index, data,
+                                                                                 kernel)]
+    assert not problems, f"[{opt}] {len(problems)} problems:\n" + "\n".join(problems)
+
+    # The table exercises both outcomes: most conditions stop sometimes, not never or always.
+    sometimes = [len(s) for s in data["stops"] if 0 < len(s) < ITERATIONS]
+    assert len(sometimes) >= 0.75 * len(CONDITIONS), data["stops"]
+
+    times = [item["seconds"] for item in data["compiled"]]
+    pure = [item["pure_seconds"] for item in data["compiled"] if item["pure_seconds"]]
+    print(f"\n[{opt}] compile time per condition: median "
+          f"{statistics.median(times) * 1e3:.2f} ms with GDB's maint agent-eval round trips "
+          f"(max {max(times) * 1e3:.2f} ms); parse + lower + assemble alone: median "
+          f"{statistics.median(pure) * 1e3:.3f} ms")
+    assert statistics.median(times) < 0.05

@@ -1,0 +1,300 @@
+"""Partial compilation: the kernel part must hold whenever the condition holds.
+
+A stand-in for GDB's AX compiler handles a small language -- the variables a, b, c (in rdi,
+rsi, rdx), integers, comparisons, !, &&, ||, ?: -- and refuses function calls and character
+literals the way GDB does. Hypothesis builds conditions mixing both; for every assignment of
+the variables and of what the refused parts evaluate to, the compiled program (run in the
+reference interpreter) must let the hit through whenever the condition is true, and must
+decide exactly as the condition when the compiler says it is exact.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.axref import Memory, run_bpf
+from gdb_plugin.compiler import (AxUnavailable, CompiledCondition, ReturnVerdict,
+                                 compile_condition, explain)
+from gdb_plugin.compiler.syntax import parse
+from test_compiler_lower import Builder
+
+VARIABLES = {"a": 5, "b": 4, "c": 3}        # GDB register numbers: rdi, rsi, rdx
+SCOPE = 0x401136
+
+
+class FakeGdb:
+    """agent_eval for the small language; records what it was asked."""
+
+    def __init__(self, working=True):
+        self.asked = []
+        self.working = working
+
+    def __call__(self, expression: str) -> str:
+        self.asked.append(expression)
+        if not self.working:
+            raise AxUnavailable("No symbol table is loaded.  Use the \"file\" command.")
+        text = expression
+        b = Builder()
+        self.emit(parse(text), text, b)
+        b.op("end")
+        lines = [f"Scope: {SCOPE:#x}", "Reg mask: 38"]
+        lines += [f"{op.offset:3d}  {op.name}" + ("" if op.arg is None else f" {op.arg}")
+                  for op in b.ops()]
+        return "\n".join(lines) + "\n"
+
+    def emit(self, node, text, b):
+        kind, op = node.kind, node.op
+        if kind == "paren":
+            return self.emit(node.children[0], text, b)
+        if kind == "name" and node.text(text) in VARIABLES:
+            b.op("reg", VARIABLES[node.text(text)])
+            return
+        if kind == "name" and node.text(text) == "&g":
+            return
+        if kind == "literal" and op == "int":
+            value = int(node.text(text))
+            b.op("const8" if value < 256 else "const16", value)
+            return
+        if kind == "unary" and op == "&":
+            raise AxUnavailable("Cannot translate to agent expression")
+        if kind == "unary" and op == "!":
+            self.emit(node.children[0], text, b)
+            b.op("log_not")
+            return
+        if kind == "binary" and op in ("==", "<", ">", "!="):
+            self.emit(node.children[0], text, b)
+            self.emit(node.children[1], text, b)
+            if op == ">":
+                b.op("swap")
+            b.op({"==": "equal", "!=": "equal", "<": "less_signed", ">": "less_signed"}[op])
+            if op == "!=":
+                b.op("log_not")
+            return
+        if kind == "binary" and op in ("&&", "||"):
+            true, false, done = b.label(), b.label(), b.label()
+            for child in node.children:
+                self.emit(child, text, b)
+                if op == "&&":
+                    b.op("log_not")
+                    b.op("if_goto", false)
+                else:
+                    b.op("if_goto", true)
+            if op == "&&":
+                b.op("const8", 1)
+                b.op("goto", done)
+                b.place(false)
+                b.op("const8", 0)
+            else:
+                b.op("const8", 0)
+                b.op("goto", done)
+                b.place(true)
+                b.op("const8", 1)
+            b.place(done)
+            return
+        if kind == "ternary":
+            other, done = b.label(), b.label()
+            cond, then, otherwise = node.children
+            self.emit(cond, text, b)
+            b.op("log_not")
+            b.op("if_goto", other)
+            self.emit(then, text, b)
+            b.op("goto", done)
+            b.place(other)
+            self.emit(otherwise, text, b)
+            b.place(done)
+            return
+        if kind == "call":
+            raise AxUnavailable("Cannot translate to agent expression")
+        if kind == "literal" and op == "char":
+            raise AxUnavailable("Cannot translate to agent expression")
+        raise AxUnavailable(f"No symbol \"{node.text(text)}\" in current context.")
+
+
+def compile_with(condition, gdb=None, on_match=None) -> CompiledCondition:
+    return compile_condition(condition, gdb or FakeGdb(), lambda name: name in VARIABLES,
+                             on_match=on_match)
+
+
+# -- the over-approximation property ------------------------------------------------------------
+OPAQUE = ["f(a)", "g(b) == 2", "a == 'x'", "c > 1.5"]       # refused by GDB or by the compiler
+
+
+@st.composite
+def conditions(draw, depth=0):
+    if depth >= 3 or draw(st.integers(0, 2)) == 0:
+        if draw(st.integers(0, 3)) == 0:
+            return draw(st.sampled_from(OPAQUE))
+        var = draw(st.sampled_from(sorted(VARIABLES)))
+        return f"{var} {draw(st.sampled_from(['==', '<', '>', '!=']))} {draw(st.integers(0, 3))}"
+    kind = draw(st.sampled_from(["&&", "||", "!", "?:", "()"]))
+    sub = lambda: draw(conditions(depth + 1))
+    if kind == "!":
+        return f"!({sub()})"
+    if kind == "()":
+        return f"({sub()})"
+    if kind == "?:":
+        return f"({sub()}) ? ({sub()}) : ({sub()})"
+    return f"{sub()} {kind} {sub()}"
+
+
+def truth_function(condition: str):
+    """f(values, opaque) evaluating the condition the way C does, with the opaque parts'
+    values given."""
+    expr = condition
+    for index, atom in enumerate(OPAQUE):
+        expr = expr.replace(atom, f"__o{index}")
+
+    def build(node):
+        if node.kind == "paren":
+            return build(node.children[0])
+        if node.kind == "name":
+            name = node.text(expr)
+            if name.startswith("__o"):
+                atom = OPAQUE[int(name[3:])]
+                return lambda v, o: o[atom]
+            return lambda v, o: v[name]
+        if node.kind == "literal":
+            value = int(node.text(expr))
+            return lambda v, o: value
+        parts = [build(child) for child in node.children]
+        if node.kind == "unary":
+            return lambda v, o: int(not parts[0](v, o))
+        if node.kind == "ternary":
+            return lambda v, o: parts[1](v, o) if parts[0](v, o) else parts[2](v, o)
+        x, y = parts
+        return {
+            "&&": lambda v, o: int(bool(x(v, o)) and bool(y(v, o))),
+            "||": lambda v, o: int(bool(x(v, o)) or bool(y(v, o))),
+            "==": lambda v, o: int(x(v, o) == y(v, o)),
+            "!=": lambda v, o: int(x(v, o) != y(v, o)),
+            "<": lambda v, o: int(x(v, o) < y(v, o)),
+            ">": lambda v, o: int(x(v, o) > y(v, o)),
+        }[node.op]
+    return build(parse(expr))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(conditions())
+def test_kernel_part_never_rejects_a_true_condition(condition):
+    compiled = compile_with(condition, on_match=ReturnVerdict(1, 2))
+    truth_of = truth_function(condition)
+    for values in itertools.product(range(4), repeat=3):
+        env = dict(zip(sorted(VARIABLES), values))
+        registers = {VARIABLES[name]: value for name, value in env.items()}
+        kernel = run_bpf(compiled.program, registers, Memory()).r0
+        assert kernel in (0, 1), "nothing here is unsure"
+        for opaque_values in itertools.product((0, 1), repeat=len(OPAQUE)):
+            truth = truth_of(env, dict(zip(OPAQUE, opaque_values)))
+            assert kernel or not truth, (condition, env, compiled.kernel_part)
+            if compiled.exact:
+                assert kernel == truth, (condition, env, compiled.kernel_part)
+
+
+# -- specific splits ---------------------------------------------------------------------------
+@pytest.mark.parametrize("condition,kernel,exact", [
+    ("a == 1", "a == 1", True),
+    ("a == 1 && b < 2", "a == 1 && b < 2", True),
+    ("a == 1 && f(a)", "a == 1", False),
+    ("f(a) && a == 1 && g(b) == 2 && b > 0", "(a == 1) && (b > 0)", False),
+    ("(a == 1 && f(a)) && b == 2", "(a == 1) && (b == 2)", False),
+    ("a == 1 || f(a)", None, False),
+    ("a == 1 || b == 2 && f(a)", "(a == 1) || (b == 2)", False),
+    ("a == 1 || f(a) && g(b) == 2", None, False),
+    ("(a == 1 || b == 2) && f(a)", "a == 1 || b == 2", False),
+    ("!(a == 1)", "!(a == 1)", True),
+    ("!(a == 1 && f(a))", None, False),
+    ("a == 1 ? b == 2 : f(a)", "(a == 1) ? (b == 2) : (1)", False),
+    ("f(a) ? b == 2 : c == 3", "(b == 2) || (c == 3)", False),
+    ("f(a) ? b == 2 : g(b) == 2", None, False),
+    ("a == 'x' && b == 2", "b == 2", False),
+    ("c > 1.5 && b == 2", "b == 2", False),
+    ("f(a)", None, False),
+])
+def test_splits(condition, kernel, exact):
+    compiled = compile_with(condition)
+    assert compiled.kernel_part == kernel
+    assert compiled.exact == exact
+    assert compiled.rewritten == condition
+
+
+def test_whole_condition_is_one_round_trip_when_it_compiles():
+    gdb = FakeGdb()
+    compiled = compile_with("a == 1 && (b < 2 || !(c == 3))", gdb)
+    assert compiled.exact and gdb.asked == ["a == 1 && (b < 2 || !(c == 3))"]
+    assert len(compiled.ax_listings) == 1
+
+
+def test_notes_say_where_each_part_runs_and_why():
+    compiled = compile_with("a == 1 && f(a) && b == 'x' && c > 1.5")
+    notes = [str(note) for note in compiled.notes]
+    assert notes == [
+        "`a == 1` runs in the kernel",
+        "`f(a)` calls a function: GDB evaluates it at each stop",
+        "`b == 'x'` uses a character literal, which GDB's agent expressions do not support: "
+        "GDB evaluates it at each stop",
+        "`c > 1.5` uses the floating-point number 1.5: GDB evaluates it at each stop",
+    ]
+    assert [n.in_kernel for n in compiled.notes] == [True, False, False, False]
+
+
+def test_a_compiled_part_of_an_undecidable_disjunction_is_noted():
+    compiled = compile_with("a == 1 || f(a)")
+    assert [str(n) for n in compiled.notes] == [
+        "`a == 1` compiles, but only as part of `a == 1 || f(a)`, which the kernel cannot "
+        "decide: GDB evaluates it at each stop",
+        "`f(a)` calls a function: GDB evaluates it at each stop"]
+    assert compiled.kernel_part is None and compiled.program       # lets every hit through
+    assert run_bpf(compiled.program, {}, Memory()).r0 == 1
+
+
+def test_registers_are_rewritten_for_gdb_and_kernel():
+    compiled = compile_condition("rdi == 3 && eax < 0", FakeGdb(),
+                                 lambda name: False)
+    assert compiled.rewritten == "$rdi == 3 && ((int)$rax) < 0"
+
+
+def test_a_gdb_that_cannot_compile_anything_is_not_the_conditions_fault():
+    with pytest.raises(AxUnavailable, match="No symbol table"):
+        compile_with("a == 1", FakeGdb(working=False))
+
+
+def test_address_of_a_function_stays_with_gdb():
+    class Gdb(FakeGdb):
+        def __call__(self, expression):
+            if expression == "&f":
+                self.asked.append(expression)
+                return "Scope: 0x401136\nReg mask: 00\n  0  const8 0\n  2  end\n"
+            if expression == "&f == 0":            # GDB folds &function to 0
+                return "Scope: 0x401136\nReg mask: 00\n  0  const8 1\n  2  end\n"
+            return super().__call__(expression)
+    compiled = compile_with("&f == 0 && a == 1", Gdb())
+    assert compiled.kernel_part == "a == 1"
+    assert "compute as 0 for a function" in str(compiled.notes[0])
+
+
+def test_unparsable_condition_stays_with_gdb():
+    compiled = compile_with("a == 1 &&")
+    assert compiled.kernel_part is None
+    assert "was not understood by the compiler" in str(compiled.notes[0])
+
+
+def test_explain_mentions_every_part():
+    text = explain(compile_with("a == 1 && f(a)"))
+    assert "Kernel part: a == 1" in text
+    assert "necessary, not sufficient" in text
+    assert "GDB    `f(a)` calls a function" in text
+    assert "Agent expression for `a == 1`" in text and "reg 5" in text
+    assert "eBPF program," in text and "exit" in text
+
+
+def test_explain_highlights_with_pygments():
+    pytest.importorskip("pygments")
+    plain = explain(compile_with("a == 1"))
+    painted = explain(compile_with("a == 1"), highlight=True)
+    assert "\x1b[" in painted and "\x1b[" not in plain
+    strip = re.sub(r"\x1b\[[0-9;]*m", "", painted)
+    assert strip == plain

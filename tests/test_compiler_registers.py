@@ -1,0 +1,107 @@
+"""Register numbers -> pt_regs, and the rewrite of register names in conditions."""
+import pytest
+
+from harness.axref import PT_REGS_OFFSETS
+from harness.gdb import run_gdb
+from harness.programs import build
+from gdb_plugin.compiler import UnsupportedAx, pt_regs_field, rewrite_registers
+from gdb_plugin.compiler.registers import SUB_REGISTERS, register_rewrites
+
+
+def no_symbols(name):
+    return False
+
+
+def test_pt_regs_offsets_match_the_kernel_layout():
+    # axref's table is written independently, from arch/x86/include/asm/ptrace.h.
+    for number, offset in PT_REGS_OFFSETS.items():
+        assert pt_regs_field(number).offset == offset, number
+    assert pt_regs_field(18).mask == pt_regs_field(19).mask == 0xFFFF       # cs, ss
+    assert pt_regs_field(0).mask == (1 << 64) - 1
+
+
+@pytest.mark.parametrize("number,name", [(20, "ds"), (21, "es"), (22, "fs"), (23, "gs"),
+                                         (58, "fs_base"), (59, "gs_base"), (24, "st0"),
+                                         (40, "xmm0"), (56, "mxcsr"), (108, "register 108")])
+def test_registers_outside_pt_regs_are_refused_by_name(number, name):
+    with pytest.raises(UnsupportedAx, match=rf"\${name} is not saved in the kernel's pt_regs"):
+        pt_regs_field(number)
+
+
+@pytest.mark.parametrize("condition,rewritten", [
+    ("rax == 3", "$rax == 3"),
+    ("rip != 0 && eflags & 0x200", "$rip != 0 && $eflags & 0x200"),
+    ("r8 + r15 > rsp", "$r8 + $r15 > $rsp"),
+    ("pc == 0x401000 || sp < 4096", "$rip == 0x401000 || $rsp < 4096"),
+    ("eax < 0", "((int)$rax) < 0"),
+    ("ax == -1", "((short)$rax) == -1"),
+    ("al == 'a'", "((signed char)$rax) == 'a'"),
+    ("ah > 2", "((signed char)($rax >> 8)) > 2"),
+    ("bh + ch + dh", "((signed char)($rbx >> 8)) + ((signed char)($rcx >> 8)) + "
+                     "((signed char)($rdx >> 8))"),
+    ("esi == edi", "((int)$rsi) == ((int)$rdi)"),
+    ("si + di + bp", "((short)$rsi) + ((short)$rdi) + ((short)$rbp)"),
+    ("sil | dil | bpl | spl", "((signed char)$rsi) | ((signed char)$rdi) | "
+                              "((signed char)$rbp) | ((signed char)$rsp)"),
+    ("esp == ebp", "((int)$rsp) == ((int)$rbp)"),
+    ("r8d + r9w + r10l + r11b", "((int)$r8) + ((short)$r9) + ((signed char)$r10) + "
+                                "((signed char)$r11)"),
+    ("$pc == $sp", "$rip == $rsp"),
+    ("$ps & 1", "$eflags & 1"),
+    ("$eax == $r12d", "((int)$rax) == ((int)$r12)"),
+    ("$ah", "((signed char)($rax >> 8))"),
+    # GDB's own registers stay; $fp is GDB's frame base, not rbp
+    ("$rax == $fp", "$rax == $fp"),
+    ("$r8b == 1", "$r8b == 1"),                 # not a GDB register: a convenience variable
+    ("$_siginfo.si_signo == 5", "$_siginfo.si_signo == 5"),
+    # names that are not registers here
+    ("rax_count > eax_x", "rax_count > eax_x"),
+    ("s.rax == p->eax", "s.rax == p->eax"),
+    ("sizeof(struct rax) == 8", "sizeof(struct rax) == 8"),
+    ("ns::eax == 1", "ns::eax == 1"),
+    ("rax::x == 1", "rax::x == 1"),
+    ("strcmp(name, \"rax eax al\") == 0 && c == 'ah'",
+     "strcmp(name, \"rax eax al\") == 0 && c == 'ah'"),
+    ("fp == 3", "fp == 3"),
+])
+def test_rewrite(condition, rewritten):
+    assert rewrite_registers(condition, no_symbols) == rewritten
+
+
+def test_program_symbols_win_over_register_names():
+    symbols = {"ax", "rip", "count"}
+    assert (rewrite_registers("ax + rip + eax + count", symbols.__contains__)
+            == "ax + rip + ((int)$rax) + count")
+
+
+def test_whitespace_and_spelling_outside_registers_is_kept():
+    text = "  x  &&\trax==1   "
+    assert rewrite_registers(text, no_symbols) == "  x  &&\t$rax==1   "
+    assert [t.text for t, _ in register_rewrites(text, no_symbols)] == ["rax"]
+
+
+@pytest.mark.gdb
+def test_sub_registers_mean_what_gdbs_pseudo_registers_mean():
+    """For every GDB pseudo-register ($eax, $ax, $al, $ah, $r8d ...) and awkward values of
+    its full register, the rewritten form has the same value, size and signedness."""
+    values = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000,
+              0xFFFFFFFF, 0x123456789ABCDEF0, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF]
+    commands, checks = ["break target", "run"], []
+    by_base = {}
+    for name, (base, _, _) in SUB_REGISTERS.items():
+        by_base.setdefault(base, []).append(name)
+    for base, names in sorted(by_base.items()):
+        for value in values:
+            commands.append(f"set ${base} = {value:#x}")
+            for name in names:
+                ours = rewrite_registers(name, no_symbols)
+                commands.append(
+                    f"print (${name} == {ours}) + (sizeof(${name}) == sizeof({ours})) + "
+                    f"(((__typeof__(${name}))-1 < 0) == ((__typeof__({ours}))-1 < 0))")
+                checks.append(f"{name} with ${base} = {value:#x}")
+    commands.append("kill")
+    result = run_gdb(build("loop"), commands, args=[3], plugin=False, timeout=120).check()
+    printed = result.values()
+    assert len(printed) == len(checks), result
+    wrong = [checks[n - 1] for n, v in printed.items() if v != "3"]
+    assert not wrong, wrong[:5]
