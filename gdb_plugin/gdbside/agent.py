@@ -39,11 +39,38 @@ def _listing_at_scope(output, address):
     return None
 
 
+_SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
+
+
+class _InternalErrorsAbortTheCommand:
+    """GDB 13 hits an internal error compiling some expressions (any __int128 value), and
+    would quit: for the compilation only, such an error aborts the command instead (and
+    without a backtrace, which GDB cannot print into a captured command's output)."""
+
+    _settings = ("maint {} internal-error quit", "maint {} internal-error corefile",
+                 "maint {} internal-error backtrace")
+    _quiet = ("no", "no", "off")
+
+    def __enter__(self):
+        self._saved = [_SETTING.search(gdb.execute(s.format("show"), to_string=True)).group(1)
+                       for s in self._settings]
+        for setting, value in zip(self._settings, self._quiet):
+            gdb.execute(f"{setting.format('set')} {value}", to_string=True)
+
+    def __exit__(self, *exc):
+        for setting, value in zip(self._settings, self._saved):
+            gdb.execute(f"{setting.format('set')} {value}", to_string=True)
+
+
 def _run(command):
     try:
-        return gdb.execute(command, to_string=True)
+        with _InternalErrorsAbortTheCommand():
+            return gdb.execute(command, to_string=True)
     except gdb.error as error:
         raise AxUnavailable(str(error)) from None
+    except KeyboardInterrupt:  # how an aborted command reaches Python
+        raise AxUnavailable("GDB's agent-expression compiler failed on it (an internal error "
+                            "in GDB)") from None
 
 
 def _line_linespec(address):
@@ -81,7 +108,31 @@ def agent_eval_at(address, linespec=None, may_move_pc=False):
     return agent_eval
 
 
+def _wide_integers(address, expression):
+    """Whether the expression names a variable wider than 64 bits: GDB 13's agent-expression
+    compiler hits an internal error on them, which inside GDB's event handling would leave
+    the program in a state GDB cannot resume."""
+    try:
+        block = gdb.block_for_pc(address) if address is not None else None
+    except RuntimeError:
+        block = None
+    for name in set(_IDENTIFIER.findall(expression)):
+        try:
+            symbol = gdb.lookup_symbol(name, block)[0] if block is not None else None
+            symbol = symbol or gdb.lookup_global_symbol(name) or gdb.lookup_static_symbol(name)
+        except gdb.error:
+            continue
+        if symbol is not None and symbol.type is not None:
+            target = symbol.type.strip_typedefs()
+            if target.code == gdb.TYPE_CODE_INT and target.sizeof > 8:
+                return True
+    return False
+
+
 def _compile(address, linespec, expression, may_move_pc):
+    if _wide_integers(address, expression):
+        raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
+                            "cannot hold")
     listing = (linespec_listing(address, linespec, expression)
                or linespec_listing(address, _line_linespec(address), expression))
     if listing is not None:

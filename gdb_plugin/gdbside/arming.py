@@ -203,6 +203,10 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
         forget(bp)
         demote_to_ptrace(bp, error)
         return
+    except Exception as error:  # a defect: GDB decides every hit rather than none
+        forget(bp)
+        demote_to_ptrace(bp, f"internal error arming it: {type(error).__name__}: {error}")
+        return
     arming.events[key] = event
 
 
