@@ -2,8 +2,8 @@
 again, detach, attach, quit, kill."""
 import os
 import re
+import select
 import subprocess
-import time
 
 import pytest
 
@@ -70,23 +70,16 @@ def test_run_twice_stops_in_each_run(kernel_tier):
     assert re.search(r"^1\s+y\s+kernel\s+\S+\s+2\s+1\s", result.stdout, re.M), result.stdout
 
 
-def _wait_for_file(path, pid, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return path.read_text()
-        if not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
-            return path.read_text() if path.exists() else None
-        time.sleep(0.05)
-    return None
-
-
-def _is_zombie(pid):
+def _wait_for_exit(pid, timeout=60):
+    """Wait for a process that is not our child to end (its pidfd becomes readable)."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        assert select.select([pidfd], [], [], timeout)[0], f"process {pid} still runs"
+    finally:
+        os.close(pidfd)
 
 
 def test_detach_while_armed_lets_the_program_finish(kernel_tier, tmp_path):
@@ -94,8 +87,8 @@ def test_detach_while_armed_lets_the_program_finish(kernel_tier, tmp_path):
     out = tmp_path / "out"
     result = run_gdb(survivor, ["hbreak-if target i == 1000", "run", "detach"],
                      args=["3000000", out]).check()
-    pid = int(re.search(r"process (\d+)\) detached", result.stdout).group(1))
-    assert _wait_for_file(out, pid) == "finished 3000000\n"
+    _wait_for_exit(int(re.search(r"process (\d+)\) detached", result.stdout).group(1)))
+    assert out.read_text() == "finished 3000000\n"
 
 
 def test_attach_and_quit_while_armed_lets_the_program_finish(kernel_tier, tmp_path):
