@@ -12,12 +12,12 @@ import gdb
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from ..kernel.perf import PerfBreakpoint
-from .model import HBreakIf, registry
 from ..kernel.probe import TIER_PTRACE
 from .agent import settled
+from .model import HBreakIf, registry
 from .predicates import PredicateError, linespec_of, program_for
-from .watch import watch_bp_type
 from .tiers import demote_to_ptrace, warn_if_program_handles_our_signal
+from .watch import watch_bp_type
 
 EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
 
@@ -158,6 +158,16 @@ def sync(inferior) -> None:
         return
     arming = _arming_for(inferior)
     warn_if_program_handles_our_signal(inferior)
+    # A breakpoint the kernel refuses falls back to another tier (at most twice: to perf
+    # without BPF, then to a software breakpoint), whose events the next pass opens.
+    for _ in range(1 + 2 * len(registry)):
+        if all(_open(arming, bp, key, image)
+               for key, (bp, image) in _wanted(inferior, arming, threads).items()):
+            break
+
+
+def _wanted(inferior, arming: InferiorArming, threads):
+    """The events `inferior` should have; closes those it should not."""
     wanted = {}
     mapped = _mappings(inferior.pid)
     image = _image(inferior)
@@ -177,12 +187,13 @@ def sync(inferior) -> None:
                     wanted[(bp.number, thread.ptid[1], address)] = (bp, image)
     for key in [k for k in arming.events if k not in wanted]:
         arming.close_event(key)
-    for key, (bp, image) in wanted.items():
-        if key not in arming.events and bp.uses_perf:
-            _open(arming, bp, key, image)
+    return {key: value for key, value in wanted.items() if key not in arming.events}
 
 
-def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
+def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> bool:
+    """Open one event; False if the kernel refused and `bp` fell back to another tier."""
+    if not bp.uses_perf:
+        return True  # it fell back to a software breakpoint earlier in this pass
     number, lwp, address = key
     try:
         program = _program(bp, address, image)
@@ -202,12 +213,13 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
     except (KernelError, PredicateError) as error:
         forget(bp)
         demote_to_ptrace(bp, error)
-        return
+        return False
     except Exception as error:  # a defect: GDB decides every hit rather than none
         forget(bp)
         demote_to_ptrace(bp, f"internal error arming it: {type(error).__name__}: {error}")
-        return
+        return False
     arming.events[key] = event
+    return True
 
 
 def _program(bp: HBreakIf, address: int, image):
