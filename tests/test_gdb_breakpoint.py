@@ -106,3 +106,23 @@ def test_more_breakpoints_than_debug_registers_fall_back_to_software(kernel_tier
     tiers = re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M)
     assert tiers == ["kernel"] * 4 + ["ptrace"] * (count - 4)
     assert "Traceback" not in result.output
+
+
+def test_condition_changes_with_gdbs_condition_command(kernel_tier, loop):
+    result = run_gdb(loop, ["hbreak-if target i == 5", "condition -force 1 i == 7", "run",
+                            "print i", "condition 1 i == 9", "continue", "print i",
+                            "condition 1 i == no_such_thing", "info hbreak-if"]).check(allow_errors=True)
+    assert result.values() == {1: "7", 2: "9"}
+    # GDB itself refuses a condition that does not parse where the program is stopped.
+    assert 'No symbol "no_such_thing" in current context.' in result.stderr
+    assert re.search(r"^\s+condition: i == 9$", result.stdout, re.M)
+    assert "Traceback" not in result.output
+
+
+def test_partial_compilation_is_explained_and_gdb_decides_the_rest(kernel_tier, loop):
+    result = run_gdb(loop, ["break main", "run",
+                            "hbreak-if target i > 100 && g_cur->name[0] == 'c'",
+                            "info hbreak-if", "continue", "print i"], args=["1000"]).check()
+    # 'c' is a character literal, which GDB cannot compile to an agent expression.
+    assert re.search(r"hbreak-if 2: .*g_cur->name\[0\] == 'c'.*GDB evaluates it", result.stdout)
+    assert result.values()[1] == "114"  # the first i > 100 with i % 16 == 2

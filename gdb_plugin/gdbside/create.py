@@ -22,6 +22,9 @@ def new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
     return max(created, key=lambda bp: bp.number)
 
 
+NOTHING_COMPILES = "no part of the condition compiles to a kernel filter"
+
+
 def gdb_condition(location: str, condition: Optional[str]) -> Optional[str]:
     """CONDITION as GDB must read it: bare register names (rax, eax, ...) become $rax, ...,
     unless the program has a symbol of that name at LOCATION."""
@@ -66,8 +69,12 @@ def thread_of(number: Optional[int]) -> Optional[gdb.InferiorThread]:
     raise gdb.GdbError(f"Unknown thread {number}.")
 
 
-def _static_tier(bp: HBreakIf) -> None:
-    """Where nothing of the condition compiles, say so now and let GDB decide every hit."""
+def assess(bp: HBreakIf) -> None:
+    """Where nothing of the condition compiles, say so now and let GDB decide every hit;
+    the parts GDB evaluates go in `notes`.  Called again when the condition changes."""
+    bp.notes = []
+    if bp.reason == NOTHING_COMPILES:
+        bp.tier, bp.reason = choose_tier()
     if bp.tier == TIER_PTRACE or not bp.condition or not bp.addresses():
         return
     try:
@@ -76,8 +83,7 @@ def _static_tier(bp: HBreakIf) -> None:
         return  # decided per address when the program runs
     bp.notes = [note for note in compiled.notes if not note.in_kernel]
     if compiled.kernel_part is None:
-        bp.tier = TIER_PTRACE
-        bp.reason = "no part of the condition compiles to a kernel filter"
+        bp.tier, bp.reason = TIER_PTRACE, NOTHING_COMPILES
 
 
 def create(request: Request) -> HBreakIf:
@@ -88,33 +94,35 @@ def create(request: Request) -> HBreakIf:
     thread = thread_of(request.thread)
     condition = None if request.c_predicate else request.condition
     tracker = _tracker(request.location, gdb_condition(request.location, condition))
+    catchpoint = None
     try:
         catchpoint = new_catchpoint(request.temporary, tier)
-    except gdb.error:
-        tracker.delete()
-        raise
-    bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
-                  condition=condition, tier=tier, reason=reason, thread=thread)
-    if request.c_predicate:
-        try:
+        bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
+                      condition=condition, tier=tier, reason=reason, thread=thread)
+        if request.c_predicate:
             bp.c_predicate = compile_c_predicate(request.condition, catchpoint.number)
-        except CPredicateError as error:
+        catchpoint.silent = True
+        catchpoint.condition = bp.marker
+        registry.add(bp)
+        assess(bp)
+        if request.ignore:
+            catchpoint.ignore_count = request.ignore
+            ignore.take_from_gdb(bp)
+        arming.sync_all()
+    except BaseException as error:
+        # Nothing half-made stays: deleting the catchpoint releases what hangs on it.
+        if catchpoint is not None and catchpoint.is_valid():
             catchpoint.delete()
+        if tracker.is_valid():
             tracker.delete()
+        if isinstance(error, CPredicateError):
             raise gdb.GdbError(str(error)) from None
-    catchpoint.silent = True
-    catchpoint.condition = bp.marker
-    registry.add(bp)
-    _static_tier(bp)
-    if request.ignore:
-        catchpoint.ignore_count = request.ignore
-        ignore.take_from_gdb(bp)
+        raise
     gdb.write(f"hbreak-if {bp.number} at {describe_location(bp)} [{bp.tier} tier]\n")
     if bp.tier == TIER_PTRACE:
         gdb.write(f"hbreak-if {bp.number}: GDB evaluates the condition at every hit: {bp.reason}\n")
     for note in bp.notes:
         gdb.write(f"hbreak-if {bp.number}: {note}\n")
-    arming.sync_all()
     return bp
 
 

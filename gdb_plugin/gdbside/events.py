@@ -11,7 +11,7 @@ import gdb
 
 from . import arming, hits, ignore
 from .agent import forget_listings
-from .create import gdb_condition
+from .create import assess, gdb_condition
 from .model import registry
 
 HOOK_DETACH = "define hook-detach\npython __import__('gdb_plugin.gdbside.events').gdbside.events.on_detach()\nend"
@@ -85,6 +85,7 @@ def _take_new_condition(bp, condition):
         gdb.write(f"hbreak-if {bp.number}: condition not changed: {error}\n", gdb.STDERR)
     bp.catchpoint.condition = bp.marker
     arming.forget(bp)
+    assess(bp)
 
 
 def on_breakpoint_deleted(gdb_bp):
