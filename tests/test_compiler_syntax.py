@@ -165,12 +165,13 @@ def test_distribute_ternaries(text, distributed):
     assert distribute_ternaries(text) == distributed
 
 
-def test_flags_become_unsigned():
+def test_flags_become_unsigned_without_the_resume_flag():
     assert flags_as_integers("$eflags & 0x200 && $eflagsx") == (
-        "((unsigned int)$eflags) & 0x200 && $eflagsx")
+        "((unsigned int)$eflags & ~0x10000) & 0x200 && $eflagsx")
 
 
 def test_kernel_form_combines_the_rewrites():
     assert kernel_form("(c ? x : y) >> n == $eflags") == (
-        "((c) ? (((x)) >> (int)((n) < 0 || (n) > 63 ? 64 : (n)) == ((unsigned int)$eflags)) : "
-        "(((y)) >> (int)((n) < 0 || (n) > 63 ? 64 : (n)) == ((unsigned int)$eflags)))")
+        "((c) ? (((x)) >> (int)((n) < 0 || (n) > 63 ? 64 : (n)) == "
+        "((unsigned int)$eflags & ~0x10000)) : "
+        "(((y)) >> (int)((n) < 0 || (n) > 63 ? 64 : (n)) == ((unsigned int)$eflags & ~0x10000)))")

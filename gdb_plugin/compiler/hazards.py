@@ -14,7 +14,8 @@ with GDB:
   keeps its type; counts outside 0..63 become 64, which the predicate treats as unsure (GDB 13
   warns and gives 0 or -1, older GDBs gave the hardware's answer).
 * `$eflags`: AX refuses arithmetic on GDB's flags type, which GDB itself treats as an
-  unsigned int. Rewritten as that cast.
+  unsigned int. Rewritten as that cast, without RF: the kernel sets the resume flag before the
+  predicate runs at an instruction breakpoint, and it is clear at GDB's own breakpoint stop.
 * Ternaries used as values: AX gives `c ? a : b` the type of `a` whichever branch runs; GDB
   gives it the type of the branch taken. Rewritten by moving the enclosing value expression
   into both branches: `(c ? -1 : 0u) > 5` becomes `(c) ? ((-1) > 5) : ((0u) > 5)`.
@@ -148,14 +149,19 @@ def rewrite_shift_counts(text: str) -> str:
     return _render(parse(text), text)
 
 
+# eflags as at GDB's own breakpoint stop: without the resume flag (bit 16) that the kernel sets
+# at an instruction breakpoint before the predicate runs, and that stays set at that stop.
+EFLAGS_AT_A_BREAKPOINT = "((unsigned int)$eflags & ~0x10000)"
+
+
 def flags_as_integers(text: str) -> str:
-    """`$eflags` as the unsigned int GDB's own arithmetic treats it as; AX refuses to do
-    arithmetic on GDB's flags type."""
+    """`$eflags` as the unsigned int GDB's own arithmetic treats it as (AX refuses to do
+    arithmetic on GDB's flags type), and as it reads at GDB's own breakpoint stop."""
     out, pos = [], 0
     for token in tokenize(text):
         if token.kind == DOLLAR and token.text == "$eflags":
             out.append(text[pos:token.start])
-            out.append("((unsigned int)$eflags)")
+            out.append(EFLAGS_AT_A_BREAKPOINT)
             pos = token.end
     out.append(text[pos:])
     return "".join(out)

@@ -26,7 +26,7 @@ MATCH, NO_MATCH, UNSURE = "match", "no match", "unsure"
 HELPER_SEND_SIGNAL_THREAD = 117
 HELPER_MAP_UPDATE_ELEM = 2
 HELPER_GET_CURRENT_PID_TGID = 14
-_MAILBOX_KEY, _MAILBOX_VALUE = -4, -16  # the condition's stack use is over at an outcome
+_MAILBOX_KEY, _MAILBOX_VALUE = -8, -16  # the condition's stack use is over at an outcome
 
 
 class OnMatch:
@@ -59,7 +59,7 @@ class ReturnVerdict(OnMatch):
 @dataclass(frozen=True)
 class SendSignal(OnMatch):
     signo: int
-    mailbox_fd: Optional[int] = None  # a hash map: thread id -> the breakpoint that matched
+    mailbox_fd: Optional[int] = None  # a hash map: (thread id, breakpoint) -> it matched
     number: int = 0
     tier = "kernel-signal"
 
@@ -72,9 +72,11 @@ class SendSignal(OnMatch):
         out.exit()
 
     def _post(self, out: FlowAssembler) -> None:
-        """mailbox[thread id] = number: the signal itself cannot say which breakpoint sent it."""
-        out.emit(call(HELPER_GET_CURRENT_PID_TGID), stx(4, Reg.R10, _MAILBOX_KEY, Reg.R0),
-                 st(8, Reg.R10, _MAILBOX_VALUE, self.number), ld_map_fd(Reg.R1, self.mailbox_fd),
+        """mailbox[thread id << 32 | number] = 1: the signal itself cannot say which breakpoint
+        sent it, and several breakpoints at one address may match at the same hit."""
+        out.emit(call(HELPER_GET_CURRENT_PID_TGID), alu64(Alu.LSH, Reg.R0, 32),
+                 alu64(Alu.OR, Reg.R0, self.number), stx(8, Reg.R10, _MAILBOX_KEY, Reg.R0),
+                 st(8, Reg.R10, _MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, self.mailbox_fd),
                  mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _MAILBOX_KEY),
                  mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_VALUE),
                  mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM))

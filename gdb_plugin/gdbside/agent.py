@@ -6,11 +6,18 @@ Every listing names its pc ("Scope:"), which is checked against the address
 asked for.  Where no linespec names the address (a `*ADDR` inside a line):
   * a condition that reads no local variable compiles the same anywhere;
   * otherwise the selected frame's pc is moved to ADDR for the compilation and
-    restored right after.  That is safe only while the program is stopped by a
-    user command, never inside GDB's own event processing (an exec, a library
-    load): there it raises AxUnavailable, and the listing compiled earlier,
-    when the breakpoint was set, is used if there is one.
+    restored right after.
+
+Two facts about GDB 13 shape this module.  A GDB command that fails while GDB
+is processing its own events (a library load, an exec, a new thread) leaves
+`run` or `continue` returning with the program still running, even when Python
+catches the error; so does moving the pc there.  Commands that may fail run
+only in a user command or a stop handler (`compiling_allowed`); inside events
+only compilations already known to succeed run, and the rest is reported as
+NotCompiledYet, for the next stop to redo.  And GDB 13 hits an internal error
+on 128-bit integers, which is refused before asking it.
 """
+import contextlib
 import re
 
 import gdb
@@ -19,9 +26,35 @@ from ..compiler import AxUnavailable
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
+_SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
 
 # Listings compiled at exactly their address, for the current program image.
 _listings = {}
+# What GDB said about an expression: None (it compiled) or its refusal.
+_verdicts = {}
+_allowed = 0
+
+
+class NotCompiledYet(AxUnavailable):
+    """Compiling would need a GDB command that may fail, inside GDB's event processing."""
+
+    raised = 0  # how many times, so that a caller can tell a compilation was put off
+
+    def __init__(self):
+        NotCompiledYet.raised += 1
+        super().__init__("compiled for the kernel at the next stop: GDB cannot do it while it "
+                         "handles the program's start, exec or library loads")
+
+
+@contextlib.contextmanager
+def compiling_allowed():
+    """Around user commands and stop handlers: GDB commands that may fail are safe there."""
+    global _allowed
+    _allowed += 1
+    try:
+        yield
+    finally:
+        _allowed -= 1
 
 
 def forget_listings():
@@ -39,13 +72,10 @@ def _listing_at_scope(output, address):
     return None
 
 
-_SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
-
-
 class _InternalErrorsAbortTheCommand:
-    """GDB 13 hits an internal error compiling some expressions (any __int128 value), and
-    would quit: for the compilation only, such an error aborts the command instead (and
-    without a backtrace, which GDB cannot print into a captured command's output)."""
+    """For the compilation only, an internal error in GDB aborts the command instead of
+    asking whether to quit (and without a backtrace, which GDB cannot print into a captured
+    command's output)."""
 
     _settings = ("maint {} internal-error quit", "maint {} internal-error corefile",
                  "maint {} internal-error backtrace")
@@ -62,15 +92,24 @@ class _InternalErrorsAbortTheCommand:
             gdb.execute(f"{setting.format('set')} {value}", to_string=True)
 
 
-def _run(command):
+def _agent_eval(arguments, expression):
+    """`maint agent-eval ARGUMENTS` for `expression`, within the rules above."""
+    if _verdicts.get(expression):
+        raise AxUnavailable(_verdicts[expression])
+    if not _allowed and expression not in _verdicts:
+        raise NotCompiledYet()
     try:
         with _InternalErrorsAbortTheCommand():
-            return gdb.execute(command, to_string=True)
+            output = gdb.execute(f"maint agent-eval {arguments}", to_string=True)
     except gdb.error as error:
+        _verdicts[expression] = str(error)
         raise AxUnavailable(str(error)) from None
     except KeyboardInterrupt:  # how an aborted command reaches Python
-        raise AxUnavailable("GDB's agent-expression compiler failed on it (an internal error "
-                            "in GDB)") from None
+        _verdicts[expression] = ("GDB's agent-expression compiler failed on it (an internal "
+                                 "error in GDB)")
+        raise AxUnavailable(_verdicts[expression]) from None
+    _verdicts[expression] = None
+    return output
 
 
 def _line_linespec(address):
@@ -78,22 +117,30 @@ def _line_linespec(address):
     return f"{sal.symtab.fullname()}:{sal.line}" if sal.symtab is not None and sal.line else None
 
 
-def linespec_listing(address, linespec, expression):
-    if linespec is None:
-        return None
-    return _listing_at_scope(_run(f"maint agent-eval -at {linespec}, {expression}"), address)
+def _symbols(address, expression):
+    try:
+        block = gdb.block_for_pc(address) if address is not None else None
+    except RuntimeError:
+        block = None
+    for name in set(_IDENTIFIER.findall(expression)):
+        try:
+            symbol = gdb.lookup_symbol(name, block)[0] if block is not None else None
+            symbol = symbol or gdb.lookup_global_symbol(name) or gdb.lookup_static_symbol(name)
+        except gdb.error:
+            continue
+        if symbol is not None:
+            yield symbol
 
 
 def _reads_locals(address, expression):
-    try:
-        block = gdb.block_for_pc(address)
-    except RuntimeError:
-        return False
-    if block is None:
-        return False
-    for name in set(_IDENTIFIER.findall(expression)):
-        symbol = gdb.lookup_symbol(name, block)[0]
-        if symbol is not None and symbol.needs_frame:
+    return any(symbol.needs_frame for symbol in _symbols(address, expression))
+
+
+def _wide_integers(address, expression):
+    """Whether the expression names a variable wider than 64 bits."""
+    for symbol in _symbols(address, expression):
+        target = symbol.type.strip_typedefs() if symbol.type is not None else None
+        if target is not None and target.code == gdb.TYPE_CODE_INT and target.sizeof > 8:
             return True
     return False
 
@@ -108,37 +155,25 @@ def agent_eval_at(address, linespec=None, may_move_pc=False):
     return agent_eval
 
 
-def _wide_integers(address, expression):
-    """Whether the expression names a variable wider than 64 bits: GDB 13's agent-expression
-    compiler hits an internal error on them, which inside GDB's event handling would leave
-    the program in a state GDB cannot resume."""
-    try:
-        block = gdb.block_for_pc(address) if address is not None else None
-    except RuntimeError:
-        block = None
-    for name in set(_IDENTIFIER.findall(expression)):
-        try:
-            symbol = gdb.lookup_symbol(name, block)[0] if block is not None else None
-            symbol = symbol or gdb.lookup_global_symbol(name) or gdb.lookup_static_symbol(name)
-        except gdb.error:
-            continue
-        if symbol is not None and symbol.type is not None:
-            target = symbol.type.strip_typedefs()
-            if target.code == gdb.TYPE_CODE_INT and target.sizeof > 8:
-                return True
-    return False
-
-
 def _compile(address, linespec, expression, may_move_pc):
     if _wide_integers(address, expression):
         raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
                             "cannot hold")
-    listing = (linespec_listing(address, linespec, expression)
-               or linespec_listing(address, _line_linespec(address), expression))
-    if listing is not None:
-        return listing
+    if linespec is not None:
+        listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}", expression),
+                                    address)
+        if listing is not None:
+            return listing
+    if not _allowed:
+        raise NotCompiledYet()
+    line = _line_linespec(address)
+    if line is not None:
+        listing = _listing_at_scope(_agent_eval(f"-at {line}, {expression}", expression),
+                                    address)
+        if listing is not None:
+            return listing
     if not _reads_locals(address, expression):
-        output = _run(f"maint agent-eval {expression}")
+        output = _agent_eval(expression, expression)
         return output[output.index("Scope:"):] if "Scope:" in output else output
     if may_move_pc:
         return _compile_with_pc_at(address, expression)
@@ -148,13 +183,10 @@ def _compile(address, linespec, expression, may_move_pc):
 
 
 def settled(address, linespec):
-    """Whether GDB already resolves `linespec` to `address` (not before relocation, say)."""
-    if linespec is None:
-        return True
-    try:
-        return linespec_listing(address, linespec, "1") is not None
-    except AxUnavailable:
-        return False
+    """Whether GDB's symbols already place `linespec` at `address` in this program image
+    (after an exec, the old image's addresses stay until the new one is relocated)."""
+    return (linespec is None or gdb.block_for_pc(address) is not None
+            or gdb.solib_name(address) is not None)
 
 
 def _compile_with_pc_at(address, expression):
@@ -163,12 +195,12 @@ def _compile_with_pc_at(address, expression):
     newest = gdb.newest_frame()
     saved_pc = newest.pc()
     if saved_pc == address:
-        return _checked(_run(f"maint agent-eval {expression}"), address)
+        return _checked(_agent_eval(expression, expression), address)
     level = _selected_level()
     newest.select()
     gdb.execute(f"set $pc = {address:#x}", to_string=True)
     try:
-        listing = _run(f"maint agent-eval {expression}")
+        listing = _agent_eval(expression, expression)
     finally:
         gdb.execute(f"set $pc = {saved_pc:#x}", to_string=True)
         _select_level(level)

@@ -5,6 +5,7 @@ from ..compiler import AxUnavailable, explain
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_EXPLANATION
 from . import arming, ignore
+from .agent import compiling_allowed
 from .cmdline import CommandLineError, parse
 from .create import create, describe_location
 from .model import registry
@@ -12,9 +13,11 @@ from .predicates import compile_at_location
 
 
 def as_gdb_error(run):
-    """Run `run()`; any failure becomes one GDB error message, never a traceback."""
+    """Run `run()` for a user command; any failure becomes one GDB error message, never a
+    traceback."""
     try:
-        return run()
+        with compiling_allowed():
+            return run()
     except gdb.GdbError:
         raise
     except (gdb.error, CommandLineError, AxUnavailable, KernelError) as error:

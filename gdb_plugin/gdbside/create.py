@@ -4,20 +4,25 @@ from typing import Optional
 import gdb
 
 from ..compiler import AxUnavailable, rewrite_registers
+from ..compiler.hazards import flags_as_integers
 from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming, ignore
+from .agent import is_program_symbol
 from .cmdline import Request
 from .model import HBreakIf, registry
-from .agent import is_program_symbol
 from .predicates import compile_at
-from .tiers import choose_tier, signal_name
+from .tiers import choose_tier, keep_signal_from_program, signal_name
 
 
 def new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
+    """The catchpoint that reports the hits, on both signals a hit may arrive as: a
+    breakpoint may change tiers (a condition that does not compile, a kernel refusal)."""
     before = {bp.number for bp in gdb.breakpoints()}
-    signal = signal_name() if tier == TIER_KERNEL_SIGNAL else "SIGTRAP"
-    gdb.execute(f"{'tcatch' if temporary else 'catch'} signal {signal}", to_string=True)
+    if tier == TIER_KERNEL_SIGNAL:
+        keep_signal_from_program()
+    gdb.execute(f"{'tcatch' if temporary else 'catch'} signal SIGTRAP {signal_name()}",
+                to_string=True)
     created = [bp for bp in gdb.breakpoints() if bp.number not in before]
     return max(created, key=lambda bp: bp.number)
 
@@ -35,7 +40,8 @@ def gdb_condition(location: str, condition: Optional[str]) -> Optional[str]:
         address = sals[0].pc if sals else None
     except gdb.error:
         address = None
-    return rewrite_registers(condition, is_program_symbol(address))
+    # At the stop of a hardware breakpoint eflags.RF is set; at GDB's own breakpoint it is not.
+    return flags_as_integers(rewrite_registers(condition, is_program_symbol(address)))
 
 
 def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:

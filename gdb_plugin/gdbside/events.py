@@ -120,6 +120,7 @@ def connect():
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
     gdb.events.stop.connect(_quietly(hits.report_stop))
+    gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
     gdb.events.cont.connect(_quietly(hits.forget_pending))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.execute(HOOK_DETACH, to_string=True)

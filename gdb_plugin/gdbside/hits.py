@@ -12,11 +12,11 @@ whole condition, as for its own conditional breakpoints: the kernel filter
 only ever over-approximates.  A false condition makes GDB resume silently,
 since the catchpoint explains the signal and SIGTRAP is not passed.
 """
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import gdb
 
-from ..kernel.probe import TIER_KERNEL_SIGNAL
+from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming
 from .frames import describe
 from .ignore import ignored_by_gdb
@@ -27,8 +27,8 @@ TRAP_PERF = 6
 SI_KERNEL = 0x80  # the si_code of signals sent by bpf_send_signal_thread
 CONVENIENCE = "_hbreak_if"
 
-# Hits accepted by a condition, waiting for the stop event: {global thread number: breakpoint}.
-_pending: Dict[int, HBreakIf] = {}
+# Hits accepted by conditions, waiting for the stop event: {global thread number: breakpoints}.
+_pending: Dict[int, List[HBreakIf]] = {}
 # Steps that landed on an armed address and were reported: {thread: (breakpoint, pc)}, for
 # the stop they happened in and the resume after it.
 _landing: Dict[int, Tuple[int, int]] = {}
@@ -43,14 +43,21 @@ def _classify(bp: HBreakIf, pc: int) -> str:
         from .tiers import mailbox, signal_number
         if int(siginfo["si_signo"]) != signal_number() or code != SI_KERNEL:
             return "other"
-        lwp = gdb.selected_thread().ptid[1]
-        if mailbox().get(lwp) != bp.number:
+        key = gdb.selected_thread().ptid[1] << 32 | bp.number
+        if mailbox().get(key) is None:
             return "other"
-        mailbox().delete(lwp)
+        mailbox().delete(key)
         return "hit"
     if code == TRAP_PERF:
         sig_data = int(siginfo["_sifields"]["_timer"]["si_sigval"]["sival_ptr"])
-        return "hit" if sig_data == bp.number else "other"
+        if sig_data == bp.number:
+            return "hit"
+        # Breakpoints at one address all trap at once, but one SIGTRAP is all the thread gets
+        # (a pending standard signal is not queued twice): each decides at the stop it causes.
+        other = registry.get(sig_data)
+        if other is not None and pc in bp.addresses() and pc in other.addresses():
+            return "hit"
+        return "other"
     if code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
         return "landing"
     return "other"
@@ -78,7 +85,7 @@ def accept(bp: HBreakIf) -> bool:
         return False
     thread = gdb.selected_thread()
     if thread is not None:
-        _pending[thread.global_num] = bp
+        _pending.setdefault(thread.global_num, []).append(bp)
     return True
 
 
@@ -142,30 +149,52 @@ def retry_after_unreadable(bp: HBreakIf, thread) -> bool:
     return True
 
 
+def compile_what_was_put_off(event) -> None:
+    """A stop is where GDB may try what it could not while the program started."""
+    from .agent import compiling_allowed
+    waiting = [bp for bp in registry if bp.compile_at_next_stop]
+    if not waiting:
+        return
+    with compiling_allowed():
+        for bp in waiting:
+            bp.compile_at_next_stop = False
+            arming.forget(bp)
+        arming.sync_all()
+
+
 def forget_pending(event) -> None:
     """On resume: a hit accepted by the condition but not stopped at (GDB's ignore count) is stale."""
     _pending.clear()
 
 
 def report_stop(event) -> None:
-    """Print the hit like a breakpoint hit, once GDB has stopped for it."""
+    """Print the hit like a breakpoint hit, once GDB has stopped for it.  Where several
+    breakpoints hit at once, GDB reports the first and counts them all; so does this."""
     global _landing, _landed
     _landed, _landing = _landing, {}
     thread = gdb.selected_thread()
-    bp: Optional[HBreakIf] = _pending.pop(thread.global_num, None) if thread else None
+    stopped = sorted(_pending.pop(thread.global_num, []) if thread else [],
+                     key=lambda bp: bp.number)
     _pending.clear()
-    if bp is None:
+    if not stopped:
         return
-    bp.stops += 1
-    hits = arming.kernel_hits(bp)
-    filtered = max(0, hits - bp.hits_at_last_stop - 1)
-    bp.hits_at_last_stop = hits
+    filtered = {bp.number: _count_stop(bp) for bp in stopped}
+    bp = stopped[0]
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
     if bp.watch is not None:
         from .watch import report
         gdb.write(report(bp) + describe(gdb.selected_frame()))
     else:
         gdb.write(f"\nhbreak-if {bp.number}, {describe(gdb.selected_frame())}")
-    if bp.uses_perf and bp.tier != "ptrace" and filtered:
-        plural = "" if filtered == 1 else "s"
-        gdb.write(f"({filtered:,} hit{plural} filtered in the kernel)\n")
+    if bp.uses_perf and bp.tier != TIER_PTRACE and filtered[bp.number]:
+        plural = "" if filtered[bp.number] == 1 else "s"
+        gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
+
+
+def _count_stop(bp: HBreakIf) -> int:
+    """Counts a stop of `bp`; the hits the kernel filtered since its previous one."""
+    bp.stops += 1
+    hits = arming.kernel_hits(bp)
+    filtered = max(0, hits - bp.hits_at_last_stop - 1)
+    bp.hits_at_last_stop = hits
+    return filtered

@@ -52,6 +52,7 @@ class HBreakIf:
     ignore_counter: Optional[object] = None  # the ignore count, where the kernel keeps it
     watch: Optional[WatchSpec] = None
     unarmable: Optional[str] = None  # why the kernel refused a watchpoint
+    compile_at_next_stop: bool = False  # its predicates let through what GDB had no chance to compile
     notes: list = field(default_factory=list)
 
     @property

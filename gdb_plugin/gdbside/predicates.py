@@ -5,7 +5,7 @@ from ..ebpf import encode_program
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
-from .agent import agent_eval_at, is_program_symbol
+from .agent import NotCompiledYet, agent_eval_at, is_program_symbol
 from .model import HBreakIf
 
 
@@ -44,7 +44,10 @@ def program_for(bp: HBreakIf, address: int):
     """A loaded program for `bp` at `address`, or None where GDB decides every hit."""
     if bp.tier == TIER_PTRACE:
         return None
+    put_off = NotCompiledYet.raised
     compiled = compile_at(bp, address)
+    if NotCompiledYet.raised != put_off:
+        bp.compile_at_next_stop = True
     if bp.ignore_counter is not None and not compiled.exact:
         from .ignore import give_back_to_gdb
         give_back_to_gdb(bp)

@@ -79,10 +79,12 @@ def mailbox():
 
 
 def signal_name():
-    """Its GDB name; the first use also tells GDB never to hand it to the program."""
-    name = f"SIG{REALTIME_SIGNAL}"
-    gdb.execute(f"handle {name} nostop noprint nopass", to_string=True)
-    return name
+    return f"SIG{REALTIME_SIGNAL}"
+
+
+def keep_signal_from_program():
+    """Once the kernel-signal tier is in use, GDB must not hand its signal to the program."""
+    gdb.execute(f"handle {signal_name()} stop noprint nopass", to_string=True)
 
 
 _warned_pids = set()

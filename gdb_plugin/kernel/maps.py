@@ -108,5 +108,6 @@ def counter_array(size: int = 1) -> BpfMap:
 
 
 def thread_mailbox(entries: int = 4096) -> BpfMap:
-    """A u64 per thread id, e.g. which breakpoint a predicate matched for that thread."""
-    return BpfMap.create(BPF_MAP_TYPE_HASH, entries, ctypes.c_uint32, ctypes.c_uint64)
+    """A u64 per u64 key, e.g. (thread id << 32 | breakpoint) for the matches a predicate
+    reports to GDB."""
+    return BpfMap.create(BPF_MAP_TYPE_HASH, entries, ctypes.c_uint64, ctypes.c_uint64)
