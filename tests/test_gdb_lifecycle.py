@@ -113,3 +113,19 @@ def test_kill_then_run_again(kernel_tier):
                             "print i"], args=["10"]).check()
     assert hits(result.stdout) == [(1, "target", "i=3")] * 2
     assert result.values()[1] == "3"
+
+
+def test_thread_specific_breakpoint_stops_only_in_its_thread(kernel_tier):
+    threads = build("threads")
+    result = run_gdb(threads, [
+        "break work if i == 0", "run", "info threads", "delete 1",
+        # Every worker thread exists now; the one GDB selected is stopped in work().
+        "python gdb.set_convenience_variable('chosen', gdb.selected_thread().num)",
+        "python gdb.set_convenience_variable('tid', int(gdb.parse_and_eval('tid')))",
+        "eval \"hbreak-if -thread %d work i == 700\", $chosen",
+        "continue", "print tid == $tid", "print i", "print $_thread == $chosen", "continue",
+    ], args=["1000"]).check()
+    assert len(hits(result.stdout)) == 1
+    assert result.values() == {1: "1", 2: "700", 3: "1"}
+    assert "(700 hits filtered in the kernel)" in result.stdout  # only its thread is armed
+    assert "exited normally" in result.stdout
