@@ -23,7 +23,7 @@ def test_four_threads_each_armed_and_the_stop_is_in_the_right_thread(kernel_tier
     result = run_gdb(threads, ["hbreak-if work tid == 2 && i == 300", "run",
                                "print tid", "print i", "info threads", "continue",
                                "info hbreak-if"], args=["1000"]).check()
-    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
+    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")], result
     assert result.values() == {1: "2", 2: "300"}
     # The stopped thread is the one GDB selected, and it is running work().
     assert re.search(r"^\* \d+\s+Thread .* work \(tid=2, i=300\)", result.stdout, re.M)
