@@ -172,9 +172,9 @@ def report_stop(event) -> None:
     breakpoints hit at once, GDB reports the first and counts them all; so does this."""
     global _landing, _landed
     _landed, _landing = _landing, {}
-    thread = gdb.selected_thread()
-    stopped = sorted(_pending.pop(thread.global_num, []) if thread else [],
-                     key=lambda bp: bp.number)
+    # Every hit accepted since the last resume belongs to this stop (whichever thread GDB
+    # shows): conditions that held but did not stop (an ignore count) were cleared on resume.
+    stopped = sorted({bp for hits in _pending.values() for bp in hits}, key=lambda bp: bp.number)
     _pending.clear()
     if not stopped:
         return
