@@ -15,6 +15,7 @@ IDENT, DOLLAR, INT, FLOAT, CHAR, STRING, OP, END = (
     "ident", "dollar", "int", "float", "char", "string", "op", "end")
 
 # Longest first, so that `<<=` is not read as `<<` then `=`.
+_DIGITS = "0123456789"  # str.isdigit() also takes other scripts' digits
 _OPERATORS = sorted("""
     ->* ... <<= >>= -> ++ -- << >> <= >= == != && || += -= *= /= %= &= |= ^= :: .*
     + - * / % & | ^ ~ ! < > = ? : , . ( ) [ ] { } @ #
@@ -87,7 +88,8 @@ def tokenize(text: str) -> List[Token]:
                                 start, end))
             pos = end
             continue
-        if text[pos].isdigit() or (text[pos] == "." and text[pos + 1:pos + 2].isdigit()):
+        if text[pos] in _DIGITS or (text[pos] == "." and text[pos + 1:pos + 2] in _DIGITS
+                                     and text[pos + 1:pos + 2] != ""):
             m = _NUMBER.match(text, pos)
             kind = FLOAT if _is_float(m.group()) else INT
             tokens.append(Token(kind, m.group(), start, m.end()))

@@ -30,7 +30,7 @@ _SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
 
 # Listings compiled at exactly their address, for the current program image.
 _listings = {}
-# What GDB said about an expression: None (it compiled) or its refusal.
+# What GDB said about `maint agent-eval ARGUMENTS`: None (it compiled) or its refusal.
 _verdicts = {}
 _allowed = 0
 
@@ -92,23 +92,27 @@ class _InternalErrorsAbortTheCommand:
             gdb.execute(f"{setting.format('set')} {value}", to_string=True)
 
 
-def _agent_eval(arguments, expression):
-    """`maint agent-eval ARGUMENTS` for `expression`, within the rules above."""
-    if _verdicts.get(expression):
-        raise AxUnavailable(_verdicts[expression])
-    if not _allowed and expression not in _verdicts:
+def _agent_eval(arguments):
+    """`maint agent-eval ARGUMENTS`, within the rules above; what GDB said is kept by the
+    whole ARGUMENTS (where and what), since an expression may compile at one location only."""
+    remembered = arguments.startswith("-at ")  # without -at, it depends on the selected pc
+    if remembered and _verdicts.get(arguments):
+        raise AxUnavailable(_verdicts[arguments])
+    if not _allowed and not (remembered and arguments in _verdicts):
         raise NotCompiledYet()
     try:
         with _InternalErrorsAbortTheCommand():
             output = gdb.execute(f"maint agent-eval {arguments}", to_string=True)
     except gdb.error as error:
-        _verdicts[expression] = str(error)
-        raise AxUnavailable(str(error)) from None
+        verdict = str(error)
     except KeyboardInterrupt:  # how an aborted command reaches Python
-        _verdicts[expression] = ("GDB's agent-expression compiler failed on it (an internal "
-                                 "error in GDB)")
-        raise AxUnavailable(_verdicts[expression]) from None
-    _verdicts[expression] = None
+        verdict = "GDB's agent-expression compiler failed on it (an internal error in GDB)"
+    else:
+        verdict = None
+    if remembered:
+        _verdicts[arguments] = verdict
+    if verdict is not None:
+        raise AxUnavailable(verdict)
     return output
 
 
@@ -160,7 +164,7 @@ def _compile(address, linespec, expression, may_move_pc):
         raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
                             "cannot hold")
     if linespec is not None:
-        listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}", expression),
+        listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),
                                     address)
         if listing is not None:
             return listing
@@ -168,12 +172,12 @@ def _compile(address, linespec, expression, may_move_pc):
         raise NotCompiledYet()
     line = _line_linespec(address)
     if line is not None:
-        listing = _listing_at_scope(_agent_eval(f"-at {line}, {expression}", expression),
+        listing = _listing_at_scope(_agent_eval(f"-at {line}, {expression}"),
                                     address)
         if listing is not None:
             return listing
     if not _reads_locals(address, expression):
-        output = _agent_eval(expression, expression)
+        output = _agent_eval(expression)
         return output[output.index("Scope:"):] if "Scope:" in output else output
     if may_move_pc:
         return _compile_with_pc_at(address, expression)
@@ -195,12 +199,12 @@ def _compile_with_pc_at(address, expression):
     newest = gdb.newest_frame()
     saved_pc = newest.pc()
     if saved_pc == address:
-        return _checked(_agent_eval(expression, expression), address)
+        return _checked(_agent_eval(expression), address)
     level = _selected_level()
     newest.select()
     gdb.execute(f"set $pc = {address:#x}", to_string=True)
     try:
-        listing = _agent_eval(expression, expression)
+        listing = _agent_eval(expression)
     finally:
         gdb.execute(f"set $pc = {saved_pc:#x}", to_string=True)
         _select_level(level)

@@ -4,6 +4,7 @@
 events should exist and opens or closes the difference, so every lifecycle
 event (run, new thread, library load, exec, enable, delete) just calls it.
 """
+import errno
 import os
 from typing import Dict, Optional, Tuple
 
@@ -115,6 +116,8 @@ def disarm(inferior) -> None:
     arming = _armings.pop(inferior.num, None)
     if arming is not None:
         arming.close()
+        for bp in registry:  # the next process's first stop counts its own filtered hits
+            bp.hits_at_last_stop = kernel_hits(bp)
 
 
 def disarm_all() -> None:
@@ -210,7 +213,13 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> bool:
         except BaseException:
             event.close()
             raise
-    except (KernelError, PredicateError) as error:
+    except KernelError as error:
+        if error.errno == errno.ESRCH:
+            return True  # the thread has just exited: nothing to arm
+        forget(bp)
+        demote_to_ptrace(bp, error)
+        return False
+    except PredicateError as error:
         forget(bp)
         demote_to_ptrace(bp, error)
         return False

@@ -13,6 +13,14 @@ class CommandLineError(ValueError):
     pass
 
 
+def check_one_line(*texts) -> None:
+    """Locations and conditions reach GDB inside commands it runs; a line break would start
+    another command."""
+    for text in texts:
+        if text and any(ch in text for ch in "\n\r"):
+            raise CommandLineError(f"a location or condition is one line, not {text!r}")
+
+
 @dataclass
 class Request:
     location: str
@@ -46,6 +54,27 @@ def _token_end(text: str, start: int) -> int:
     if quote or depth:
         raise CommandLineError(f"unbalanced {quote or 'bracket'} in {text[start:]!r}")
     return i
+
+
+_EXPLICIT = ("-source", "-function", "-line", "-label")  # GDB's explicit locations
+
+
+def _location_end(text: str) -> int:
+    """End of the location at the start of `text`: one linespec word, or an explicit location
+    (`-function f -line 3`), either after `-qualified`."""
+    pos, explicit = 0, False
+    while pos < len(text):
+        end = _token_end(text, pos)
+        word = text[pos:end]
+        if word in _EXPLICIT:
+            value_start = len(text) - len(text[end:].lstrip())
+            end, explicit = _token_end(text, value_start), True
+            if value_start == end:
+                raise CommandLineError(f"missing argument for \"{word}\"")
+        elif word != "-qualified":
+            return pos if explicit else end
+        pos = len(text) - len(text[end:].lstrip())
+    return len(text.rstrip())
 
 
 def _number(option: str, value: str) -> int:
@@ -82,8 +111,8 @@ def parse(argument: str) -> Request:
     rest = text[pos:]
     if not rest:
         raise CommandLineError(f"a location is needed. {USAGE}")
-    end = _token_end(rest, 0)
-    location, condition = rest[:end], rest[end:].strip()
+    end = _location_end(rest)
+    location, condition = rest[:end].rstrip(), rest[end:].strip()
     if condition == "if" or condition.startswith(("if ", "if\t", "if(")):
         condition = condition[2:].strip()
     if options.get("c_predicate"):

@@ -1,7 +1,7 @@
 """The user's commands: `hbreak-if` and `info hbreak-if`."""
 import gdb
 
-from ..compiler import AxUnavailable, explain
+from ..compiler import CompileError, explain
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_EXPLANATION
 from . import arming, ignore
@@ -20,8 +20,10 @@ def as_gdb_error(run):
             return run()
     except gdb.GdbError:
         raise
-    except (gdb.error, CommandLineError, AxUnavailable, KernelError) as error:
+    except (gdb.error, CommandLineError, CompileError, KernelError) as error:
         raise gdb.GdbError(str(error)) from None
+    except RecursionError:
+        raise gdb.GdbError("the condition is nested too deeply for hbreak-if") from None
     except Exception as error:  # a defect: still no half-made breakpoint and no traceback
         raise gdb.GdbError(f"hbreak-if: internal error: {type(error).__name__}: {error}") from None
 

@@ -3,13 +3,13 @@ from typing import Optional
 
 import gdb
 
-from ..compiler import AxUnavailable, rewrite_registers
+from ..compiler import AxUnavailable, CompileError, rewrite_registers
 from ..compiler.hazards import flags_as_integers
 from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming, ignore
 from .agent import is_program_symbol
-from .cmdline import Request
+from .cmdline import Request, check_one_line
 from .model import HBreakIf, registry
 from .predicates import compile_at
 from .tiers import choose_tier, keep_signal_from_program, signal_name
@@ -32,36 +32,43 @@ NOTHING_COMPILES = "no part of the condition compiles to a kernel filter"
 
 def gdb_condition(location: str, condition: Optional[str]) -> Optional[str]:
     """CONDITION as GDB must read it: bare register names (rax, eax, ...) become $rax, ...,
-    unless the program has a symbol of that name at LOCATION."""
+    unless the program has a symbol of that name at LOCATION.  Text the rewrite cannot read
+    goes to GDB as it is: GDB's parser then names the problem."""
     if not condition:
         return None
+    address = None
+    if not location.lstrip().startswith("*"):  # GDB 13 crashes on a bad *EXPR in decode_line
+        try:
+            sals = gdb.decode_line(location)[1] or []
+            address = sals[0].pc if sals else None
+        except gdb.error:
+            pass
     try:
-        sals = gdb.decode_line(location)[1] or []
-        address = sals[0].pc if sals else None
-    except gdb.error:
-        address = None
-    # At the stop of a hardware breakpoint eflags.RF is set; at GDB's own breakpoint it is not.
-    return flags_as_integers(rewrite_registers(condition, is_program_symbol(address)))
+        # At the stop of a hardware breakpoint eflags.RF is set; at GDB's own breakpoint not.
+        return flags_as_integers(rewrite_registers(condition, is_program_symbol(address)))
+    except (CompileError, RecursionError):
+        return condition
 
 
 def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
     """An internal disabled breakpoint: GDB resolves LOCATION and parses CONDITION there."""
-    pending = False
-    try:
-        gdb.decode_line(location)
-    except gdb.error as error:
-        if gdb.parameter("breakpoint pending") is False:
+    if location.lstrip().startswith("*"):
+        try:
+            gdb.parse_and_eval(location.lstrip()[1:])  # a bad *EXPR would crash GDB 13 below
+        except gdb.error as error:
             raise gdb.GdbError(str(error)) from None
-        pending = True
     tracker = gdb.Breakpoint(location, internal=True)
     tracker.enabled = False
-    if condition:
-        try:
+    try:
+        if tracker.pending and gdb.parameter("breakpoint pending") is False:
+            raise gdb.GdbError(f"No location {location!r} in the program "
+                               "(and `set breakpoint pending` is off).")
+        if condition:
             tracker.condition = condition
-        except gdb.error:
-            tracker.delete()
-            raise
-    if pending:
+    except (gdb.error, gdb.GdbError):
+        tracker.delete()
+        raise
+    if tracker.pending:
         gdb.write(f"hbreak-if location {location!r} is pending on a future shared library load.\n")
     return tracker
 
@@ -93,6 +100,9 @@ def assess(bp: HBreakIf) -> None:
 
 
 def create(request: Request) -> HBreakIf:
+    from .events import delete_leftovers
+    delete_leftovers()
+    check_one_line(request.location, request.condition)
     tier, reason = choose_tier()
     if request.c_predicate and tier != TIER_KERNEL:
         raise gdb.GdbError(f"a C predicate runs only in the kernel tier, and new breakpoints "

@@ -94,14 +94,28 @@ def on_breakpoint_deleted(gdb_bp):
         return
     registry.remove(bp)
     arming.forget(bp)
-    for owned in (bp.tracker, bp.software):
-        if owned is not None and owned.is_valid():
-            owned.delete()
+    if bp.tracker is not None and bp.tracker.is_valid():
+        bp.tracker.delete()  # made before the catchpoint: behind GDB's walk of the list
+    if bp.software is not None and bp.software.is_valid():
+        # Made after the catchpoint, it may be the next one GDB's `delete` (all) is about to
+        # visit: disabled now, deleted at the next command.
+        bp.software.enabled = False
+        _to_delete.append(bp.software)
     if bp.c_predicate is not None:
         bp.c_predicate.close()
     ignore.release(bp)
     if bp.watch is not None:
         bp.watch.state.close()
+
+
+_to_delete = []
+
+
+def delete_leftovers(*_):
+    while _to_delete:
+        leftover = _to_delete.pop()
+        if leftover.is_valid():
+            leftover.delete()
 
 
 def on_detach():
@@ -123,4 +137,5 @@ def connect():
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
     gdb.events.cont.connect(_quietly(hits.forget_pending))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
+    gdb.events.before_prompt.connect(_quietly(delete_leftovers))
     gdb.execute(HOOK_DETACH, to_string=True)

@@ -1,6 +1,7 @@
 """The BPF program of one breakpoint at one address: GDB's AX for the condition, lowered."""
 from ..compiler import compile_condition, signal_on_match, stop_on_match
 from ..compiler.ignore import IgnoreFirst
+from ..compiler.predicate import build_program
 from ..ebpf import encode_program
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
@@ -14,8 +15,9 @@ class PredicateError(Exception):
 
 
 def linespec_of(location: str):
-    """The location as a linespec for `maint agent-eval -at`, if it is one."""
-    return None if location.lstrip().startswith("*") else location
+    """The location as a linespec for `maint agent-eval -at`, if it is one (not `*ADDRESS`,
+    not an explicit `-function F -line N`)."""
+    return None if location.lstrip().startswith(("*", "-")) else location
 
 
 def on_match_for(bp: HBreakIf):
@@ -45,7 +47,12 @@ def program_for(bp: HBreakIf, address: int):
     if bp.tier == TIER_PTRACE:
         return None
     put_off = NotCompiledYet.raised
-    compiled = compile_at(bp, address)
+    try:
+        compiled = compile_at(bp, address)
+    except (NotCompiledYet, RecursionError):
+        # Every hit goes to GDB until the next stop, where GDB may compile the condition.
+        bp.compile_at_next_stop = True
+        return _load(bp, build_program(None, on_match_for(bp)))
     if NotCompiledYet.raised != put_off:
         bp.compile_at_next_stop = True
     if bp.ignore_counter is not None and not compiled.exact:
@@ -55,8 +62,12 @@ def program_for(bp: HBreakIf, address: int):
     for note in compiled.notes:
         if not note.in_kernel and note not in bp.notes:
             bp.notes.append(note)
+    return _load(bp, compiled.program)
+
+
+def _load(bp: HBreakIf, program):
     try:
-        return BpfProgram.load(encode_program(compiled.program), name=f"hbreak_if_{bp.number}")
+        return BpfProgram.load(encode_program(program), name=f"hbreak_if_{bp.number}")
     except KernelError as error:
         raise PredicateError(str(error)) from None
 
