@@ -13,6 +13,7 @@ GDB's. The whole condition is tried first: one round trip when everything compil
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
@@ -85,6 +86,16 @@ class _Outcome:
     notes: List[PartNote]
 
 
+_MAY_FAIL = re.compile(r"->|\[|\*|/|%|\+\+|--|(?<![=!<>])=(?!=)|\$_|[A-Za-z_]\w*\s*\(")
+
+
+def _may_fail(text: str) -> bool:
+    """Whether GDB's evaluation of `text` might raise an error or change something: memory
+    reads, division, assignments, increments, calls, convenience variables (a conservative
+    reading of the text; registers, literals and comparisons cannot)."""
+    return bool(_MAY_FAIL.search(re.sub(r"'(\\.|[^'\\])*'|\"(\\.|[^\"\\])*\"", "", text)))
+
+
 class _Splitter:
     def __init__(self, text: str, agent_eval: AgentEval):
         self.text = text
@@ -155,11 +166,8 @@ class _Splitter:
             outcomes = [self.split(child) for child in _flatten(node, node.op)]
             notes = [n for o in outcomes for n in o.notes]
             if node.op == "&&":
-                parts = tuple(o.part for o in outcomes if o.part is not None)
-                exact = all(o.exact for o in outcomes)
-                if not parts:
-                    return _Outcome(None, False, notes)
-                return _Outcome(parts[0] if len(parts) == 1 else KernelAnd(parts), exact, notes)
+                texts = [self.node_text(child) for child in _flatten(node, node.op)]
+                return self.conjunction(outcomes, texts, notes, text)
             if any(o.part is None for o in outcomes):
                 return _Outcome(None, False, self.discarded(notes, text))
             return _Outcome(KernelOr(tuple(o.part for o in outcomes)),
@@ -182,6 +190,27 @@ class _Splitter:
                 return _Outcome(None, False, self.discarded(notes, text))
             return _Outcome(KernelOr((then.part, otherwise.part)), False, notes)
         return _Outcome(None, False, [_gdb_note(text, why)])
+
+    def conjunction(self, outcomes: List[_Outcome], texts: List[str], notes: List[PartNote],
+                    text: str) -> _Outcome:
+        """The kernel filters on the conjuncts up to the first one GDB alone evaluates that may
+        raise an error (GDB then stops) or have a side effect: GDB evaluates left to right, so
+        a conjunct after such a one must not filter hits away."""
+        parts, blocked_at = [], len(outcomes)
+        for index, (outcome, conjunct) in enumerate(zip(outcomes, texts)):
+            if outcome.part is not None and index < blocked_at:
+                parts.append(outcome.part)
+            if not outcome.exact and index < blocked_at and _may_fail(conjunct):
+                blocked_at = index
+        exact = len(parts) == len(outcomes) and all(o.exact for o in outcomes)
+        kept = {id(note) for o in outcomes[:blocked_at + 1] for note in o.notes}
+        notes = [note if id(note) in kept or not note.in_kernel else _gdb_note(
+                     note.text, f"compiles, but comes after a part of `{text}` that only GDB "
+                                "evaluates, which may stop the program with an error first")
+                 for note in notes]
+        if not parts:
+            return _Outcome(None, False, notes)
+        return _Outcome(parts[0] if len(parts) == 1 else KernelAnd(tuple(parts)), exact, notes)
 
     @staticmethod
     def discarded(notes: List[PartNote], whole: str) -> List[PartNote]:
