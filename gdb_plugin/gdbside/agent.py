@@ -75,21 +75,32 @@ def _listing_at_scope(output, address):
 class _InternalErrorsAbortTheCommand:
     """For the compilation only, an internal error in GDB aborts the command instead of
     asking whether to quit (and without a backtrace, which GDB cannot print into a captured
-    command's output)."""
+    command's output).  Nested uses cost nothing: a whole condition is compiled under one."""
 
     _settings = ("maint {} internal-error quit", "maint {} internal-error corefile",
                  "maint {} internal-error backtrace")
     _quiet = ("no", "no", "off")
+    _depth = 0
 
     def __enter__(self):
-        self._saved = [_SETTING.search(gdb.execute(s.format("show"), to_string=True)).group(1)
-                       for s in self._settings]
-        for setting, value in zip(self._settings, self._quiet):
-            gdb.execute(f"{setting.format('set')} {value}", to_string=True)
+        cls = _InternalErrorsAbortTheCommand
+        cls._depth += 1
+        if cls._depth == 1:
+            cls._saved = [_SETTING.search(gdb.execute(s.format("show"), to_string=True)).group(1)
+                          for s in self._settings]
+            for setting, value in zip(self._settings, self._quiet):
+                gdb.execute(f"{setting.format('set')} {value}", to_string=True)
+        return self
 
     def __exit__(self, *exc):
-        for setting, value in zip(self._settings, self._saved):
-            gdb.execute(f"{setting.format('set')} {value}", to_string=True)
+        cls = _InternalErrorsAbortTheCommand
+        cls._depth -= 1
+        if cls._depth == 0:
+            for setting, value in zip(self._settings, cls._saved):
+                gdb.execute(f"{setting.format('set')} {value}", to_string=True)
+
+
+compiling = _InternalErrorsAbortTheCommand  # around a whole compilation
 
 
 def _agent_eval(arguments):

@@ -6,7 +6,7 @@ from ..ebpf import encode_program
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
-from .agent import NotCompiledYet, agent_eval_at, is_program_symbol
+from .agent import NotCompiledYet, agent_eval_at, compiling, is_program_symbol
 from .model import HBreakIf
 
 
@@ -38,8 +38,9 @@ def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
         from .watch import compile_watch
         return compile_watch(bp)
     agent_eval = agent_eval_at(address, linespec_of(bp.location), may_move_pc)
-    return compile_condition(bp.condition or "1", agent_eval, is_program_symbol(address),
-                             on_match=on_match_for(bp))
+    with compiling():
+        return compile_condition(bp.condition or "1", agent_eval, is_program_symbol(address),
+                                 on_match=on_match_for(bp))
 
 
 def program_for(bp: HBreakIf, address: int):
