@@ -2,13 +2,18 @@ import os
 
 import pytest
 
-from harness.kernel import require_kernel_tier
+from harness.kernel import require_kernel_tier, skip_tier_beyond_expected
 
 
 @pytest.fixture
-def kernel_tier():
-    """Skips the test (or fails it, with HBREAK_IF_REQUIRE_KERNEL=1) unless the kernel tier works."""
-    return require_kernel_tier()
+def kernel_tier(request):
+    """Skips the test (or fails it, with HBREAK_IF_REQUIRE_KERNEL=1) unless the kernel tier works.
+    With HBREAK_IF_EXPECT_TIER=<tier>, requires that tier instead, and skips a parametrized
+    `tier` the machine cannot give."""
+    report = require_kernel_tier()
+    callspec = getattr(request.node, "callspec", None)
+    skip_tier_beyond_expected(callspec.params.get("tier") if callspec else None)
+    return report
 
 
 @pytest.fixture(scope="session")

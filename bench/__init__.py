@@ -1,0 +1,1 @@
+"""Benchmarks of hbreak-if against GDB's own conditional breakpoints (bench/run.sh)."""

@@ -1,0 +1,106 @@
+"""Running a workload without a debugger: alone, or under a counting perf breakpoint (the floor).
+
+The child is forked here, disables address-space randomization (as GDB and
+gdbserver do, so the breakpoint address is the one GDB resolves), and waits
+on a pipe; the perf event is opened on it with enable_on_exec, so it counts
+the workload's hits and nothing of the fork.  The event only counts: no
+sample period, no BPF program, no signal -- one debug exception per hit.
+"""
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import time
+from typing import List, Optional, Tuple
+
+from gdb_plugin.kernel import syscalls
+from gdb_plugin.kernel.perf import AttrFlag, PerfBreakpoint, breakpoint_attr
+
+ADDR_NO_RANDOMIZE = 0x0040000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def resolve_address(workload, gdb="gdb") -> int:
+    """The address GDB puts `break LOCATION` at, in the running workload (ASLR off)."""
+    argv = workload.argv(workload.threads * 2)
+    command = [gdb, "-batch", "-nx", "-ex", "set breakpoint pending on",
+               "-ex", f"break {workload.location}", "-ex", "run",
+               "-ex", 'printf "BENCH-ADDR %#lx\\n", $pc', "-ex", "kill", "--args", *argv]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    match = re.search(r"BENCH-ADDR (0x[0-9a-f]+)", out)
+    if not match:
+        raise RuntimeError(f"could not resolve {workload.location} in {workload.name}:\n{out}")
+    return int(match.group(1), 16)
+
+
+def _open_counter(pid: int, address: int) -> PerfBreakpoint:
+    attr = breakpoint_attr(address, sigtrap=False, remove_on_exec=False, inherit=True,
+                           disabled=True, sample_period=0)
+    attr.flags = int(attr.flags) | AttrFlag.ENABLE_ON_EXEC
+    fd = syscalls.perf_event_open(attr, pid, -1, -1, syscalls.PERF_FLAG_FD_CLOEXEC,
+                                  operation=f"perf_event_open(counting breakpoint at "
+                                  f"{address:#x} on {pid})")
+    return PerfBreakpoint(fd, pid, attr)
+
+
+def _wait(pid, timeout):
+    """Blocking waitpid, with the child killed when `timeout` seconds pass."""
+    def expire(signum, frame):
+        raise TimeoutError(f"the workload ran longer than {timeout:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return os.waitpid(pid, 0)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run(argv: List[str], address: Optional[int] = None,
+        timeout: float = 600.0) -> Tuple[float, Optional[int]]:
+    """Run `argv` to completion -> (wall seconds, breakpoint count or None).
+
+    With `address`, a counting hardware breakpoint is on the program (and its
+    threads) from its exec to its exit.
+    """
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(ready_w)
+            _libc.personality(ADDR_NO_RANDOMIZE)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.read(ready_r, 1)
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    os.close(ready_r)
+    counter = None
+    try:
+        if address is not None:
+            counter = _open_counter(pid, address)
+        start = time.perf_counter()
+        os.write(ready_w, b"x")
+        os.close(ready_w)
+        ready_w = None
+        _, status = _wait(pid, timeout)
+        elapsed = time.perf_counter() - start
+        if os.WIFSIGNALED(status):
+            raise RuntimeError(f"{os.path.basename(argv[0])} was killed by "
+                               f"{signal.Signals(os.WTERMSIG(status)).name}")
+        if os.WEXITSTATUS(status) != 0:
+            raise RuntimeError(f"{os.path.basename(argv[0])} exited with status "
+                               f"{os.WEXITSTATUS(status)}")
+        return elapsed, (counter.count() if counter is not None else None)
+    finally:
+        if ready_w is not None:
+            os.close(ready_w)
+        if counter is not None:
+            counter.close()

@@ -1,0 +1,146 @@
+"""Debian packages the guest needs, fetched with apt at run time into a cache outside the repo.
+
+Nothing is installed on the host: `apt-get download` fetches the .deb, and only the files the
+guest boots with (vmlinuz, a handful of modules, busybox) are taken out of it.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+# The modules the initramfs loads to mount the host's root over 9p with a writable overlay.
+# Their dependencies (fscache, netfs, virtio_ring, ...) are found in the modules themselves.
+ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
+MODULE_DIRS = ("drivers/virtio/", "net/9p/", "fs/9p/", "fs/netfs/", "fs/fscache/",
+               "fs/overlayfs/")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("HBREAK_IF_MATRIX_CACHE")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg, "hbreak-if", "kernel-matrix")
+
+
+def _apt_names(pattern: str) -> list:
+    out = subprocess.run(["apt-cache", "search", "--names-only", pattern],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.split(" ", 1)[0] for line in out.splitlines() if line.strip()]
+
+
+def _version_key(name: str):
+    return [int(x) for x in re.findall(r"\d+", name)]
+
+
+def kernel_package(series: str) -> str:
+    """The newest generic amd64 image of a kernel series, e.g. 6.1 -> linux-image-6.1.0-50-amd64."""
+    pattern = r"^linux-image-%s\.[0-9]+-[0-9]+-amd64$" % re.escape(series)
+    names = _apt_names(pattern)
+    if not names:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        names = _apt_names(pattern)
+    if not names:
+        raise SystemExit(f"kernel matrix: apt knows no package matching {pattern} "
+                         "(a Debian 12 apt source has the 6.1 kernels)")
+    return max(names, key=_version_key)
+
+
+def _download(package: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob(f"{package}_*.deb"):
+        return old
+    with tempfile.TemporaryDirectory(dir=dest) as tmp:
+        # Downloading as root into a private directory: apt's sandbox user could not write here.
+        subprocess.run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package],
+                       cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        debs = list(Path(tmp).glob(f"{package}_*.deb"))
+        if len(debs) != 1:
+            raise SystemExit(f"kernel matrix: apt-get download {package} gave {debs}")
+        final = dest / debs[0].name
+        os.replace(debs[0], final)
+    return final
+
+
+def _members(deb: Path, wanted):
+    """{path: bytes} for the members of the .deb's data archive for which wanted(path) holds."""
+    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    found = {}
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+        for member in tar:
+            name = member.name.lstrip("./")
+            if member.isfile() and wanted(name):
+                found[name] = tar.extractfile(member).read()
+    if proc.wait() != 0:
+        raise SystemExit(f"kernel matrix: dpkg-deb --fsys-tarfile {deb} failed")
+    return found
+
+
+def _modinfo_depends(ko: bytes) -> list:
+    m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", ko)
+    return [d for d in m.group(1).decode().split(",") if d] if m else []
+
+
+def _load_order(modules: dict, roots) -> list:
+    """Module names in an order where each one's dependencies come first."""
+    order, seen = [], set()
+
+    def visit(name, chain):
+        if name in seen:
+            return
+        if name not in modules:
+            raise SystemExit(f"kernel matrix: module {name} (needed by {' <- '.join(chain)}) "
+                             "is not in the kernel package")
+        seen.add(name)
+        for dep in _modinfo_depends(modules[name]):
+            visit(dep, chain + [dep])
+        order.append(name)
+
+    for root in roots:
+        visit(root, [root])
+    return order
+
+
+def kernel(series: str, package: str = None) -> dict:
+    """Fetch (once) and unpack the kernel: {"package", "release", "vmlinuz", "modules": [paths]}."""
+    package = package or kernel_package(series)
+    root = cache_dir() / package
+    done = root / "ready"
+    if not done.exists():
+        deb = _download(package, cache_dir() / "debs")
+        files = _members(deb, lambda n: n.startswith("boot/vmlinuz-") or (
+            n.endswith(".ko") and any(f"/kernel/{d}" in n for d in MODULE_DIRS)))
+        vmlinuz = [n for n in files if n.startswith("boot/vmlinuz-")]
+        if len(vmlinuz) != 1:
+            raise SystemExit(f"kernel matrix: {deb} holds {len(vmlinuz)} vmlinuz files")
+        modules = {Path(n).name[:-3]: data for n, data in files.items() if n.endswith(".ko")}
+        order = _load_order(modules, ROOT_MODULES)
+        if root.exists():
+            shutil.rmtree(root)
+        (root / "modules").mkdir(parents=True)
+        (root / "vmlinuz").write_bytes(files[vmlinuz[0]])
+        for i, name in enumerate(order):
+            (root / "modules" / f"{i:02d}-{name}.ko").write_bytes(modules[name])
+        (root / "release").write_text(vmlinuz[0].split("vmlinuz-", 1)[1] + "\n")
+        done.write_text(deb.name + "\n")
+    return {"package": package, "release": (root / "release").read_text().strip(),
+            "vmlinuz": root / "vmlinuz",
+            "modules": sorted((root / "modules").glob("*.ko"))}
+
+
+def busybox() -> Path:
+    """A static busybox from Debian's busybox-static package."""
+    out = cache_dir() / "busybox"
+    if not out.exists():
+        deb = _download("busybox-static", cache_dir() / "debs")
+        files = _members(deb, lambda n: n == "bin/busybox")
+        if "bin/busybox" not in files:
+            raise SystemExit(f"kernel matrix: no bin/busybox in {deb}")
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(files["bin/busybox"])
+        tmp.chmod(0o755)
+        os.replace(tmp, out)
+    return out
