@@ -87,6 +87,8 @@ def run_gdb(binary, commands: Sequence[str], args=(), timeout: float = 60,
     `plugin` may name another copy of plugin.py; `gdb` another gdb binary, and `prefix` a
     command that runs it (e.g. as another user).
     """
+    # An emulated guest (tests/kernel_matrix under TCG) runs GDB far slower than hardware does.
+    timeout *= float(os.environ.get("HBREAK_IF_TIMEOUT_SCALE") or 1)
     full_env = dict(os.environ)
     full_env.pop("DEBUGINFOD_URLS", None)
     full_env.update({"LC_ALL": "C", "TERM": "dumb"})
