@@ -150,9 +150,17 @@ class Build:
 #     the register to GDB's re-check, the variable to the kernel and to break-if
 #     (test_reliability_bugs.py::test_shadowed_register_name_at_an_address_means_the_variable):
 #     such conditions get the function's own location instead.
+#   FLOAT_TYPE_ERRORS: an integer-only operator (% & | ^ << >> ~) on a floating-point operand
+#     is an error for GDB at every hit, so GDB stops at every hit; in a part only GDB
+#     evaluates, before a conjunct the kernel filters on, those stops are lost
+#     (test_reliability_bugs.py::test_type_error_in_a_gdb_part_before_a_kernel_conjunct_stops):
+#     such operators get +/- instead.
 POINTER_DIFFERENCES = False
 COMPUTED_LOCALS = False
 SHADOWED_NAMES_AT_ADDRESSES = False
+FLOAT_TYPE_ERRORS = False
+_FLOATING = re.compile(r"\d\.\d|\d[eE]\d|\bg_d\b")
+_INTEGER_ONLY = ("%", "&", "|", "^", "<<", ">>")
 
 # -- literals ---------------------------------------------------------------------------------
 
@@ -341,10 +349,16 @@ def value(d, slot: Slot, build: "Build", depth: int) -> Term:
                 w = right.wrapped()
                 right = Term(f"({w.gdb} == -1 ? 7 : {w.gdb})",
                              f"({w.hbreak} == -1 ? 7 : {w.hbreak})")
+        if (not FLOAT_TYPE_ERRORS and op in _INTEGER_ONLY
+                and (_FLOATING.search(left.gdb) or _FLOATING.search(right.gdb))):
+            op = "+" if op in ("|", "^", "<<") else "-"
         return binary(left, op, right)
     if choice <= 13:
         operand = value(d, slot, build, depth - 1).wrapped()
-        return _unary(d.choice(["-", "~", "!", "-", "~"]), operand)
+        op = d.choice(["-", "~", "!", "-", "~"])
+        if not FLOAT_TYPE_ERRORS and op == "~" and _FLOATING.search(operand.gdb):
+            op = "-"
+        return _unary(op, operand)
     if choice <= 16:
         typ = d.choice(_INT_TYPES)
         inner = value(d, slot, build, depth - 1).wrapped()

@@ -11,31 +11,15 @@ a hit is the same in both.
 """
 import json
 import os
+import sys
 import time
 
 import gdb
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # sourced by GDB
+from gdb_process import fds as _fds, rss_kib as _rss_kib  # noqa: E402
+
 MAX_STOPS = 200_000
-
-
-def _fds():
-    names = {}
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        kind = target if target.startswith("anon_inode:") else "other"
-        names[kind] = names.get(kind, 0) + 1
-    return names
-
-
-def _rss_kib():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Session:

@@ -9,28 +9,12 @@ that created a breakpoint is cleaned up with `delete`, and the state is recorded
 """
 import json
 import os
+import sys
 
 import gdb
 
-
-def fds():
-    kinds = {}
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue                      # the listing's own fd, closed by now
-        kind = target if target.startswith("anon_inode:") else "other"
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return kinds
-
-
-def rss_kib():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # sourced by GDB
+from gdb_process import fds, rss_kib  # noqa: E402
 
 
 def state():

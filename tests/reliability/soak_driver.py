@@ -8,29 +8,13 @@ sample_every-th stop, and after the program exits, plus the stop count.
 """
 import json
 import os
+import sys
 import time
 
 import gdb
 
-
-def fds():
-    kinds = {}
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        kind = target if target.startswith("anon_inode:") else "other"
-        kinds[kind] = kinds.get(kind, 0) + 1
-    return kinds
-
-
-def rss_kib():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # sourced by GDB
+from gdb_process import fds, rss_kib  # noqa: E402
 
 
 def sample(label):
