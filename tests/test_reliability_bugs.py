@@ -125,6 +125,15 @@ def test_error_in_a_gdb_part_before_a_kernel_conjunct_stops(kernel_tier, loop):
     assert got == expected
 
 
+def test_type_error_in_a_gdb_part_before_a_kernel_conjunct_stops(kernel_tier, loop):
+    condition = "(1.5 | i) == 0 && i == 3"
+    expected, _ = _stops_allowing_errors(loop, f"break target if {condition}", ["10"], False)
+    assert expected == list(range(10))
+    got, result = _stops_allowing_errors(loop, f"hbreak-if target {condition}", ["10"])
+    _no_defect(result)
+    assert got == expected
+
+
 def test_side_effect_before_a_kernel_conjunct_keeps_gdbs_stops(kernel_tier, loop):
     """Was: a side effect before a kernel-compiled conjunct: in `++$n == 3 && i % 2 == 0` GDB
     evaluates ++$n at every hit (break-if stops at i=2); hbreak-if filters on i % 2 == 0 in

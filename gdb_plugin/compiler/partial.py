@@ -89,11 +89,18 @@ class _Outcome:
 _MAY_FAIL = re.compile(r"->|\[|\*|/|%|\+\+|--|(?<![=!<>])=(?!=)|\$_|[A-Za-z_]\w*\s*\(")
 
 
+_FLOAT = re.compile(r"\d\.\d*|\.\d|\d[eE][-+]?\d")
+_INTEGER_ONLY = re.compile(r"(?<![&|])[&|^~](?![&|])|<<|>>")
+
+
 def _may_fail(text: str) -> bool:
     """Whether GDB's evaluation of `text` might raise an error or change something: memory
-    reads, division, assignments, increments, calls, convenience variables (a conservative
-    reading of the text; registers, literals and comparisons cannot)."""
-    return bool(_MAY_FAIL.search(re.sub(r"'(\\.|[^'\\])*'|\"(\\.|[^\"\\])*\"", "", text)))
+    reads, division, assignments, increments, calls, convenience variables, integer-only
+    operators beside a floating-point number (a conservative reading of the text; registers,
+    literals and comparisons cannot)."""
+    code = re.sub(r"'(\\.|[^'\\])*'|\"(\\.|[^\"\\])*\"", "", text)
+    return bool(_MAY_FAIL.search(code)
+                or (_FLOAT.search(code) and _INTEGER_ONLY.search(code)))
 
 
 class _Splitter:
