@@ -24,8 +24,8 @@ from reliability import conditions
 from reliability.differential import prepare, run_batch
 
 LONG = os.environ.get("HBREAK_IF_LONG") == "1"
-ROUNDS = 24                    # 96 conditions per example (one pair of GDB sessions)
-EXAMPLES = 3
+ROUNDS = 28                    # 112 conditions per example (one pair of GDB sessions)
+EXAMPLES = 4
 
 
 def _check(outcome):

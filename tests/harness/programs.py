@@ -26,7 +26,9 @@ def _compile(name: str, flags: list, filename: str) -> Path:
     if out.exists():
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Workers race on the same key: each compiles to its own name, and the rename is atomic.
+    # Workers race on the same key: each compiles to its own name, and the first to link it to
+    # `out` wins. Never replace a published file: a test may already run it, and its
+    # /proc/PID/exe would then name a deleted file (GDB's `attach` finds no executable).
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
     os.close(fd)
     try:
@@ -36,7 +38,10 @@ def _compile(name: str, flags: list, filename: str) -> Path:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
         os.chmod(tmp, 0o755)
-        os.replace(tmp, out)
+        try:
+            os.link(tmp, out)
+        except FileExistsError:
+            pass
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
