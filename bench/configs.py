@@ -9,6 +9,7 @@ fails; the failure and its reason are reported instead of a time.
 """
 import os
 import re
+import resource
 import shlex
 import subprocess
 import tempfile
@@ -32,6 +33,7 @@ TIMEOUT_PER_HIT = 0.004
 class Run:
     ok: bool
     wall: float = 0.0
+    cpu: float = 0.0                # user + system seconds of every process of the run
     reason: str = ""
     count: Optional[int] = None     # breakpoint hits counted by the kernel (floor)
     tier: Optional[str] = None      # hbreak-if: the tier `info hbreak-if` reported
@@ -55,16 +57,16 @@ class Configuration:
 # ---------------------------------------------------------------- without GDB
 
 def _alone(workload, hits, address):
-    wall, _ = native.run(workload.argv(hits), timeout=_timeout(hits))
-    return Run(ok=True, wall=wall)
+    timed = native.run(workload.argv(hits), timeout=_timeout(hits))
+    return Run(ok=True, wall=timed.wall, cpu=timed.cpu)
 
 
 def _floor(workload, hits, address):
-    wall, count = native.run(workload.argv(hits), address, timeout=_timeout(hits))
-    if count != hits:
-        return Run(ok=False, wall=wall, count=count,
-                   reason=f"the counting breakpoint saw {count} hits, expected {hits}")
-    return Run(ok=True, wall=wall, count=count)
+    timed = native.run(workload.argv(hits), address, timeout=_timeout(hits))
+    if timed.count != hits:
+        return Run(ok=False, wall=timed.wall, count=timed.count,
+                   reason=f"the counting breakpoint saw {timed.count} hits, expected {hits}")
+    return Run(ok=True, wall=timed.wall, cpu=timed.cpu, count=timed.count)
 
 
 # ---------------------------------------------------------------- with GDB
@@ -93,6 +95,7 @@ def _gdb(script: str, argv: List[str], hits: int, workload, plugin=False,
     command += ["-x", path]
     command += ["--args", *argv] if local else [argv[0]]
     try:
+        before = _children_cpu()
         start = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True,
@@ -102,6 +105,8 @@ def _gdb(script: str, argv: List[str], hits: int, workload, plugin=False,
             return Run(ok=False, reason=f"timed out after {e.timeout:.0f} s",
                        output=_text(e.stdout) + _text(e.stderr))
         wall = time.perf_counter() - start
+        # gdb reaps the program and gdbserver, so their times are in gdb's children's.
+        cpu = _children_cpu() - before
     finally:
         os.unlink(path)
     output = done.stdout + done.stderr
@@ -114,9 +119,14 @@ def _gdb(script: str, argv: List[str], hits: int, workload, plugin=False,
             problem = f"stopped at {workload.check} = {', '.join(stops)}, expected {expected}"
         else:
             problem = "did not exit normally after the stop"
-        return Run(ok=False, wall=wall, reason=f"{problem}: {_first_error(done.stderr)}",
-                   output=output)
-    return Run(ok=True, wall=wall, output=output)
+        return Run(ok=False, wall=wall, cpu=cpu, output=output,
+                   reason=f"{problem}: {_first_error(done.stderr)}")
+    return Run(ok=True, wall=wall, cpu=cpu, output=output)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _text(data):
@@ -212,7 +222,7 @@ def _gdbserver(workload, hits, address):
                local=False)
     if run.ok:
         if not _TARGET_EVALS.search(run.output):
-            return Run(ok=False, wall=run.wall, output=run.output,
+            return Run(ok=False, wall=run.wall, cpu=run.cpu, output=run.output,
                        reason="GDB did not report the condition as evaluated by the target")
         seen = re.search(r"breakpoint already hit (\d+) time", run.output)
         run.evidence = ("maint info breakpoints: " + _TARGET_EVALS.search(run.output).group(0)
@@ -240,7 +250,7 @@ def _hbreak_if(tier=None):
                         "stops": int(found.group(5)), "threads": int(found.group(6))}
         expected = tier or "kernel"
         if run.ok and run.tier != expected:
-            return Run(ok=False, wall=run.wall, tier=run.tier, output=run.output,
+            return Run(ok=False, wall=run.wall, cpu=run.cpu, tier=run.tier, output=run.output,
                        reason=f"ran on tier {run.tier or '?'}, not {expected}: "
                        + " ".join(info.split())[:300])
         return run

@@ -12,7 +12,7 @@ import re
 import signal
 import subprocess
 import time
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional
 
 from gdb_plugin.kernel import syscalls
 from gdb_plugin.kernel.perf import AttrFlag, PerfBreakpoint, breakpoint_attr
@@ -45,14 +45,14 @@ def _open_counter(pid: int, address: int) -> PerfBreakpoint:
 
 
 def _wait(pid, timeout):
-    """Blocking waitpid, with the child killed when `timeout` seconds pass."""
+    """Blocking wait4 -> (pid, status, rusage), the child killed after `timeout` seconds."""
     def expire(signum, frame):
         raise TimeoutError(f"the workload ran longer than {timeout:.0f} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return os.waitpid(pid, 0)
+        return os.wait4(pid, 0)
     except TimeoutError:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -62,9 +62,14 @@ def _wait(pid, timeout):
         signal.signal(signal.SIGALRM, previous)
 
 
-def run(argv: List[str], address: Optional[int] = None,
-        timeout: float = 600.0) -> Tuple[float, Optional[int]]:
-    """Run `argv` to completion -> (wall seconds, breakpoint count or None).
+class Timed(NamedTuple):
+    wall: float             # seconds from the release of the child to its exit
+    cpu: float              # user + system seconds of the child (all its threads)
+    count: Optional[int]    # hits the counting breakpoint saw, or None
+
+
+def run(argv: List[str], address: Optional[int] = None, timeout: float = 600.0) -> Timed:
+    """Run `argv` to completion -> its times and the breakpoint count.
 
     With `address`, a counting hardware breakpoint is on the program (and its
     threads) from its exec to its exit.
@@ -90,7 +95,7 @@ def run(argv: List[str], address: Optional[int] = None,
         os.write(ready_w, b"x")
         os.close(ready_w)
         ready_w = None
-        _, status = _wait(pid, timeout)
+        _, status, usage = _wait(pid, timeout)
         elapsed = time.perf_counter() - start
         if os.WIFSIGNALED(status):
             raise RuntimeError(f"{os.path.basename(argv[0])} was killed by "
@@ -98,7 +103,8 @@ def run(argv: List[str], address: Optional[int] = None,
         if os.WEXITSTATUS(status) != 0:
             raise RuntimeError(f"{os.path.basename(argv[0])} exited with status "
                                f"{os.WEXITSTATUS(status)}")
-        return elapsed, (counter.count() if counter is not None else None)
+        return Timed(elapsed, usage.ru_utime + usage.ru_stime,
+                     counter.count() if counter is not None else None)
     finally:
         if ready_w is not None:
             os.close(ready_w)

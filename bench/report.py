@@ -83,24 +83,32 @@ def hits_text(hits: int) -> str:
     return f"{hits:,}"
 
 
+def _pair(wall: Optional[float], cpu: Optional[float]) -> str:
+    return f"{ratio(wall)} / {ratio(cpu)}"
+
+
 def workload_table(workload: dict) -> str:
-    rows = ["| configuration | N (hits) | wall time at N | µs per hit | ratio to GDB `hbreak if` "
-            "| ratio to floor |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| configuration | N (hits) | wall time at N | µs per hit (wall) | µs per hit (CPU) "
+            "| ratio to GDB `hbreak if` (wall / CPU) | ratio to floor (wall / CPU) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for c in workload["configs"]:
         if not c["ok"]:
-            rows.append(f"| {c['name']} | n/a | n/a | n/a ({_cell(c['reason'])}) | n/a | n/a |")
+            rows.append(f"| {c['name']} | n/a | n/a | n/a ({_cell(c['reason'])}) | n/a | n/a "
+                        f"| n/a |")
             continue
         top = c["points"][-1]
         if c["name"] == "alone":
             per_hit = f"{us(c['slope'])} (the loop itself)"
+            per_hit_cpu = us(c.get("slope_cpu"))
             to_hbreak = to_floor = "—"
         else:
             per_hit = us(c["per_hit"])
-            to_hbreak = ratio(c.get("ratio_to_gdb_hbreak"))
-            to_floor = ratio(c.get("ratio_to_floor"))
+            per_hit_cpu = us(c.get("per_hit_cpu"))
+            to_hbreak = _pair(c.get("ratio_to_gdb_hbreak"), c.get("ratio_to_gdb_hbreak_cpu"))
+            to_floor = _pair(c.get("ratio_to_floor"), c.get("ratio_to_floor_cpu"))
         tier = f" [tier {c['tier']}]" if c.get("tier") and c["name"].startswith("hbreak-if") else ""
         rows.append(f"| {c['name']}{tier} | {hits_text(top['hits'])} | {top['best']:.3f} s "
-                    f"| {per_hit} | {to_hbreak} | {to_floor} |")
+                    f"| {per_hit} | {per_hit_cpu} | {to_hbreak} | {to_floor} |")
     return "\n".join(rows)
 
 
@@ -127,18 +135,22 @@ def flatness_table(workload: dict) -> str:
 
 def threads_table(scaling: dict) -> str:
     names = scaling["configs"]
-    rows = ["| threads | " + " | ".join(f"{n} µs/hit" for n in names)
-            + " | hbreak-if kernel ÷ floor |", "| ---: |" + " ---: |" * (len(names) + 1)]
+    rows = ["| threads | " + " | ".join(f"{n} µs/hit (wall / CPU)" for n in names)
+            + " | hbreak-if kernel ÷ floor (wall / CPU) |",
+            "| ---: |" + " ---: |" * (len(names) + 1)]
     for row in scaling["rows"]:
         cells = []
         for n in names:
             entry = row["configs"].get(n, {})
-            cells.append(us(entry.get("per_hit")) if entry.get("ok")
-                         else f"n/a ({_cell(entry.get('reason', ''))})")
-        floor = row["configs"].get("floor", {}).get("per_hit")
-        kern = row["configs"].get("hbreak-if kernel", {}).get("per_hit")
-        r = ratio(kern / floor) if floor and kern else "—"
-        rows.append(f"| {row['threads']} | " + " | ".join(cells) + f" | {r} |")
+            cells.append(f"{us(entry.get('per_hit'))} / {us(entry.get('per_hit_cpu'))}"
+                         if entry.get("ok") else f"n/a ({_cell(entry.get('reason', ''))})")
+        floor = row["configs"].get("floor", {})
+        kern = row["configs"].get("hbreak-if kernel", {})
+        pair = []
+        for key in ("per_hit", "per_hit_cpu"):
+            f, k = floor.get(key), kern.get(key)
+            pair.append(k / f if f and k else None)
+        rows.append(f"| {row['threads']} | " + " | ".join(cells) + f" | {_pair(*pair)} |")
     return "\n".join(rows)
 
 
@@ -169,10 +181,12 @@ def arming_section(arming: dict) -> str:
 
 
 def targets_table(targets: List[dict]) -> str:
-    rows = ["| target | measured (same run) | met? |", "| --- | --- | --- |"]
+    rows = ["| target | measured (same run) | met? (wall) | met? (CPU) |",
+            "| --- | --- | --- | --- |"]
     for t in targets:
-        met = {True: "**yes**", False: "**no**", None: "n/a"}[t["met"]]
-        rows.append(f"| {t['text']} | {t['measured']} | {met} |")
+        verdict = {True: "**yes**", False: "**no**", None: "n/a"}
+        rows.append(f"| {t['text']} | {t['measured']} | {verdict[t.get('met_wall')]} "
+                    f"| {verdict[t.get('met_cpu')]} |")
     return "\n".join(rows)
 
 
@@ -219,9 +233,10 @@ def markdown(results: dict) -> str:
     if results.get("thread_scaling"):
         s = results["thread_scaling"]
         out += ["## Scaling in thread count", "",
-                f"Workload (c) with T threads, T×n hits in all (hits {', '.join(hits_text(h) for h in s['hits'])}); "
-                "per-hit = slope over hits minus the program's own slope. Wall time per hit: "
-                "with 2 cores, two threads take their debug exceptions in parallel.", "",
+                f"Workload (c) with T threads, T×n hits in all (hits "
+                f"{', '.join(hits_text(h) for h in s['hits'])}); per-hit = slope over hits minus "
+                "the program's own slope. Wall time per hit: with 2 cores, two threads take their "
+                "debug exceptions in parallel; CPU time per hit adds up both.", "",
                 threads_table(s), ""]
     out += ["## Arming cost", "", ARMING_METHOD, "", arming_section(results.get("arming")), ""]
     if results.get("gdbserver_evidence"):

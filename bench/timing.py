@@ -13,6 +13,10 @@ METHOD = """
   least squares over all its H values, the tiny H included) minus the slope
   of the program alone: the time the configuration adds to each hit.  The
   intercept is the fixed cost (start-up, exit), which the slope ignores.
+- CPU time (user + system of every process of the run: gdb, gdbserver, the
+  program, from wait4/getrusage) is fitted the same way.  Wall time is what
+  a user waits; CPU time is much less disturbed by other work on the machine,
+  but leaves out the time processes spend waiting for each other (wake-ups).
 - Per-hit cost at one H (for the plot and the flatness check) =
   ((T(H) - T(H0)) - (T_alone(H) - T_alone(H0))) / (H - H0), with H0 the
   tiny run of the same configuration: start-up cost measured separately at
@@ -23,11 +27,16 @@ METHOD = """
 @dataclass
 class Point:
     hits: int
-    samples: List[float] = field(default_factory=list)
+    samples: List[float] = field(default_factory=list)       # wall seconds
+    cpu_samples: List[float] = field(default_factory=list)   # user + system seconds
 
     @property
     def best(self) -> float:
         return min(self.samples)
+
+    @property
+    def best_cpu(self) -> float:
+        return min(self.cpu_samples)
 
 
 def least_squares(xs: Sequence[float], ys: Sequence[float]) -> Tuple[float, float]:
@@ -43,11 +52,12 @@ def least_squares(xs: Sequence[float], ys: Sequence[float]) -> Tuple[float, floa
     return slope, mean_y - slope * mean_x
 
 
-def fit(points: Sequence[Point]) -> Optional[Tuple[float, float]]:
-    """(seconds per hit, fixed seconds) over the points' minimum times."""
+def fit(points: Sequence[Point], cpu: bool = False) -> Optional[Tuple[float, float]]:
+    """(seconds per hit, fixed seconds) over the points' minimum wall (or CPU) times."""
     if len(points) < 2:
         return None
-    return least_squares([p.hits for p in points], [p.best for p in points])
+    return least_squares([p.hits for p in points],
+                         [p.best_cpu if cpu else p.best for p in points])
 
 
 def per_hit_at(points: Sequence[Point], alone: Sequence[Point]) -> Dict[int, float]:
