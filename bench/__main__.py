@@ -24,6 +24,7 @@ QUICK_SLOW = [TINY, 10 ** 3, 10 ** 4]
 THREAD_COUNTS = (1, 2, 4, 8)
 THREAD_CONFIGS = ("alone", "floor", "hbreak-if kernel")
 PINNED_CPU = 0
+GDB_REFERENCE = "gdb hbreak"     # what the ratios to GDB divide by (code workloads)
 
 
 def log(text: str) -> None:
@@ -108,6 +109,7 @@ def measure(chosen, workload, hits_for, repeats, address) -> list:
     goes through every N in turn, and at each N through every configuration.
     A configuration that fails is reported with its reason and not run again.
     """
+    chosen = [c for c in chosen if c.applies(workload)]
     records = {c.name: {"name": c.name, "description": c.description, "slow": c.slow,
                         "ok": True, "reason": "", "points": []} for c in chosen}
     points = {c.name: {} for c in chosen}
@@ -177,7 +179,8 @@ def derive(workload_record: dict) -> None:
     for c in workload_record["configs"]:
         if not c["ok"] or c["name"] == "alone":
             continue
-        for key, ref in (("ratio_to_gdb_hbreak", "gdb hbreak"), ("ratio_to_floor", "floor")):
+        for key, ref in (("ratio_to_gdb", workload_record["gdb_reference"]),
+                         ("ratio_to_floor", "floor")):
             r = by_name.get(ref)
             if r and r["ok"] and r.get("per_hit"):
                 c[key] = c["per_hit"] / r["per_hit"]
@@ -207,7 +210,8 @@ def _target_value(kernel, other, better):
 
 def targets(results: dict) -> list:
     out = []
-    for w in results["workloads"] + ([results["pinned"]] if results.get("pinned") else []):
+    breakpoints = [w for w in results["workloads"] if not w.get("watch")]
+    for w in breakpoints + ([results["pinned"]] if results.get("pinned") else []):
         for key, ref, limit, better in TARGETS:
             entry = {"key": key, "workload": w["name"],
                      "text": f"{report.TARGETS_TEXT[key]} — {w['name']}"}
@@ -284,7 +288,8 @@ def thread_scaling(hits_list, repeats, all_configs) -> dict:
         workload = build.threads_workload(t)
         log(f"  threads: {t}")
         address = native.resolve_address(workload)
-        record = {"configs": measure(chosen, workload, lambda c: hits_list, repeats, address)}
+        record = {"gdb_reference": GDB_REFERENCE,
+                  "configs": measure(chosen, workload, lambda c: hits_list, repeats, address)}
         derive(record)
         rows.append({"threads": t, "configs": {
             c["name"]: {k: c.get(k) for k in ("ok", "reason", "per_hit", "per_hit_cpu", "slope",
@@ -301,6 +306,8 @@ def run_workload(workload, chosen, fast, slow, repeats) -> dict:
               "argv_example": workload.argv(1000),
               "gdb_condition": workload.gdb_condition(1000).replace("999", "N-1"),
               "hbreak_if_condition": workload.hbreak_if_condition(1000).replace("999", "N-1"),
+              "watch": workload.watch,
+              "gdb_reference": "gdb watch" if workload.watch else GDB_REFERENCE,
               "configs": []}
     if workload.threads > 1:
         record["gdb_condition"] = record["hbreak_if_condition"] = (
@@ -333,8 +340,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smaller N (fast configurations to 10^5, slow ones to 10^4)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (minimum kept)")
-    parser.add_argument("--workloads", default="loop,mem,threads,python",
-                        help="comma-separated subset of loop,mem,threads,python")
+    parser.add_argument("--workloads", default="loop,mem,threads,python,watch",
+                        help="comma-separated subset of loop,mem,threads,python,watch")
     parser.add_argument("--configs", default="",
                         help="comma-separated configuration names to run (default all; "
                              "'alone' is always run)")

@@ -38,12 +38,18 @@ class Workload:
     threads: int = 1
     pending: bool = False                # the location is in a shared library
     short: str = ""                      # the plot's panel title
+    watch_length: int = 0                # a data watchpoint on `location`'s bytes, not code
+
+    @property
+    def watch(self) -> bool:
+        return self.watch_length > 0
 
     def valid_hits(self, hits: int) -> bool:
         return hits >= self.threads and hits % self.threads == 0
 
 
-def _c_workload(name, title, condition, check, threads=1, program=None, short=""):
+def _c_workload(name, title, condition, check, threads=1, program=None, short="",
+                location="target", watch_length=0):
     binary = os.path.join(BUILD, program or name)
 
     def argv(hits):
@@ -51,14 +57,14 @@ def _c_workload(name, title, condition, check, threads=1, program=None, short=""
             return [binary, str(hits // threads), str(threads)]
         return [binary, str(hits)]
 
-    return Workload(name=name, title=title, binary=binary, argv=argv, location="target",
+    return Workload(name=name, title=title, binary=binary, argv=argv, location=location,
                     gdb_condition=condition, hbreak_if_condition=condition, check=check,
                     expected=lambda hits: hits // threads - 1, threads=threads,
-                    short=short or title)
+                    short=short or title, watch_length=watch_length)
 
 
 def workloads(thread_count: int = 4) -> List[Workload]:
-    """The four workloads of the report: (a) loop, (b) mem, (c) threads, (d) python."""
+    """The workloads of the report: (a) loop, (b) mem, (c) threads, (d) python, (e) watch."""
     return [
         _c_workload("loop", "(a) tight loop, target(i), condition on an argument",
                     lambda h: f"i == {h - 1}", "i", short="(a) loop: i == N-1"),
@@ -74,6 +80,9 @@ def workloads(thread_count: int = 4) -> List[Workload]:
                  hbreak_if_condition=lambda h: f"rdi == {h - 1}",
                  check="$rdi", expected=lambda h: h - 1, pending=True,
                  short="(d) python3, libc labs: rdi == N-1"),
+        _c_workload("watch", "(e) writes to a global, a conditional watchpoint on it",
+                    lambda h: f"state == {h - 1}", "state", location="state",
+                    watch_length=8, short="(e) watch: state == N-1"),
     ]
 
 

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from . import native
 from .build import ROOT
@@ -49,6 +49,10 @@ class Configuration:
     slow: bool
     runner: Callable = field(repr=False)
     reference: bool = False         # part of the targets' ratios
+    kinds: Tuple[str, ...] = ("code", "watch")   # the workloads it runs on (Workload.watch)
+
+    def applies(self, workload) -> bool:
+        return ("watch" if workload.watch else "code") in self.kinds
 
     def run(self, workload, hits, address) -> Run:
         return self.runner(workload, hits, address)
@@ -62,7 +66,8 @@ def _alone(workload, hits, address):
 
 
 def _floor(workload, hits, address):
-    timed = native.run(workload.argv(hits), address, timeout=_timeout(hits))
+    timed = native.run(workload.argv(hits), address, timeout=_timeout(hits),
+                       watch_length=workload.watch_length)
     if timed.count != hits:
         return Run(ok=False, wall=timed.wall, count=timed.count,
                    reason=f"the counting breakpoint saw {timed.count} hits, expected {hits}")
@@ -165,9 +170,15 @@ def _epilogue(workload, extra=""):
             f"continue\n")
 
 
+def _start(workload) -> str:
+    """Start the program: a watched global needs its final address (PIE), a code breakpoint
+    is set before the program runs any of its own code."""
+    return "break main\nrun\ndelete\n" if workload.watch else "starti\n"
+
+
 def _gdb_break(kind):
     def runner(workload, hits, address):
-        script = (_PROLOGUE + "starti\n"
+        script = (_PROLOGUE + _start(workload) +
                   f"{kind} {workload.location} if {workload.gdb_condition(hits)}\n"
                   + _epilogue(workload))
         return _gdb(script, workload.argv(hits), hits, workload)
@@ -238,8 +249,9 @@ _ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+(kernel-signal|kernel|ptrace)\s+([\d,]+
 def _hbreak_if(tier=None):
     def runner(workload, hits, address):
         setting = f"set hbreak-if tier {tier}\n" if tier else ""
-        script = (_PROLOGUE + setting + "starti\n"
-                  f"hbreak-if {workload.location} {workload.hbreak_if_condition(hits)}\n"
+        command = "hwatch-if" if workload.watch else "hbreak-if"
+        script = (_PROLOGUE + setting + _start(workload) +
+                  f"{command} {workload.location} {workload.hbreak_if_condition(hits)}\n"
                   + _epilogue(workload, extra="info hbreak-if\n"))
         run = _gdb(script, workload.argv(hits), hits, workload, plugin=True)
         info = _info_section(run.output)
@@ -268,20 +280,23 @@ def configurations() -> List[Configuration]:
         Configuration("alone", "the program alone, no debugger", False, _alone),
         Configuration("floor", "perf hardware breakpoint, counting only (no BPF, no signal)",
                       False, _floor, reference=True),
-        Configuration("gdb break", "GDB `break LOC if COND`", True, _gdb_break("break")),
+        Configuration("gdb break", "GDB `break LOC if COND`", True, _gdb_break("break"),
+                      kinds=("code",)),
         Configuration("gdb hbreak", "GDB `hbreak LOC if COND`", True, _gdb_break("hbreak"),
-                      reference=True),
+                      reference=True, kinds=("code",)),
         Configuration("gdb python stop()", "gdb.Breakpoint subclass, stop() evaluates COND",
-                      True, _python_stop),
+                      True, _python_stop, kinds=("code",)),
         Configuration("gdbserver target-cond",
                       "gdbserver, `set breakpoint condition-evaluation target`",
-                      True, _gdbserver, reference=True),
+                      True, _gdbserver, reference=True, kinds=("code",)),
+        Configuration("gdb watch", "GDB `watch -location EXPR if COND` (hardware watchpoint)",
+                      True, _gdb_break("watch -location"), kinds=("watch",)),
         Configuration("hbreak-if kernel", "`hbreak-if LOC COND` (default tier: kernel)",
                       False, _hbreak_if()),
         Configuration("hbreak-if kernel-signal", "`set hbreak-if tier kernel-signal`",
                       False, _hbreak_if("kernel-signal")),
         Configuration("hbreak-if ptrace", "`set hbreak-if tier ptrace`", True,
-                      _hbreak_if("ptrace")),
+                      _hbreak_if("ptrace"), kinds=("code",)),   # hwatch-if needs the kernel
     ]
 
 

@@ -15,18 +15,21 @@ import time
 from typing import List, NamedTuple, Optional
 
 from gdb_plugin.kernel import syscalls
-from gdb_plugin.kernel.perf import AttrFlag, PerfBreakpoint, breakpoint_attr
+from gdb_plugin.kernel.perf import AttrFlag, BpType, PerfBreakpoint, breakpoint_attr
 
 ADDR_NO_RANDOMIZE = 0x0040000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def resolve_address(workload, gdb="gdb") -> int:
-    """The address GDB puts `break LOCATION` at, in the running workload (ASLR off)."""
+    """The address GDB puts `break LOCATION` at, or of the watched `LOCATION`, in the running
+    workload (ASLR off)."""
     argv = workload.argv(workload.threads * 2)
+    stop, address = (("main", f"&({workload.location})") if workload.watch
+                     else (workload.location, "$pc"))
     command = [gdb, "-batch", "-nx", "-ex", "set breakpoint pending on",
-               "-ex", f"break {workload.location}", "-ex", "run",
-               "-ex", 'printf "BENCH-ADDR %#lx\\n", $pc', "-ex", "kill", "--args", *argv]
+               "-ex", f"break {stop}", "-ex", "run",
+               "-ex", f'printf "BENCH-ADDR %#lx\\n", {address}', "-ex", "kill", "--args", *argv]
     out = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
     match = re.search(r"BENCH-ADDR (0x[0-9a-f]+)", out)
     if not match:
@@ -34,9 +37,10 @@ def resolve_address(workload, gdb="gdb") -> int:
     return int(match.group(1), 16)
 
 
-def _open_counter(pid: int, address: int) -> PerfBreakpoint:
+def _open_counter(pid: int, address: int, watch_length: int) -> PerfBreakpoint:
+    kind = dict(bp_type=BpType.W, length=watch_length) if watch_length else {}
     attr = breakpoint_attr(address, sigtrap=False, remove_on_exec=False, inherit=True,
-                           disabled=True, sample_period=0)
+                           disabled=True, sample_period=0, **kind)
     attr.flags = int(attr.flags) | AttrFlag.ENABLE_ON_EXEC
     fd = syscalls.perf_event_open(attr, pid, -1, -1, syscalls.PERF_FLAG_FD_CLOEXEC,
                                   operation=f"perf_event_open(counting breakpoint at "
@@ -68,11 +72,13 @@ class Timed(NamedTuple):
     count: Optional[int]    # hits the counting breakpoint saw, or None
 
 
-def run(argv: List[str], address: Optional[int] = None, timeout: float = 600.0) -> Timed:
+def run(argv: List[str], address: Optional[int] = None, timeout: float = 600.0,
+        watch_length: int = 0) -> Timed:
     """Run `argv` to completion -> its times and the breakpoint count.
 
     With `address`, a counting hardware breakpoint is on the program (and its
-    threads) from its exec to its exit.
+    threads) from its exec to its exit: on the instruction there, or with
+    `watch_length`, on writes to that many bytes there.
     """
     ready_r, ready_w = os.pipe()
     pid = os.fork()
@@ -90,7 +96,7 @@ def run(argv: List[str], address: Optional[int] = None, timeout: float = 600.0) 
     counter = None
     try:
         if address is not None:
-            counter = _open_counter(pid, address)
+            counter = _open_counter(pid, address, watch_length)
         start = time.perf_counter()
         os.write(ready_w, b"x")
         os.close(ready_w)

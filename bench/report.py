@@ -88,8 +88,9 @@ def _pair(wall: Optional[float], cpu: Optional[float]) -> str:
 
 
 def workload_table(workload: dict) -> str:
+    gdb = "`watch -l if`" if workload.get("watch") else "`hbreak if`"
     rows = ["| configuration | N (hits) | wall time at N | µs per hit (wall) | µs per hit (CPU) "
-            "| ratio to GDB `hbreak if` (wall / CPU) | ratio to floor (wall / CPU) |",
+            f"| ratio to GDB {gdb} (wall / CPU) | ratio to floor (wall / CPU) |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for c in workload["configs"]:
         if not c["ok"]:
@@ -104,7 +105,7 @@ def workload_table(workload: dict) -> str:
         else:
             per_hit = us(c["per_hit"])
             per_hit_cpu = us(c.get("per_hit_cpu"))
-            to_hbreak = _pair(c.get("ratio_to_gdb_hbreak"), c.get("ratio_to_gdb_hbreak_cpu"))
+            to_hbreak = _pair(c.get("ratio_to_gdb"), c.get("ratio_to_gdb_cpu"))
             to_floor = _pair(c.get("ratio_to_floor"), c.get("ratio_to_floor_cpu"))
         tier = f" [tier {c['tier']}]" if c.get("tier") and c["name"].startswith("hbreak-if") else ""
         rows.append(f"| {c['name']}{tier} | {hits_text(top['hits'])} | {top['best']:.3f} s "
@@ -213,10 +214,14 @@ def markdown(results: dict) -> str:
             f"{hits_text(results['max_hits_fast'])}.", "",
             "## Targets", "", targets_table(results["targets"]), ""]
     for w in results["workloads"]:
+        where = (f"Watchpoint on writes to `{w['location']}` ({w['address']}): GDB's "
+                 f"`watch -location`, hbreak-if's `hwatch-if` (rows `hbreak-if ...`), the floor "
+                 "a perf write breakpoint counting; a hit is one write" if w.get("watch")
+                 else f"Breakpoint at `{w['location']}` ({w['address']})")
         out += [f"## Workload {w['title']}", "",
-                f"Breakpoint at `{w['location']}` ({w['address']}); condition in GDB "
-                f"`{w['gdb_condition']}`, in hbreak-if `{w['hbreak_if_condition']}` "
-                f"(for N hits, true once).", "", workload_table(w), ""]
+                f"{where}; condition in GDB `{w['gdb_condition']}`, in hbreak-if "
+                f"`{w['hbreak_if_condition']}` (for N hits, true once).", "",
+                workload_table(w), ""]
         for c in w["configs"]:
             if c.get("evidence"):
                 out += [f"{c['name']}: {c['evidence']}.", ""]
@@ -304,6 +309,7 @@ COLORS = {
     "gdb hbreak": (255, 127, 14),
     "gdb python stop()": (188, 189, 34),
     "gdbserver target-cond": (140, 86, 75),
+    "gdb watch": (227, 119, 194),
     "hbreak-if kernel": (44, 160, 44),
     "hbreak-if kernel-signal": (31, 119, 180),
     "hbreak-if ptrace": (148, 103, 189),
