@@ -12,9 +12,9 @@ import signal
 import sys
 import time
 
-from . import arming, build, configs, native, report
+from . import arming, build, configs, native, profile, report
 from .report import us
-from .timing import Point, fit, median, per_hit_at
+from .timing import Point, fit, median, per_hit, per_hit_at
 
 TINY = 8          # start-up run: divisible by every thread count used
 FULL_FAST = [TINY, 10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6]
@@ -190,13 +190,6 @@ def derive(workload_record: dict) -> None:
         c.pop("_points", None)
 
 
-def per_hit(workload_record, name, key="per_hit"):
-    for c in workload_record["configs"]:
-        if c["name"] == name and c["ok"]:
-            return c.get(key)
-    return None
-
-
 TARGETS = (("floor", "floor", 1.1, "le"), ("hbreak", "gdb hbreak", 30.0, "ge"),
            ("gdbserver", "gdbserver target-cond", 15.0, "ge"))
 
@@ -315,6 +308,9 @@ def run_workload(workload, chosen, fast, slow, repeats) -> dict:
     record["configs"] = measure(chosen, workload, lambda c: slow if c.slow else fast, repeats,
                                 address)
     derive(record)
+    if any(c.name == "hbreak-if kernel" for c in chosen):
+        predicate = profile.predicate_run_time(workload, fast[-1], address)
+        record["profile"] = profile.breakdown(record, predicate)
     for c in record["configs"]:
         if c["ok"]:
             log(f"  {c['name']:26s} {us(c.get('per_hit'))} µs per hit, "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
 from . import native
-from .build import ROOT
+from .build import PYTHON, ROOT
 
 GDB = "/usr/bin/gdb"
 GDBSERVER = "gdbserver"
@@ -246,13 +246,14 @@ _ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+(kernel-signal|kernel|ptrace)\s+([\d,]+
                   r"\s+(\d+)\s", re.M)
 
 
-def _hbreak_if(tier=None):
+def _hbreak_if(tier=None, at_stop=""):
+    """hbreak-if on `tier` (default: the one chosen); `at_stop`: GDB commands run at the stop."""
     def runner(workload, hits, address):
         setting = f"set hbreak-if tier {tier}\n" if tier else ""
         command = "hwatch-if" if workload.watch else "hbreak-if"
         script = (_PROLOGUE + setting + _start(workload) +
                   f"{command} {workload.location} {workload.hbreak_if_condition(hits)}\n"
-                  + _epilogue(workload, extra="info hbreak-if\n"))
+                  + _epilogue(workload, extra="info hbreak-if\n" + at_stop))
         run = _gdb(script, workload.argv(hits), hits, workload, plugin=True)
         info = _info_section(run.output)
         found = _ROW.search(info)
@@ -273,6 +274,16 @@ def _info_section(output: str) -> str:
     """The text `info hbreak-if` printed (between the stop line and the exit)."""
     match = re.search(r"^BENCH-STOP .*?$(.*?)(^\[Inferior|\Z)", output, re.M | re.S)
     return match.group(1) if match else ""
+
+
+# The kernel's run-time statistics of the loaded predicates, printed at the stop.
+_PREDICATE_STATS = f"shell cd {shlex.quote(ROOT)} && {PYTHON} -m bench.bpf_stats\n"
+
+
+def predicate_stats(workload, hits, address) -> Run:
+    """hbreak-if's default tier, with its predicates' `BPF-STATS` printed at the stop (run
+    inside bpf_stats.enabled())."""
+    return _hbreak_if(at_stop=_PREDICATE_STATS)(workload, hits, address)
 
 
 def configurations() -> List[Configuration]:

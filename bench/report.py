@@ -191,6 +191,34 @@ def targets_table(targets: List[dict]) -> str:
     return "\n".join(rows)
 
 
+PROFILE_TEXT = (
+    "A kernel-tier hit costs the floor (the debug exception and the perf breakpoint's own "
+    "handling, measured with no BPF program and no signal), plus hbreak-if's BPF predicate "
+    "(its run time from the kernel's own BPF statistics, `BPF_ENABLE_STATS`, over every hit of a "
+    "separate run; the accounting itself adds a little), plus the rest (whatever else the "
+    "attached program changes in the exception path, and noise). No filter in the kernel can "
+    "cost less than the floor, so a ratio against GDB cannot exceed GDB's per-hit cost ÷ the "
+    "floor: the ceiling columns. A ratio target above its ceiling cannot be met on this machine.")
+
+
+def profile_table(workloads: List[dict]) -> str:
+    rows = ["| workload | floor µs | BPF predicate µs (runs) | rest µs | hbreak-if kernel µs "
+            "| ceiling vs GDB `hbreak if` | ceiling vs gdbserver |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for w in workloads:
+        p = w.get("profile")
+        if not p:
+            continue
+        pred = p["predicate"]
+        predicate = (f"{us(pred['per_run_s'])} ({pred['run_cnt']:,})" if pred.get("ok")
+                     else f"n/a ({_cell(pred.get('reason', ''))})")
+        ceilings = p.get("ceilings", {})
+        rows.append(f"| {w['name']} | {us(p['floor'])} | {predicate} | {us(p.get('rest'))} "
+                    f"| {us(p['kernel'])} | {ratio(ceilings.get('gdb hbreak'))} "
+                    f"| {ratio(ceilings.get('gdbserver target-cond'))} |")
+    return "\n".join(rows)
+
+
 def _duration(results: dict) -> str:
     text = f"The run took {results.get('elapsed_s', 0) / 60:.0f} min"
     if (results.get("quiet_load") or 0) > 0:
@@ -212,7 +240,9 @@ def markdown(results: dict) -> str:
             f"Slow configurations (GDB evaluating the condition at every hit) are run up to "
             f"{hits_text(results['max_hits_slow'])} hits, the others up to "
             f"{hits_text(results['max_hits_fast'])}.", "",
-            "## Targets", "", targets_table(results["targets"]), ""]
+            "## Targets", "", targets_table(results["targets"]), "",
+            "## Where a kernel-tier hit's time goes", "", PROFILE_TEXT, "",
+            profile_table(results["workloads"]), ""]
     for w in results["workloads"]:
         where = (f"Watchpoint on writes to `{w['location']}` ({w['address']}): GDB's "
                  f"`watch -location`, hbreak-if's `hwatch-if` (rows `hbreak-if ...`), the floor "

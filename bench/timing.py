@@ -85,3 +85,11 @@ def median(values: Sequence[float]) -> float:
         raise ValueError("median of nothing")
     middle = n // 2
     return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def per_hit(workload_record: dict, name: str, key: str = "per_hit") -> Optional[float]:
+    """A configuration's derived per-hit cost (`key`) in a workload's record, None if it failed."""
+    for c in workload_record["configs"]:
+        if c["name"] == name and c["ok"]:
+            return c.get(key)
+    return None
