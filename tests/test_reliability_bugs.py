@@ -316,15 +316,6 @@ def test_huge_ignore_count_is_a_plain_error(loop):
     assert "No hbreak-if breakpoints." in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "`hbreak-if target if` (the keyword with no condition) silently sets an unconditional "
-    "breakpoint, which stops at every hit of a hot location; GDB refuses `break target if`"))
-def test_if_without_a_condition_is_refused(loop):
-    result = run_gdb(loop, ["hbreak-if target if", "info hbreak-if"])
-    assert result.errors()
-    assert "No hbreak-if breakpoints." in result.stdout
-
-
 # -- found by these suites and fixed since: kept as regression tests ----------------------------
 
 @pytest.mark.parametrize("condition", ["i == 3 && 'a' == 97",
@@ -363,3 +354,12 @@ def test_two_breakpoints_true_at_the_same_hit_both_count_it(kernel_tier, loop):
     expected = run("break target if", False)
     assert expected[0] == [5, 7]
     assert run("hbreak-if target", True) == expected
+
+
+def test_if_without_a_condition_is_refused(loop):
+    """Was: `hbreak-if target if` (the keyword with no condition) silently set an
+    unconditional breakpoint, which stops at every hit of a hot location; GDB refuses `break
+    target if`."""
+    result = run_gdb(loop, ["hbreak-if target if", "info hbreak-if"])
+    assert "Argument required (a condition after `if`)." in result.errors()
+    assert "No hbreak-if breakpoints." in result.stdout

@@ -115,6 +115,8 @@ def parse(argument: str) -> Request:
     location, condition = rest[:end].rstrip(), rest[end:].strip()
     if condition == "if" or condition.startswith(("if ", "if\t", "if(")):
         condition = condition[2:].strip()
+        if not condition:  # else an unconditional breakpoint would stop at every hit
+            raise CommandLineError("Argument required (a condition after `if`).")
     if options.get("c_predicate"):
         if not condition:
             raise CommandLineError(f"-c needs a C predicate after the location. {USAGE}")
