@@ -59,7 +59,7 @@ class InferiorArming:
         bp = registry.get(key[0])
         try:
             if bp is not None:
-                bp.hits_of_closed_events += event.count()
+                bp.hits_outside_open_events += event.count()
         except KernelError:
             pass
         event.close()
@@ -137,7 +137,7 @@ def forget(bp: HBreakIf, keep=()) -> None:
 def kernel_hits(bp: HBreakIf) -> int:
     """Every time a thread reached the location, whether the condition held or not."""
     software = bp.software.hits if bp.software is not None else 0
-    return bp.hits_of_closed_events + software + sum(a.hits(bp.number) for a in _armings.values())
+    return bp.hits_outside_open_events + software + sum(a.hits(bp.number) for a in _armings.values())
 
 
 def threads_armed(bp: HBreakIf) -> int:

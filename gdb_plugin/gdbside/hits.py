@@ -1,8 +1,9 @@
 """Recognizing our hits among SIGTRAPs, GDB's re-check of the condition, and the stop report.
 
-A single step that lands on an armed address is reported there, as GDB does for
-its own breakpoints, before the hardware sees the hit: the hardware hit that
-follows at once on resume (same thread, same pc) is then not reported again.
+A single step that lands on an armed address is that address's hit, decided and
+reported there as GDB does for its own breakpoints, before the hardware sees it;
+the resume flag then lets the thread pass the breakpoint once, as after a hit
+the hardware reports.
 
 GDB evaluates the catchpoint condition `$_hbreak_if_hit(N)` for every SIGTRAP
 it does not consume itself.  A hit is ours when the perf event says so
@@ -12,7 +13,7 @@ whole condition, as for its own conditional breakpoints: the kernel filter
 only ever over-approximates.  A false condition makes GDB resume silently,
 since the catchpoint explains the signal and SIGTRAP is not passed.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import gdb
 
@@ -22,6 +23,7 @@ from .frames import describe
 from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, HBreakIf, registry
 
+SIGTRAP = 5
 TRAP_TRACE = 2  # a single step
 TRAP_PERF = 6
 SI_KERNEL = 0x80  # the si_code of signals sent by bpf_send_signal_thread
@@ -29,16 +31,15 @@ CONVENIENCE = "_hbreak_if"
 
 # Hits accepted by conditions, waiting for the stop event: {global thread number: breakpoints}.
 _pending: Dict[int, List[HBreakIf]] = {}
-# Steps that landed on an armed address and were reported: {thread: (breakpoint, pc)}, for
-# the stop they happened in and the resume after it.
-_landing: Dict[int, Tuple[int, int]] = {}
-_landed: Dict[int, Tuple[int, int]] = {}
 
 
 def _classify(bp: HBreakIf, pc: int) -> str:
     """"hit" (the event of `bp`), "landing" (a single step onto its address) or "other"."""
     siginfo = gdb.parse_and_eval("$_siginfo")
     code = int(siginfo["si_code"])
+    if (int(siginfo["si_signo"]) == SIGTRAP and code == TRAP_TRACE and bp.uses_perf
+            and pc in bp.addresses()):
+        return "landing"
     if bp.tier == TIER_KERNEL_SIGNAL:
         from .tiers import mailbox, signal_number
         if int(siginfo["si_signo"]) != signal_number() or code != SI_KERNEL:
@@ -57,9 +58,6 @@ def _classify(bp: HBreakIf, pc: int) -> str:
         other = registry.get(sig_data)
         if other is not None and pc in bp.addresses() and pc in other.addresses():
             return "hit"
-        return "other"
-    if code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
-        return "landing"
     return "other"
 
 
@@ -117,14 +115,15 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
         except gdb.error:
             return 0
         if kind == "hit":
-            if _landed.pop(thread.global_num, None) == (bp.number, pc):
-                return 0  # reported when the step landed here
             if bp.c_predicate is not None and retry_after_unreadable(bp, thread):
                 return 0
             return 1 if accept(bp) else 0
-        if kind == "landing" and accept(bp):
-            _landing[thread.global_num] = (bp.number, pc)
-            return 1
+        if kind == "landing":
+            # The step's arrival is the hit, decided here as GDB decides its own: the thread
+            # passes the breakpoint on resume, so the hardware neither reports nor counts it.
+            _set_resume_flag(True)
+            bp.hits_outside_open_events += 1
+            return 1 if accept(bp) else 0
         return 0
 
 
@@ -144,9 +143,16 @@ def retry_after_unreadable(bp: HBreakIf, thread) -> bool:
         gdb.write(f"hbreak-if {bp.number}: the C predicate read unreadable memory: {error}\n",
                   gdb.STDERR)
         return False
-    eflags = int(gdb.parse_and_eval("(int) $eflags"))
-    gdb.execute(f"set $eflags = {eflags & ~RESUME_FLAG:#x}", to_string=True)
+    _set_resume_flag(False)
     return True
+
+
+def _set_resume_flag(on: bool) -> None:
+    """RF set: the selected thread resumes past an instruction breakpoint at its pc once (the
+    kernel sets it after every hit); clear: it runs into that breakpoint again."""
+    eflags = int(gdb.parse_and_eval("(int) $eflags"))
+    eflags = eflags | RESUME_FLAG if on else eflags & ~RESUME_FLAG
+    gdb.execute(f"set $eflags = {eflags:#x}", to_string=True)
 
 
 def compile_what_was_put_off(event) -> None:
@@ -170,8 +176,6 @@ def forget_pending(event) -> None:
 def report_stop(event) -> None:
     """Print the hit like a breakpoint hit, once GDB has stopped for it.  Where several
     breakpoints hit at once, GDB reports the first and counts them all; so does this."""
-    global _landing, _landed
-    _landed, _landing = _landing, {}
     # Every hit accepted since the last resume belongs to this stop (whichever thread GDB
     # shows): conditions that held but did not stop (an ignore count) were cleared on resume.
     stopped = sorted({bp for hits in _pending.values() for bp in hits}, key=lambda bp: bp.number)

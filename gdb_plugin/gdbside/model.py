@@ -45,7 +45,7 @@ class HBreakIf:
     reason: str
     thread: Optional[gdb.InferiorThread] = None
     stops: int = 0
-    hits_of_closed_events: int = 0
+    hits_outside_open_events: int = 0  # closed events' counts, and steps that landed here
     hits_at_last_stop: int = 0
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
     c_predicate: Optional[object] = None  # a raw C predicate (gdb_plugin.cpred), instead of CONDITION
