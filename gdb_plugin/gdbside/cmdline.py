@@ -21,6 +21,15 @@ def check_one_line(*texts) -> None:
             raise CommandLineError(f"a location or condition is one line, not {text!r}")
 
 
+IGNORE_LIMIT = 2**31 - 1  # GDB keeps a breakpoint's ignore count in a C int
+
+
+def check_ignore(count: int) -> None:
+    if not 0 <= count <= IGNORE_LIMIT:
+        raise CommandLineError(f"Value out of range: an ignore count is 0 to {IGNORE_LIMIT}, "
+                               f"not {count}.")
+
+
 @dataclass
 class Request:
     location: str

@@ -21,7 +21,7 @@ from ..kernel.maps import counter_array
 from ..kernel.perf import BpType
 from ..kernel.probe import TIER_PTRACE
 from .agent import is_program_symbol
-from .cmdline import CommandLineError, Request, check_one_line, parse
+from .cmdline import CommandLineError, Request, check_ignore, check_one_line, parse
 
 _KINDS = {"-r": READ, "-a": ACCESS}
 _BP_TYPE = {WRITE: BpType.W, READ: BpType.RW, ACCESS: BpType.RW}
@@ -90,6 +90,7 @@ def create_watch(kind: str, request: Request):
     from .tiers import choose_tier
     from . import arming, ignore
     check_one_line(request.location, request.condition)
+    check_ignore(request.ignore)
     tier, reason = choose_tier()
     if tier == TIER_PTRACE:
         raise gdb.GdbError(f"hwatch-if needs the kernel: {reason}. GDB's own "

@@ -30,8 +30,6 @@ KERNEL_FDS = ("anon_inode:[perf_event]", "anon_inode:bpf-prog", "anon_inode:bpf-
 KNOWN_DEFECTS = [
     (re.compile(r"internal error: RecursionError"),
      "test_long_or_deep_condition_gdb_accepts_is_not_an_internal_error"),
-    (re.compile(r"internal error: OverflowError"),
-     "test_huge_ignore_count_is_a_plain_error"),
 ]
 
 
