@@ -2,7 +2,7 @@
 
 A stand-in for GDB's AX compiler handles a small language -- the variables a, b, c (in rdi,
 rsi, rdx), integers, comparisons, !, &&, ||, ?: -- and refuses function calls and character
-literals the way GDB does. Hypothesis builds conditions mixing both; for every assignment of
+literals the way GDB does; its type checks (`(typeof(X))0`) fail only for `|`. Hypothesis builds conditions mixing both; for every assignment of
 the variables and of what the refused parts evaluate to, the compiled program (run in the
 reference interpreter) must let the hit through whenever the condition is true, and must
 decide exactly as the condition when the compiler says it is exact.
@@ -37,6 +37,10 @@ class FakeGdb:
         self.asked.append(expression)
         if not self.working:
             raise AxUnavailable("No symbol table is loaded.  Use the \"file\" command.")
+        if expression.startswith("(typeof("):
+            if "|" in expression:
+                raise AxUnavailable("Integer-only operation on floating point number.")
+            return f"Scope: {SCOPE:#x}\nReg mask: 00\n  0  const8 0\n  2  end\n"
         text = expression
         b = Builder()
         self.emit(parse(text), text, b)
@@ -216,6 +220,15 @@ def test_kernel_part_never_rejects_a_true_condition(condition):
     ("a == 'x' && b == 2", "b == 2", False),
     ("c > 1.5 && b == 2", "b == 2", False),
     ("f(a)", None, False),
+    # GDB type-checks the right operand of && and || even when the left one decides: a type
+    # error anywhere outside a ternary branch is an error at every hit.
+    ("a == 1 && (c | 1.5) == 0", None, False),
+    ("(c | 1.5) == 0 || a == 1", None, False),
+    ("!((c | 1.5) == 0) && a == 1", None, False),
+    # In a branch it is an error only when the branch is taken.
+    ("a == 1 ? b == 2 : (c | 1.5) == 0", "(a == 1) ? (b == 2) : (1)", False),
+    ("(a == 1 ? (c | 1.5) == 0 : b == 2) && c == 3", "(a == 1) ? (1) : (b == 2)", False),
+    ("(a == 1 ? 1.5 : c) > 2 && b == 2", "b == 2", False),
 ])
 def test_splits(condition, kernel, exact):
     compiled = compile_with(condition)
@@ -258,6 +271,22 @@ def test_registers_are_rewritten_for_gdb_and_kernel():
     compiled = compile_condition("rdi == 3 && eax < 0", FakeGdb(),
                                  lambda name: False)
     assert compiled.rewritten == "$rdi == 3 && ((int)$rax) < 0"
+
+
+def test_a_type_error_at_every_hit_leaves_no_filter():
+    compiled = compile_with("a == 1 && b == 2 && (c | 1.5) == 0")
+    assert compiled.kernel_part is None
+    assert str(compiled.notes[0]) == (
+        "`a == 1` compiles, but only as part of `a == 1 && b == 2 && (c | 1.5) == 0`, in which "
+        "`(c | 1.5) == 0`, evaluated at every hit, may be a type error (GDB then stops at "
+        "every hit): GDB evaluates it at each stop")
+
+
+def test_each_branch_of_a_ternary_in_a_gdb_part_is_type_checked():
+    gdb = FakeGdb()
+    compiled = compile_with("((a == 1 ? 1.5 : c) | 2) == 0 && b == 2", gdb)
+    assert compiled.kernel_part is None
+    assert "(typeof((((a == 1) ? ((((1.5)) | 2) == 0) : ((((c)) | 2) == 0)))))0" in gdb.asked
 
 
 def test_a_gdb_that_cannot_compile_anything_is_not_the_conditions_fault():

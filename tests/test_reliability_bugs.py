@@ -5,7 +5,7 @@ happens instead.  When a fix lands, its test passes, strict xfail turns that int
 and the marker goes: a test here without the marker is a fixed defect, kept as a regression
 test (its docstring says what it was).  The generators of the other suites leave open defects'
 inputs out (reliability/conditions.py: POINTER_DIFFERENCES, COMPUTED_LOCALS,
-SHADOWED_NAMES_AT_ADDRESSES, FLOAT_TYPE_ERRORS, CONSTANT_ZERO_DIVISORS; reliability/inputs.py:
+SHADOWED_NAMES_AT_ADDRESSES, CONSTANT_ZERO_DIVISORS; reliability/inputs.py:
 KNOWN_DEFECTS and _ends_gdb); lift an exclusion with its marker.
 """
 import re
@@ -153,24 +153,6 @@ def test_type_error_in_a_gdb_part_before_a_kernel_conjunct_stops(kernel_tier, lo
     assert got == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a type error in a part only GDB evaluates, after a conjunct the kernel filters on: GDB "
-    "type-checks the right operand of `&&` even when the left one is false (it evaluates it "
-    "with EVAL_AVOID_SIDE_EFFECTS), so `i == 3 && (1.5 | i) == 0` is 'Integer-only operation "
-    "on floating point number.' at every hit and GDB stops at every hit; hbreak-if filters on "
-    "i == 3 and stops once.  Likewise `i == 3 && (65280 & $rbp) == 0` ($rbp is a void *). "
-    "Found by the long profile: seed 40027 -O2 `(s + 1 == (void *)0) && (g_c > (di | g_d * "
-    "2))` and seed 40062 -O0 `((r9 | cs) >= ...) && ((g_i, g_s) >= (65280ull & rbp))` lost "
-    "40 and 60 stops"))
-@pytest.mark.parametrize("condition", ["i == 3 && (1.5 | i) == 0",
-                                       "i == 3 && (65280 & $rbp) == 0"])
-def test_type_error_after_a_kernel_conjunct_stops(kernel_tier, loop, condition):
-    expected, _ = _stops_allowing_errors(loop, f"break target if {condition}", ["10"], False)
-    assert expected == list(range(10))
-    got, result = _stops_allowing_errors(loop, f"hbreak-if target {condition}", ["10"])
-    assert got == expected
-
-
 def test_side_effect_before_a_kernel_conjunct_keeps_gdbs_stops(kernel_tier, loop):
     """Was: a side effect before a kernel-compiled conjunct: in `++$n == 3 && i % 2 == 0` GDB
     evaluates ++$n at every hit (break-if stops at i=2); hbreak-if filters on i % 2 == 0 in
@@ -305,6 +287,23 @@ def test_long_or_deep_condition_gdb_accepts_is_not_an_internal_error(kernel_tier
 
 
 # -- found by these suites and fixed since: kept as regression tests ----------------------------
+
+@pytest.mark.parametrize("condition", ["i == 3 && (1.5 | i) == 0",
+                                       "i == 3 && (65280 & $rbp) == 0"])
+def test_type_error_after_a_kernel_conjunct_stops(kernel_tier, loop, condition):
+    """Was: a type error in a part only GDB evaluates, after a conjunct the kernel filters on:
+    GDB type-checks the right operand of `&&` even when the left one is false (it evaluates
+    it with EVAL_AVOID_SIDE_EFFECTS), so `i == 3 && (1.5 | i) == 0` is 'Integer-only
+    operation on floating point number.' at every hit and GDB stops at every hit; hbreak-if
+    filtered on i == 3 and stopped once.  Likewise `i == 3 && (65280 & $rbp) == 0` ($rbp is
+    a void *).  Found by the long profile: seed 40027 -O2 `(s + 1 == (void *)0) && (g_c > (di
+    | g_d * 2))` and seed 40062 -O0 `((r9 | cs) >= ...) && ((g_i, g_s) >= (65280ull & rbp))`
+    lost 40 and 60 stops"""
+    expected, _ = _stops_allowing_errors(loop, f"break target if {condition}", ["10"], False)
+    assert expected == list(range(10))
+    got, result = _stops_allowing_errors(loop, f"hbreak-if target {condition}", ["10"])
+    assert got == expected
+
 
 @pytest.mark.parametrize("condition", ["i == 3 && 'a' == 97",
                                        "i == 3 && $_streq(\"x\", \"x\")",

@@ -28,6 +28,7 @@ from .result import (CompiledCondition, KernelAnd, KernelChoice, KernelLeaf, Ker
                      KernelOr, KernelPart, PartNote)
 from .syntax import Node, parse
 from .tokens import CHAR, STRING
+from .typecheck import type_probes
 
 AgentEval = Callable[[str], str]
 
@@ -84,23 +85,19 @@ class _Outcome:
     part: Optional[KernelPart]           # None: "true" (the kernel lets every hit through)
     exact: bool
     notes: List[PartNote]
+    type_risk: bool = False              # a part only GDB evaluates may be a type error
 
 
 _MAY_FAIL = re.compile(r"->|\[|\*|/|%|\+\+|--|(?<![=!<>])=(?!=)|\$_|[A-Za-z_]\w*\s*\(")
 
 
-_FLOAT = re.compile(r"\d\.\d*|\.\d|\d[eE][-+]?\d")
-_INTEGER_ONLY = re.compile(r"(?<![&|])[&|^~](?![&|])|<<|>>")
-
-
 def _may_fail(text: str) -> bool:
-    """Whether GDB's evaluation of `text` might raise an error or change something: memory
-    reads, division, assignments, increments, calls, convenience variables, integer-only
-    operators beside a floating-point number (a conservative reading of the text; registers,
+    """Whether GDB's evaluation of `text` might raise an error (other than a type error: see
+    _Splitter.may_type_error) or change something: memory reads, division, assignments,
+    increments, calls, convenience variables (a conservative reading of the text; registers,
     literals and comparisons cannot)."""
     code = re.sub(r"'(\\.|[^'\\])*'|\"(\\.|[^\"\\])*\"", "", text)
-    return bool(_MAY_FAIL.search(code)
-                or (_FLOAT.search(code) and _INTEGER_ONLY.search(code)))
+    return bool(_MAY_FAIL.search(code))
 
 
 class _Splitter:
@@ -108,6 +105,8 @@ class _Splitter:
         self.text = text
         self.agent_eval = agent_eval
         self.environment_checked = False
+        # A part only GDB evaluates, outside every ternary branch, that may be a type error.
+        self.type_error_everywhere: Optional[str] = None
 
     def eval(self, expression: str) -> str:
         try:
@@ -156,10 +155,20 @@ class _Splitter:
             return None, str(error)
         return KernelLeaf(compiled_text, expr), ""
 
+    def may_type_error(self, text: str) -> bool:
+        """Unless GDB type-checks every path through `text` (see typecheck.py)."""
+        try:
+            for probe in type_probes(text):
+                self.eval(probe)
+        except (AxUnavailable, ConditionSyntaxError):
+            return True
+        return False
+
     def node_text(self, node: Node) -> str:
         return node.text(self.text)
 
-    def split(self, node: Node) -> _Outcome:
+    def split(self, node: Node, in_branch: bool = False) -> _Outcome:
+        """in_branch: `node` is inside a ternary branch, which GDB evaluates only when taken."""
         node = node.unparenthesized()
         text = self.node_text(node)
         leaf, why = self.leaf(text)
@@ -170,33 +179,39 @@ class _Splitter:
                                 "the kernel lets the hit through and GDB decides")])
             return _Outcome(leaf, True, [PartNote(text, True, "runs in the kernel")])
         if node.kind == "binary" and node.op in ("&&", "||"):
-            outcomes = [self.split(child) for child in _flatten(node, node.op)]
+            outcomes = [self.split(child, in_branch) for child in _flatten(node, node.op)]
             notes = [n for o in outcomes for n in o.notes]
+            risk = any(o.type_risk for o in outcomes)
             if node.op == "&&":
                 texts = [self.node_text(child) for child in _flatten(node, node.op)]
                 return self.conjunction(outcomes, texts, notes, text)
             if any(o.part is None for o in outcomes):
-                return _Outcome(None, False, self.discarded(notes, text))
+                return _Outcome(None, False, self.discarded(notes, text), risk)
             return _Outcome(KernelOr(tuple(o.part for o in outcomes)),
-                            all(o.exact for o in outcomes), notes)
+                            all(o.exact for o in outcomes), notes, risk)
         if node.kind == "unary" and node.op == "!":
-            inner = self.split(node.children[0])
+            inner = self.split(node.children[0], in_branch)
             if inner.part is not None and inner.exact:
                 return _Outcome(KernelNot(inner.part), True, inner.notes)
-            return _Outcome(None, False, self.discarded(inner.notes, text))
+            return _Outcome(None, False, self.discarded(inner.notes, text), inner.type_risk)
         if node.kind == "ternary":
-            cond, then, otherwise = (self.split(child) for child in node.children)
+            cond = self.split(node.children[0], in_branch)
+            then, otherwise = (self.split(child, True) for child in node.children[1:])
             notes = cond.notes + then.notes + otherwise.notes
+            risk = cond.type_risk or then.type_risk or otherwise.type_risk
             if cond.part is not None and cond.exact:
                 if then.part is None and otherwise.part is None:
-                    return _Outcome(None, False, notes)
+                    return _Outcome(None, False, notes, risk)
                 return _Outcome(KernelChoice(cond.part, then.part, otherwise.part),
-                                then.exact and otherwise.exact, notes)
+                                then.exact and otherwise.exact, notes, risk)
             notes = self.discarded(cond.notes, text) + then.notes + otherwise.notes
             if then.part is None or otherwise.part is None:
-                return _Outcome(None, False, self.discarded(notes, text))
-            return _Outcome(KernelOr((then.part, otherwise.part)), False, notes)
-        return _Outcome(None, False, [_gdb_note(text, why)])
+                return _Outcome(None, False, self.discarded(notes, text), risk)
+            return _Outcome(KernelOr((then.part, otherwise.part)), False, notes, risk)
+        risk = self.may_type_error(text)
+        if risk and not in_branch and self.type_error_everywhere is None:
+            self.type_error_everywhere = text
+        return _Outcome(None, False, [_gdb_note(text, why)], risk)
 
     def conjunction(self, outcomes: List[_Outcome], texts: List[str], notes: List[PartNote],
                     text: str) -> _Outcome:
@@ -207,7 +222,8 @@ class _Splitter:
         for index, (outcome, conjunct) in enumerate(zip(outcomes, texts)):
             if outcome.part is not None and index < blocked_at:
                 parts.append(outcome.part)
-            if not outcome.exact and index < blocked_at and _may_fail(conjunct):
+            if (not outcome.exact and index < blocked_at
+                    and (outcome.type_risk or _may_fail(conjunct))):
                 blocked_at = index
         exact = len(parts) == len(outcomes) and all(o.exact for o in outcomes)
         kept = {id(note) for o in outcomes[:blocked_at + 1] for note in o.notes}
@@ -215,20 +231,32 @@ class _Splitter:
                      note.text, f"compiles, but comes after a part of `{text}` that only GDB "
                                 "evaluates, which may stop the program with an error first")
                  for note in notes]
+        risk = any(o.type_risk for o in outcomes)
         if not parts:
-            return _Outcome(None, False, notes)
-        return _Outcome(parts[0] if len(parts) == 1 else KernelAnd(tuple(parts)), exact, notes)
+            return _Outcome(None, False, notes, risk)
+        return _Outcome(parts[0] if len(parts) == 1 else KernelAnd(tuple(parts)), exact, notes,
+                        risk)
 
     @staticmethod
-    def discarded(notes: List[PartNote], whole: str) -> List[PartNote]:
+    def discarded(notes: List[PartNote], whole: str,
+                  why: str = "which the kernel cannot decide") -> List[PartNote]:
         """Kernel notes of parts that compiled but cannot be used on their own."""
         out = []
         for note in notes:
             if note.in_kernel:
-                note = _gdb_note(note.text, f"compiles, but only as part of `{whole}`, which "
-                                            "the kernel cannot decide")
+                note = _gdb_note(note.text, f"compiles, but only as part of `{whole}`, {why}")
             out.append(note)
         return out
+
+    def without_type_errors(self, outcome: _Outcome) -> _Outcome:
+        """No filter if a part GDB evaluates at every hit may be a type error: GDB would then
+        report it, and stop, at every hit."""
+        if self.type_error_everywhere is None or outcome.part is None:
+            return outcome
+        return _Outcome(None, False, self.discarded(
+            outcome.notes, self.text.strip(),
+            f"in which `{self.type_error_everywhere}`, evaluated at every hit, may be a type "
+            "error (GDB then stops at every hit)"))
 
 
 def compile_condition(condition: str, agent_eval: AgentEval,
@@ -249,7 +277,7 @@ def compile_condition(condition: str, agent_eval: AgentEval,
         rewritten = condition
     splitter = _Splitter(rewritten, agent_eval)
     try:
-        outcome = splitter.split(parse(rewritten))
+        outcome = splitter.without_type_errors(splitter.split(parse(rewritten)))
     except ConditionSyntaxError as error:
         # Without a parse tree the hazards cannot be checked: GDB keeps the whole condition.
         outcome = _Outcome(None, False, [_gdb_note(

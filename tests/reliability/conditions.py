@@ -150,13 +150,6 @@ class Build:
 #     the register to GDB's re-check, the variable to the kernel and to break-if
 #     (test_reliability_bugs.py::test_shadowed_register_name_at_an_address_means_the_variable):
 #     such conditions get the function's own location instead.
-#   FLOAT_TYPE_ERRORS: an integer-only operator (% & | ^ << >> ~) on a float, or arithmetic
-#     on a pointer register ($rbp is a `void *`), is a type error for GDB at every hit -- even
-#     in the right operand of an `&&` whose left is false, which GDB type-checks anyway -- so
-#     GDB stops at every hit; hbreak-if filters on the left conjunct
-#     (test_reliability_bugs.py::test_type_error_after_a_kernel_conjunct_stops; the same
-#     error before a kernel conjunct is fixed): such operators get +/- instead, and rbp is
-#     read as a long.
 #   CONSTANT_ZERO_DIVISORS: GDB's AX compiler folds a constant division by zero to 0, GDB
 #     reports an error (and stops) at every hit
 #     (test_reliability_bugs.py::test_constant_division_by_zero_stops_like_gdb): a constant
@@ -164,11 +157,8 @@ class Build:
 POINTER_DIFFERENCES = False
 COMPUTED_LOCALS = False
 SHADOWED_NAMES_AT_ADDRESSES = False
-FLOAT_TYPE_ERRORS = False
 CONSTANT_ZERO_DIVISORS = False
 _LITERALS = re.compile(r"0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|'(?:\\.|[^'])*'")
-_FLOATING = re.compile(r"\d\.\d|\d[eE]\d|\bg_d\b")
-_INTEGER_ONLY = ("%", "&", "|", "^", "<<", ">>")
 
 # -- literals ---------------------------------------------------------------------------------
 
@@ -213,8 +203,6 @@ def register_term(d, slot: Slot) -> Term:
         bare, dollar = d.choice(register_names(full))
         if bare in SHADOWED or bare in slot.shadowed or d.chance(0.15):
             bare = dollar
-        if not FLOAT_TYPE_ERRORS and bare in ("rbp", "$rbp"):
-            return Term(f"((long){dollar})", f"((long){bare})")     # GDB types it void *
         return Term(dollar, bare)
     if choice == 7:
         # eflags: the arithmetic flags only (RF is set at a hardware breakpoint hit and not
@@ -362,15 +350,10 @@ def value(d, slot: Slot, build: "Build", depth: int) -> Term:
                 w = right.wrapped()
                 right = Term(f"({w.gdb} == -1 ? 7 : {w.gdb})",
                              f"({w.hbreak} == -1 ? 7 : {w.hbreak})")
-        if (not FLOAT_TYPE_ERRORS and op in _INTEGER_ONLY
-                and (_FLOATING.search(left.gdb) or _FLOATING.search(right.gdb))):
-            op = "+" if op in ("|", "^", "<<") else "-"
         return binary(left, op, right)
     if choice <= 13:
         operand = value(d, slot, build, depth - 1).wrapped()
         op = d.choice(["-", "~", "!", "-", "~"])
-        if not FLOAT_TYPE_ERRORS and op == "~" and _FLOATING.search(operand.gdb):
-            op = "-"
         return _unary(op, operand)
     if choice <= 16:
         typ = d.choice(_INT_TYPES)
