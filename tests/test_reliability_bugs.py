@@ -6,7 +6,7 @@ and the marker goes: a test here without the marker is a fixed defect, kept as a
 test (its docstring says what it was).  The generators of the other suites leave open defects'
 inputs out (reliability/conditions.py: POINTER_DIFFERENCES, COMPUTED_LOCALS,
 SHADOWED_NAMES_AT_ADDRESSES, CONSTANT_ZERO_DIVISORS; reliability/inputs.py:
-KNOWN_DEFECTS and _ends_gdb); lift an exclusion with its marker.
+KNOWN_DEFECTS); lift an exclusion with its marker.
 """
 import re
 
@@ -96,25 +96,6 @@ def test_a_condition_refused_at_one_location_still_compiles_at_another(kernel_ti
     after = result.stdout[result.stdout.index("hbreak-if 3 at"):]
     assert '"-qualified" not defined' not in after
     assert [(n, args) for n, _, args in HIT.findall(result.stdout)] == [("3", "i=3")]
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "a location that starts with a comma ends GDB: `hbreak-if , i == 1` (or `,target`) hits "
-    "GDB 13's 'linespec.c:2454: internal-error: parse_linespec: Assertion `arg != nullptr' "
-    "failed.' -- in batch mode GDB quits, interactively it asks whether to quit.  GDB's own "
-    "`break ,` says \"Garbage ',' at end of command\"; gdb.Breakpoint(',') is refused "
-    "cleanly, but gdb.decode_line(',') and `maint agent-eval -at , EXPR` (both of which "
-    "hbreak-if runs on the user's location) assert.  Found by the input fuzzer"))
-@pytest.mark.parametrize("location", [",", ",target"])
-def test_location_starting_with_a_comma_is_an_error_not_a_gdb_crash(loop, location,
-                                                                      tmp_path):
-    # In tmp_path: GDB answers "Create a core file of GDB?" with yes.
-    result = run_gdb(loop, ["break main", "run", f"hbreak-if {location} i == 1",
-                            "python print('still alive')", "info hbreak-if"], args=["10"],
-                     cwd=tmp_path)
-    assert "internal-error" not in result.output
-    assert "still alive" in result.stdout
-    assert "No hbreak-if breakpoints." in result.stdout
 
 
 # -- lost or different stops ---------------------------------------------------------------------
@@ -363,4 +344,36 @@ def test_huge_ignore_count_is_a_plain_error(loop, command):
     _no_defect(result)
     assert any(line.startswith("Value out of range: an ignore count is 0 to 2147483647")
                for line in result.errors()), result.errors()
+    assert "No hbreak-if breakpoints." in result.stdout
+
+
+def _api_call(arguments):
+    """A script's gdb_plugin.hbreak_if(ARGUMENTS), printing the error it raises."""
+    return (f"python\nimport gdb_plugin\ntry:\n    gdb_plugin.hbreak_if({arguments})\n"
+            "except gdb.GdbError as error:\n    print('error:', error)\nend")
+
+
+@pytest.mark.parametrize("command,message", [
+    ("hbreak-if , i == 1", "Garbage ',' at end of command"),
+    ("hbreak-if ,target i == 1", "Garbage ',target' at end of command"),
+    ("hbreak-if -explain ,target i == 1", "Garbage ',target' at end of command"),
+    (_api_call("'\\t, target', 'i == 1'"), "Garbage ', target' at end of command"),
+    (_api_call("' ', 'argc == 2'"), "a location is needed."),
+], ids=["comma", "comma-function", "explain", "api", "api-blank"])
+def test_location_starting_with_a_comma_is_an_error_not_a_gdb_crash(loop, command, message,
+                                                                      tmp_path):
+    """Was: a location that starts with a comma ended GDB: `hbreak-if , i == 1` (or
+    `,target`) hit GDB 13's 'linespec.c:2454: internal-error: parse_linespec: Assertion `arg
+    != nullptr' failed.' -- in batch mode GDB quits, interactively it asks whether to quit.
+    gdb.Breakpoint(',') sets a breakpoint at the current pc, but gdb.decode_line(',') and
+    `maint agent-eval -at , EXPR` (both of which hbreak-if ran on the user's location)
+    assert; so does `maint agent-eval -at` on an empty location, which a script could give.
+    Found by the input fuzzer."""
+    # In tmp_path: GDB answers "Create a core file of GDB?" with yes.
+    result = run_gdb(loop, ["break main", "run", command, "python print('still alive')",
+                            "info hbreak-if"], args=["10"], cwd=tmp_path)
+    _no_defect(result)
+    assert "internal-error" not in result.output
+    assert "still alive" in result.stdout
+    assert re.search(rf"^(error: )?{re.escape(message)}", result.output, re.M), result.output
     assert "No hbreak-if breakpoints." in result.stdout

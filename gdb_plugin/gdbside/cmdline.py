@@ -21,6 +21,16 @@ def check_one_line(*texts) -> None:
             raise CommandLineError(f"a location or condition is one line, not {text!r}")
 
 
+def check_location(location: str) -> None:
+    """An empty linespec, or one empty before a comma (`,f`), fails an assertion in GDB 13's
+    gdb.decode_line and `maint agent-eval -at` (GDB's `break ,` calls the comma garbage)."""
+    text = location.strip()
+    if not text:
+        raise CommandLineError(f"a location is needed. {USAGE}")
+    if text.startswith(","):
+        raise CommandLineError(f"Garbage '{text}' at end of command")
+
+
 IGNORE_LIMIT = 2**31 - 1  # GDB keeps a breakpoint's ignore count in a C int
 
 

@@ -9,7 +9,7 @@ from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming, ignore
 from .agent import is_program_symbol
-from .cmdline import Request, check_ignore, check_one_line
+from .cmdline import Request, check_ignore, check_location, check_one_line
 from .model import HBreakIf, registry
 from .predicates import compile_at
 from .tiers import choose_tier, keep_signal_from_program, signal_name
@@ -103,6 +103,7 @@ def create(request: Request) -> HBreakIf:
     from .events import delete_leftovers
     delete_leftovers()
     check_one_line(request.location, request.condition)
+    check_location(request.location)
     check_ignore(request.ignore)
     tier, reason = choose_tier()
     if request.c_predicate and tier != TIER_KERNEL:

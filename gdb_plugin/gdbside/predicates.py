@@ -78,7 +78,9 @@ def compile_at_location(location: str, condition):
     import gdb
     from .model import HBreakIf
     from .tiers import choose_tier
+    from .cmdline import check_location
     from .create import _tracker, gdb_condition
+    check_location(location)
     tracker = _tracker(location, gdb_condition(location, condition))
     try:
         addresses = [loc.address for loc in tracker.locations]
