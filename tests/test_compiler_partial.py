@@ -308,6 +308,19 @@ def test_address_of_a_function_stays_with_gdb():
     assert "compute as 0 for a function" in str(compiled.notes[0])
 
 
+def test_a_constant_division_by_zero_stays_with_gdb():
+    class Gdb(FakeGdb):
+        def __call__(self, expression):
+            if expression == "7 / 0 == 5":            # GDB folds it as if 7 / 1
+                return "Scope: 0x401136\nReg mask: 00\n  0  const8 0\n  2  end\n"
+            return super().__call__(expression)
+    compiled = compile_with("a == 1 && 7 / 0 == 5 && b == 2", Gdb())
+    assert compiled.kernel_part == "a == 1"             # the division may fail: GDB stops
+    assert str(compiled.notes[1]) == (
+        "`7 / 0 == 5` divides by `0`, a constant zero: GDB reports an error where its agent "
+        "expressions fold the division away: GDB evaluates it at each stop")
+
+
 def test_unparsable_condition_stays_with_gdb():
     compiled = compile_with("a == 1 &&")
     assert compiled.kernel_part is None

@@ -5,7 +5,7 @@ happens instead.  When a fix lands, its test passes, strict xfail turns that int
 and the marker goes: a test here without the marker is a fixed defect, kept as a regression
 test (its docstring says what it was).  The generators of the other suites leave open defects'
 inputs out (reliability/conditions.py: POINTER_DIFFERENCES, COMPUTED_LOCALS,
-SHADOWED_NAMES_AT_ADDRESSES, CONSTANT_ZERO_DIVISORS; reliability/inputs.py:
+SHADOWED_NAMES_AT_ADDRESSES; reliability/inputs.py:
 KNOWN_DEFECTS); lift an exclusion with its marker.
 """
 import re
@@ -163,21 +163,6 @@ def test_pointer_difference_is_signed(kernel_tier, loop):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "a constant division by zero: GDB's agent-expression compiler folds `7 / 0 == 5` (and "
-    "`(-65280) % 0 ...`) to the constant 0 -- `maint agent-eval` prints `const8 0` -- while "
-    "GDB's own evaluation says 'Division by zero' at every hit, so break-if stops at every "
-    "hit; -explain calls the kernel part exact, and hbreak-if never stops.  Found by the long "
-    "profile: seed 30009 -O2, `(-65280) % ((-0x0L) == -1 ? 7 : (-0x0L)) & (g_i, g_s) == "
-    "g_ull` lost all 60 stops"))
-def test_constant_division_by_zero_stops_like_gdb(kernel_tier, loop):
-    condition = "7 / 0 == 5"
-    expected, _ = _stops_allowing_errors(loop, f"break target if {condition}", ["10"], False)
-    assert expected == list(range(10))
-    got, result = _stops_allowing_errors(loop, f"hbreak-if target {condition}", ["10"])
-    assert got == expected
-
-
-@pytest.mark.xfail(strict=True, reason=(
     "an `int` local whose -O2 DWARF location is a computed value (DW_OP_breg.. DW_OP_mul "
     "DW_OP_plus DW_OP_stack_value: tmp = acc * 3 + j) is read as the untruncated 64-bit "
     "result: GDB's AX emits no `ext 32` for it, GDB's own evaluation truncates to int.  At "
@@ -268,6 +253,20 @@ def test_long_or_deep_condition_gdb_accepts_is_not_an_internal_error(kernel_tier
 
 
 # -- found by these suites and fixed since: kept as regression tests ----------------------------
+
+def test_constant_division_by_zero_stops_like_gdb(kernel_tier, loop):
+    """Was: a constant division by zero: GDB's agent-expression compiler folds `7 / 0 == 5`
+    (and `(-65280) % 0 ...`) to the constant 0 -- `maint agent-eval` prints `const8 0` --
+    while GDB's own evaluation says 'Division by zero' at every hit, so break-if stops at
+    every hit; -explain called the kernel part exact, and hbreak-if never stopped.  Found by
+    the long profile: seed 30009 -O2, `(-65280) % ((-0x0L) == -1 ? 7 : (-0x0L)) & (g_i, g_s)
+    == g_ull` lost all 60 stops"""
+    condition = "7 / 0 == 5"
+    expected, _ = _stops_allowing_errors(loop, f"break target if {condition}", ["10"], False)
+    assert expected == list(range(10))
+    got, result = _stops_allowing_errors(loop, f"hbreak-if target {condition}", ["10"])
+    assert got == expected
+
 
 @pytest.mark.parametrize("condition", ["i == 3 && (1.5 | i) == 0",
                                        "i == 3 && (65280 & $rbp) == 0"])

@@ -8,6 +8,9 @@ with GDB:
 * Floating-point literals: AX silently truncates them (`x && 0.5` compiles to false). Refused.
 * Casts to _Bool: AX drops the conversion, so `(_Bool)5 == 1` is false. Refused.
 * `&function`: AX folds it to 0. Probed by the caller (address_of_names) and refused.
+* A constant division by zero: AX folds constants as GDB evaluates them without side effects,
+  where a division by zero divides by 1 (`7 / 0 == 5` compiles to false); GDB's own evaluation
+  reports an error. Probed by the caller (divisors) and refused.
 * Shifts: AX applies C's usual arithmetic conversions to both operands, so in `i >> 1u` the
   int `i` is shifted as unsigned and `i << 2L` is computed in 64 bits; GDB (like C) shifts in
   the left operand's own type. Rewritten: the count becomes an int, so the left operand
@@ -52,6 +55,12 @@ def address_of_names(tree: Node, text: str) -> List[str]:
             if operand.kind == "name":
                 names.append(operand.text(text))
     return names
+
+
+def divisors(tree: Node, text: str) -> List[str]:
+    """The right operands of `/` and `%`: a constant zero there is folded away by AX."""
+    return [node.children[1].text(text) for node in tree.walk()
+            if node.kind == "binary" and node.op in ("/", "%")]
 
 
 # -- ternaries used as values -----------------------------------------------------------------

@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
-from .ax import parse_listing
+from .ax import AxExpr, parse_listing
 from .errors import AxUnavailable, CompileError, ConditionSyntaxError
 from .flow import FlowAssembler
-from .hazards import address_of_names, computed_shift_count, kernel_form, refusal
+from .hazards import address_of_names, computed_shift_count, divisors, kernel_form, refusal
 from .lower import Outcomes, lower
 from .predicate import OnMatch, ReturnVerdict, build_program
 from .registers import rewrite_registers
@@ -70,6 +70,12 @@ def _why_gdb_refused(gdb_error: str, tree: Node) -> str:
 
 def _gdb_note(text: str, why: str) -> PartNote:
     return PartNote(text, False, f"{why}: GDB evaluates it at each stop")
+
+
+def _constant_zero(expr: AxExpr) -> bool:
+    first, *rest = expr.ops
+    return (first.name.startswith("const") and first.arg == 0
+            and [op.name for op in rest] == ["end"])
 
 
 class _NoCompiler(Exception):
@@ -133,9 +139,17 @@ class _Splitter:
                 probe = parse_listing(self.eval(f"&{name}"))
             except (AxUnavailable, CompileError) as error:
                 return None, f"takes the address of {name}, which GDB cannot check ({error})"
-            if [op.name for op in probe.ops][1:] == ["end"] and probe.ops[0].arg == 0:
+            if _constant_zero(probe):
                 return None, (f"takes the address of {name}, which GDB's agent "
                               "expressions compute as 0 for a function")
+        for divisor in divisors(node, text):
+            try:
+                probe = parse_listing(self.eval(divisor))
+            except (AxUnavailable, CompileError):
+                continue                # GDB cannot compile the part that divides either
+            if _constant_zero(probe):
+                return None, (f"divides by `{divisor}`, a constant zero: GDB reports an "
+                              "error where its agent expressions fold the division away")
         try:
             compiled_text = kernel_form(text)
         except ConditionSyntaxError as error:

@@ -150,15 +150,9 @@ class Build:
 #     the register to GDB's re-check, the variable to the kernel and to break-if
 #     (test_reliability_bugs.py::test_shadowed_register_name_at_an_address_means_the_variable):
 #     such conditions get the function's own location instead.
-#   CONSTANT_ZERO_DIVISORS: GDB's AX compiler folds a constant division by zero to 0, GDB
-#     reports an error (and stops) at every hit
-#     (test_reliability_bugs.py::test_constant_division_by_zero_stops_like_gdb): a constant
-#     divisor is 3 instead.
 POINTER_DIFFERENCES = False
 COMPUTED_LOCALS = False
 SHADOWED_NAMES_AT_ADDRESSES = False
-CONSTANT_ZERO_DIVISORS = False
-_LITERALS = re.compile(r"0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|'(?:\\.|[^'])*'")
 
 # -- literals ---------------------------------------------------------------------------------
 
@@ -342,9 +336,6 @@ def value(d, slot: Slot, build: "Build", depth: int) -> Term:
         else:
             right = _operand(d, value(d, slot, build, depth - 1))
             if op in ("/", "%"):
-                if (not CONSTANT_ZERO_DIVISORS
-                        and not re.search(r"[A-Za-z_$]", _LITERALS.sub("", right.gdb))):
-                    right = same("3")
                 # GDB itself dies of SIGFPE on LLONG_MIN / -1 (break-if and hbreak-if alike),
                 # so a divisor is never -1; zero stays (GDB reports an error and stops).
                 w = right.wrapped()
