@@ -321,6 +321,71 @@ def test_a_constant_division_by_zero_stays_with_gdb():
         "expressions fold the division away: GDB evaluates it at each stop")
 
 
+# GDB 13's listing for `&items[0] - &items[1] == -1` (loop.c: items is a 24-byte struct array).
+POINTER_DIFFERENCE = """Scope: 0x555555555140
+Reg mask: 00
+  0  const64 93824992247872
+  9  const8 0
+ 11  const8 24
+ 13  mul
+ 14  add
+ 15  zero_ext 64
+ 17  const64 93824992247872
+ 26  const8 1
+ 28  const8 24
+ 30  mul
+ 31  add
+ 32  zero_ext 64
+ 34  sub
+ 35  const8 24
+ 37  div_unsigned
+ 38  const8 255
+ 40  ext 8
+ 42  equal
+ 43  end
+"""
+
+
+UNSIGNED_DIVISION = """Scope: 0x401136
+Reg mask: 20
+  0  reg 5
+  3  const8 24
+  5  div_unsigned
+  6  const8 255
+  8  ext 8
+ 10  equal
+ 11  end
+"""
+
+
+class PointerGdb(FakeGdb):
+    def __call__(self, expression):
+        if expression == "&items[0] - &items[1] == -1":
+            return POINTER_DIFFERENCE
+        if expression == "a / 24 == -1":                 # a: an unsigned long, say
+            return UNSIGNED_DIVISION
+        if expression == "(&items[0] - &items[1]) / 1 == -1":
+            return POINTER_DIFFERENCE                     # what matters: a div_unsigned
+        return super().__call__(expression)
+
+
+@pytest.mark.parametrize("condition,a,verdict", [
+    ("&items[0] - &items[1] == -1", 0, 1),
+    # Where the text has a `/`, a div_unsigned may be an unsigned division: it stays.
+    ("a / 24 == -1", 2**64 - 24, 0),
+])
+def test_a_difference_of_pointers_is_divided_signed(condition, a, verdict):
+    compiled = compile_with(condition, PointerGdb())
+    assert compiled.kernel_part == condition and compiled.exact
+    assert run_bpf(compiled.program, {VARIABLES["a"]: a}, Memory()).r0 == verdict
+
+
+def test_an_unsigned_division_beside_a_subtraction_stays_with_gdb():
+    compiled = compile_with("a == 1 && (&items[0] - &items[1]) / 1 == -1", PointerGdb())
+    assert compiled.kernel_part == "a == 1"
+    assert "may be a difference of pointers" in str(compiled.notes[1])
+
+
 def test_unparsable_condition_stays_with_gdb():
     compiled = compile_with("a == 1 &&")
     assert compiled.kernel_part is None

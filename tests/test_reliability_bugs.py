@@ -4,7 +4,7 @@ Each test states the right behaviour (GDB's own, where GDB has one); the reason 
 happens instead.  When a fix lands, its test passes, strict xfail turns that into a failure,
 and the marker goes: a test here without the marker is a fixed defect, kept as a regression
 test (its docstring says what it was).  The generators of the other suites leave open defects'
-inputs out (reliability/conditions.py: POINTER_DIFFERENCES, COMPUTED_LOCALS,
+inputs out (reliability/conditions.py: COMPUTED_LOCALS,
 SHADOWED_NAMES_AT_ADDRESSES; reliability/inputs.py:
 KNOWN_DEFECTS); lift an exclusion with its marker.
 """
@@ -150,19 +150,6 @@ def test_side_effect_before_a_kernel_conjunct_keeps_gdbs_stops(kernel_tier, loop
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "the difference of two pointers is computed unsigned: GDB's AX for `p - q` divides the "
-    "byte difference with div_unsigned, so a negative difference becomes a huge positive "
-    "one, the kernel filter says false, and every stop is lost (`&items[0] - &items[1] == "
-    "-1` is always true for GDB, never for the kernel).  The exactness claim of -explain "
-    "('exact: it decides every hit as GDB would') is wrong for it"))
-def test_pointer_difference_is_signed(kernel_tier, loop):
-    condition = "&items[0] - &items[1] == -1"
-    expected = gdb_stops(loop, "target", condition, args=["20"])
-    assert expected == list(range(20))
-    assert hbreak_if_stops(loop, "target", condition, args=["20"])[0] == expected
-
-
-@pytest.mark.xfail(strict=True, reason=(
     "an `int` local whose -O2 DWARF location is a computed value (DW_OP_breg.. DW_OP_mul "
     "DW_OP_plus DW_OP_stack_value: tmp = acc * 3 + j) is read as the untruncated 64-bit "
     "result: GDB's AX emits no `ext 32` for it, GDB's own evaluation truncates to int.  At "
@@ -253,6 +240,18 @@ def test_long_or_deep_condition_gdb_accepts_is_not_an_internal_error(kernel_tier
 
 
 # -- found by these suites and fixed since: kept as regression tests ----------------------------
+
+def test_pointer_difference_is_signed(kernel_tier, loop):
+    """Was: the difference of two pointers was computed unsigned: GDB's AX for `p - q`
+    divides the byte difference with div_unsigned, so a negative difference became a huge
+    positive one, the kernel filter said false, and every stop was lost (`&items[0] -
+    &items[1] == -1` is always true for GDB, was never for the kernel).  The exactness claim
+    of -explain ('exact: it decides every hit as GDB would') was wrong for it"""
+    condition = "&items[0] - &items[1] == -1"
+    expected = gdb_stops(loop, "target", condition, args=["20"])
+    assert expected == list(range(20))
+    assert hbreak_if_stops(loop, "target", condition, args=["20"])[0] == expected
+
 
 def test_constant_division_by_zero_stops_like_gdb(kernel_tier, loop):
     """Was: a constant division by zero: GDB's agent-expression compiler folds `7 / 0 == 5`

@@ -11,6 +11,10 @@ with GDB:
 * A constant division by zero: AX folds constants as GDB evaluates them without side effects,
   where a division by zero divides by 1 (`7 / 0 == 5` compiles to false); GDB's own evaluation
   reports an error. Probed by the caller (divisors) and refused.
+* Pointer differences: AX divides the byte difference by the element size with div_unsigned
+  (ax-gdb.c, gen_ptrdiff), so `&a[0] - &a[1]` is huge; GDB divides signed. Every other
+  div_unsigned comes from a `/` in the text (DWARF's DW_OP_div is signed), so without one the
+  listing's divisions become signed; with one and a subtraction, the part stays with GDB.
 * Shifts: AX applies C's usual arithmetic conversions to both operands, so in `i >> 1u` the
   int `i` is shifted as unsigned and `i << 2L` is computed in 64 bits; GDB (like C) shifts in
   the left operand's own type. Rewritten: the count becomes an int, so the left operand
@@ -25,8 +29,10 @@ with GDB:
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional
 
+from .ax import AxExpr
 from .errors import ConditionSyntaxError
 from .syntax import Node, parse
 from .tokens import DOLLAR, FLOAT, INT, int_literal_value, tokenize
@@ -61,6 +67,19 @@ def divisors(tree: Node, text: str) -> List[str]:
     """The right operands of `/` and `%`: a constant zero there is folded away by AX."""
     return [node.children[1].text(text) for node in tree.walk()
             if node.kind == "binary" and node.op in ("/", "%")]
+
+
+def signed_pointer_differences(tree: Node, expr: AxExpr) -> Optional[AxExpr]:
+    """`expr` with pointer differences divided signed; None if they cannot be told apart
+    from unsigned divisions."""
+    if not any(op.name == "div_unsigned" for op in expr.ops):
+        return expr
+    kinds = {(node.kind, node.op) for node in tree.walk()}
+    if ("binary", "/") in kinds:
+        return None if ("binary", "-") in kinds else expr
+    return dataclasses.replace(expr, ops=tuple(
+        dataclasses.replace(op, name="div_signed") if op.name == "div_unsigned" else op
+        for op in expr.ops))
 
 
 # -- ternaries used as values -----------------------------------------------------------------

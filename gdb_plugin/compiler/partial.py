@@ -20,7 +20,8 @@ from typing import Callable, List, Optional, Tuple
 from .ax import AxExpr, parse_listing
 from .errors import AxUnavailable, CompileError, ConditionSyntaxError
 from .flow import FlowAssembler
-from .hazards import address_of_names, computed_shift_count, divisors, kernel_form, refusal
+from .hazards import (address_of_names, computed_shift_count, divisors, kernel_form, refusal,
+                      signed_pointer_differences)
 from .lower import Outcomes, lower
 from .predicate import OnMatch, ReturnVerdict, build_program
 from .registers import rewrite_registers
@@ -160,6 +161,10 @@ class _Splitter:
             return None, _why_gdb_refused(error.gdb_error, node)
         except CompileError as error:
             return None, str(error)
+        expr = signed_pointer_differences(node, expr)
+        if expr is None:
+            return None, ("divides unsigned beside a subtraction, which may be a difference "
+                          "of pointers that GDB's agent expressions divide unsigned")
         try:
             # Lower once now, so that a register eBPF cannot read is found here.
             out = FlowAssembler()

@@ -140,8 +140,6 @@ class Build:
 # Constructs that make hbreak-if lose stops today, each pinned by a strict xfail test; the
 # generator leaves them out so that the suite finds new bugs rather than these.  Set a flag to
 # True once its bug is fixed.
-#   POINTER_DIFFERENCES: `p - q` of two pointers: GDB's AX divides the byte difference
-#     unsigned (test_reliability_bugs.py::test_pointer_difference_is_signed).
 #   COMPUTED_LOCALS: -O2 locals whose DWARF location is a computed value (DW_OP_stack_value):
 #     GDB's AX leaves the 64-bit result unextended, so an `int` local reads wrong
 #     (test_reliability_bugs.py::test_computed_int_local_at_O2).
@@ -150,7 +148,6 @@ class Build:
 #     the register to GDB's re-check, the variable to the kernel and to break-if
 #     (test_reliability_bugs.py::test_shadowed_register_name_at_an_address_means_the_variable):
 #     such conditions get the function's own location instead.
-POINTER_DIFFERENCES = False
 COMPUTED_LOCALS = False
 SHADOWED_NAMES_AT_ADDRESSES = False
 
@@ -366,9 +363,8 @@ def value(d, slot: Slot, build: "Build", depth: int) -> Term:
         if form == 1:
             return Term(f"(unsigned long){p.gdb} & 0xfff", f"(unsigned long){p.hbreak} & 0xfff",
                         INT, False)
-        if POINTER_DIFFERENCES:
-            return same(d.choice(["g_cur - recs", "g_cur->next - g_cur", "&g_arr[9] - g_ptr"]))
-        return same(d.choice(["(long)g_cur - (long)recs", "(long)g_ptr - (long)&g_arr[9]"]))
+        return same(d.choice(["g_cur - recs", "g_cur->next - g_cur", "&g_arr[9] - g_ptr",
+                              "(long)g_cur - (long)recs", "(long)g_ptr - (long)&g_arr[9]"]))
     if choice == 21:
         return same(d.choice(["sizeof(g_i)", "sizeof(struct rec)", "sizeof g_cur->name",
                               "(g_i, g_s)", "(g_iter, 3)"]))
