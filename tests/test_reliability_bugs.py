@@ -4,9 +4,8 @@ Each test states the right behaviour (GDB's own, where GDB has one); the reason 
 happens instead.  When a fix lands, its test passes, strict xfail turns that into a failure,
 and the marker goes: a test here without the marker is a fixed defect, kept as a regression
 test (its docstring says what it was).  The generators of the other suites leave open defects'
-inputs out (reliability/conditions.py: COMPUTED_LOCALS,
-SHADOWED_NAMES_AT_ADDRESSES; reliability/inputs.py:
-KNOWN_DEFECTS); lift an exclusion with its marker.
+inputs out (reliability/conditions.py: COMPUTED_LOCALS;
+reliability/inputs.py: KNOWN_DEFECTS); lift an exclusion with its marker.
 """
 import re
 
@@ -161,27 +160,6 @@ def test_computed_int_local_at_O2(kernel_tier):
     expected = gdb_stops(binary, location, "tmp == -1", printf_args="g_iter", args=["40", "1"])
     assert expected
     got, _ = hbreak_if_stops(binary, location, "tmp == -1", printf_args="g_iter",
-                             args=["40", "1"])
-    assert got == expected
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "at a `*ADDRESS` location, a bare name that is both a program symbol there and a register "
-    "(rel_diff's f_wide has a parameter `ax`) means the variable to GDB's break-if and to the "
-    "kernel predicate, but the register to hbreak-if's own re-check at the stop: "
-    "create.gdb_condition() looks the name up at the sal that gdb.decode_line('*f_wide+1') "
-    "returns, finds no symbol there, and rewrites the tracker's condition to `((short)$rax) "
-    "== ...`.  The kernel lets the right hits through and GDB's re-check rejects them: "
-    "`hbreak-if *f_wide+1 ax > 65536` never stops (break-if: 21 stops in 40 calls).  The same "
-    "with an explicit location, `-function f_wide`.  Found by the differential suite (seeds "
-    "1054, 1056, 1061, 1062; an explicit location in the fast profile)"))
-@pytest.mark.parametrize("opt,location", [("-O0", "*f_wide+1"), ("-O2", "*f_wide"),
-                                          ("-O0", "-function f_wide")])
-def test_shadowed_register_name_at_an_address_means_the_variable(kernel_tier, opt, location):
-    binary = build("rel_diff", opt)
-    expected = gdb_stops(binary, location, "ax > 65536", printf_args="g_iter", args=["40", "1"])
-    assert expected
-    got, _ = hbreak_if_stops(binary, location, "ax > 65536", printf_args="g_iter",
                              args=["40", "1"])
     assert got == expected
 
@@ -375,3 +353,31 @@ def test_location_starting_with_a_comma_is_an_error_not_a_gdb_crash(loop, comman
     assert "still alive" in result.stdout
     assert re.search(rf"^(error: )?{re.escape(message)}", result.output, re.M), result.output
     assert "No hbreak-if breakpoints." in result.stdout
+
+
+_ON_EACH_STOP = 'commands\nsilent\nprintf "STOP %d\\n", g_iter\ncontinue\nend'
+
+
+@pytest.mark.parametrize("opt,location", [("-O0", "*f_wide+1"), ("-O2", "*f_wide"),
+                                          ("-O0", "-function f_wide")])
+def test_shadowed_register_name_at_an_address_means_the_variable(kernel_tier, opt, location):
+    """Was: at a `*ADDRESS` location, a bare name that is both a program symbol there and a
+    register (rel_diff's f_wide has a parameter `ax`) meant the variable to GDB's break-if
+    and to the kernel predicate, but the register to hbreak-if's own re-check at the stop:
+    create.gdb_condition() looked the name up at the sal that gdb.decode_line('*f_wide+1')
+    returned, found no symbol there, and rewrote the tracker's condition to `((short)$rax)
+    == ...`.  The kernel let the right hits through and GDB's re-check rejected them:
+    `hbreak-if *f_wide+1 ax > 65536` never stopped (break-if: 21 stops in 40 calls).  The
+    same with an explicit location, `-function f_wide`.  Found by the differential suite
+    (seeds 1054, 1056, 1061, 1062; an explicit location in the fast profile)."""
+    binary = build("rel_diff", opt)
+
+    def stops_set_at_main(command, plugin):
+        # At a stop the kernel filter is compiled at once: this is about the name, not about
+        # arming before `run`.
+        result = run_gdb(binary, ["break main", "run", command, _ON_EACH_STOP, "continue"],
+                         args=["40", "1"], plugin=plugin).check()
+        return re.findall(r"^STOP (\d+)$", result.stdout, re.M)
+    expected = stops_set_at_main(f"break {location} if ax > 65536", False)
+    assert len(expected) > 10
+    assert stops_set_at_main(f"hbreak-if {location} ax > 65536", True) == expected

@@ -30,19 +30,14 @@ def new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
 NOTHING_COMPILES = "no part of the condition compiles to a kernel filter"
 
 
-def gdb_condition(location: str, condition: Optional[str]) -> Optional[str]:
-    """CONDITION as GDB must read it: bare register names (rax, eax, ...) become $rax, ...,
-    unless the program has a symbol of that name at LOCATION.  Text the rewrite cannot read
-    goes to GDB as it is: GDB's parser then names the problem."""
+def gdb_condition(tracker: gdb.Breakpoint, condition: Optional[str]) -> Optional[str]:
+    """CONDITION as GDB must read it at TRACKER's location: bare register names (rax, eax, ...)
+    become $rax, ..., unless a program symbol of that name is in scope at the location's first
+    address (GDB's own lookup there, as for the kernel predicate).  Text the rewrite cannot
+    read goes to GDB as it is: GDB's parser then names the problem."""
     if not condition:
         return None
-    address = None
-    if not location.lstrip().startswith("*"):  # GDB 13 crashes on a bad *EXPR in decode_line
-        try:
-            sals = gdb.decode_line(location)[1] or []
-            address = sals[0].pc if sals else None
-        except gdb.error:
-            pass
+    address = min((loc.address for loc in tracker.locations if loc.address), default=None)
     try:
         # At the stop of a hardware breakpoint eflags.RF is set; at GDB's own breakpoint not.
         return flags_as_integers(rewrite_registers(condition, is_program_symbol(address)))
@@ -51,7 +46,8 @@ def gdb_condition(location: str, condition: Optional[str]) -> Optional[str]:
 
 
 def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
-    """An internal disabled breakpoint: GDB resolves LOCATION and parses CONDITION there."""
+    """An internal disabled breakpoint: GDB resolves LOCATION and parses CONDITION (with
+    register names rewritten) there."""
     if location.lstrip().startswith("*"):
         try:
             gdb.parse_and_eval(location.lstrip()[1:])  # a bad *EXPR would crash GDB 13 below
@@ -64,7 +60,7 @@ def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
             raise gdb.GdbError(f"No location {location!r} in the program "
                                "(and `set breakpoint pending` is off).")
         if condition:
-            tracker.condition = condition
+            tracker.condition = gdb_condition(tracker, condition)
     except (gdb.error, gdb.GdbError):
         tracker.delete()
         raise
@@ -111,7 +107,7 @@ def create(request: Request) -> HBreakIf:
                            f"get the {tier} tier: {reason}")
     thread = thread_of(request.thread)
     condition = None if request.c_predicate else request.condition
-    tracker = _tracker(request.location, gdb_condition(request.location, condition))
+    tracker = _tracker(request.location, condition)
     catchpoint = None
     try:
         catchpoint = new_catchpoint(request.temporary, tier)

@@ -79,7 +79,7 @@ def _take_new_condition(bp, condition):
         bp.catchpoint.condition = bp.marker
         return
     try:
-        bp.tracker.condition = gdb_condition(bp.location, condition)
+        bp.tracker.condition = gdb_condition(bp.tracker, condition)
         bp.condition = condition or None
     except gdb.error as error:
         gdb.write(f"hbreak-if {bp.number}: condition not changed: {error}\n", gdb.STDERR)

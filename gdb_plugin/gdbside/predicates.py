@@ -79,9 +79,9 @@ def compile_at_location(location: str, condition):
     from .model import HBreakIf
     from .tiers import choose_tier
     from .cmdline import check_location
-    from .create import _tracker, gdb_condition
+    from .create import _tracker
     check_location(location)
-    tracker = _tracker(location, gdb_condition(location, condition))
+    tracker = _tracker(location, condition)
     try:
         addresses = [loc.address for loc in tracker.locations]
         if not addresses:

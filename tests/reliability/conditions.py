@@ -143,13 +143,7 @@ class Build:
 #   COMPUTED_LOCALS: -O2 locals whose DWARF location is a computed value (DW_OP_stack_value):
 #     GDB's AX leaves the 64-bit result unextended, so an `int` local reads wrong
 #     (test_reliability_bugs.py::test_computed_int_local_at_O2).
-#   SHADOWED_NAMES_AT_ADDRESSES: at a `*ADDRESS` or explicit (`-function f`) location, a bare
-#     name that is a program symbol there and a register name (f_wide's parameter `ax`) is
-#     the register to GDB's re-check, the variable to the kernel and to break-if
-#     (test_reliability_bugs.py::test_shadowed_register_name_at_an_address_means_the_variable):
-#     such conditions get the function's own location instead.
 COMPUTED_LOCALS = False
-SHADOWED_NAMES_AT_ADDRESSES = False
 
 # -- literals ---------------------------------------------------------------------------------
 
@@ -433,11 +427,7 @@ def condition(d, slot: Slot, build: Build, ident: int) -> Condition:
     hbreak = term.hbreak
     if d.chance(0.1):
         hbreak = f"if {hbreak}"                   # the optional `if` of hbreak-if
-    where = location(d, slot, build)
-    if (not SHADOWED_NAMES_AT_ADDRESSES and where.startswith(("*", "-"))
-            and any(re.search(rf"(?<![$\w.>]){name}\b", hbreak) for name in slot.shadowed)):
-        where = slot.function
-    return Condition(ident, slot.number, where, term.gdb, hbreak)
+    return Condition(ident, slot.number, location(d, slot, build), term.gdb, hbreak)
 
 
 def rounds(d, build: Build, count: int, first_id: int = 0) -> List[List[Condition]]:
