@@ -392,6 +392,15 @@ def test_unparsable_condition_stays_with_gdb():
     assert "was not understood by the compiler" in str(compiled.notes[0])
 
 
+@pytest.mark.parametrize("condition", ["(" * 2000 + "a" + ")" * 2000 + " == 1",
+                                       " || ".join(f"a == {k}" for k in range(3000))])
+def test_a_condition_too_deep_for_the_compiler_stays_with_gdb(condition):
+    compiled = compile_with(condition)
+    assert compiled.kernel_part is None
+    assert [note.reason for note in compiled.notes] == [
+        "is nested too deeply for the compiler: GDB evaluates it at each stop"]
+
+
 def test_explain_mentions_every_part():
     text = explain(compile_with("a == 1 && f(a)"))
     assert "Kernel part: a == 1" in text

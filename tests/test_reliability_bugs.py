@@ -198,10 +198,8 @@ def test_condition_the_plugin_cannot_tokenize_is_a_plain_error(loop, condition, 
     assert "No hbreak-if breakpoints." in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "long or deeply nested conditions GDB accepts end in 'hbreak-if: internal error: "
-    "RecursionError: maximum recursion depth exceeded' (the plugin's recursive parser and "
-    "passes); GDB's own break-if takes them.  200 alternatives work, 999 do not"))
+# -- found by these suites and fixed since: kept as regression tests ----------------------------
+
 @pytest.mark.parametrize("condition", [
     " || ".join(f"i == {k}" for k in range(1, 1000)),
     " + ".join("i" for _ in range(1, 3000)) + " == 5",
@@ -211,13 +209,15 @@ def test_condition_the_plugin_cannot_tokenize_is_a_plain_error(loop, condition, 
 ], ids=["or-999", "sum-2999", "parens-1000", "not-1000", "equal-chain-2000"])
 def test_long_or_deep_condition_gdb_accepts_is_not_an_internal_error(kernel_tier, loop,
                                                                        condition):
+    """Was: long or deeply nested conditions GDB accepts ended in 'hbreak-if: internal error:
+    RecursionError: maximum recursion depth exceeded' (the plugin's recursive parser and
+    passes); GDB's own break-if takes them.  200 alternatives worked, 999 did not.  The
+    compiler now leaves a condition too deep for it to GDB"""
     expected = gdb_stops(loop, "target", condition, args=["30"])
     got, result = stops(loop, f"hbreak-if target {condition}", args=["30"])
     _no_defect(result)
     assert got == expected
 
-
-# -- found by these suites and fixed since: kept as regression tests ----------------------------
 
 def test_pointer_difference_is_signed(kernel_tier, loop):
     """Was: the difference of two pointers was computed unsigned: GDB's AX for `p - q`

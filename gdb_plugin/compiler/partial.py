@@ -301,6 +301,10 @@ def compile_condition(condition: str, agent_eval: AgentEval,
         # Without a parse tree the hazards cannot be checked: GDB keeps the whole condition.
         outcome = _Outcome(None, False, [_gdb_note(
             rewritten.strip(), f"was not understood by the compiler ({error})")])
+    except RecursionError:
+        # The parser and the passes recurse on the nesting; GDB's own parser goes deeper.
+        outcome = _Outcome(None, False, [_gdb_note(
+            rewritten.strip(), "is nested too deeply for the compiler")])
     except _NoCompiler as failure:
         raise failure.error from None
     return CompiledCondition(
