@@ -134,6 +134,34 @@ def forget(bp: HBreakIf, keep=()) -> None:
     forget_programs(bp.number, keep)
 
 
+def recompile(bps) -> None:
+    """Compile `bps` again for this program image, then move their events to the new programs.
+
+    A GDB command run from a stop handler first runs that stop's breakpoint `commands`, which
+    may resume the program: until the move, the old events stay armed (their programs let
+    through what they could not decide), so a hit that comes meanwhile still stops."""
+    image = _image(gdb.selected_inferior())
+    fresh = {}
+    for key in [k for k in _programs if k[2] == image]:
+        bp = registry.get(key[0])
+        if bp not in bps:
+            continue
+        try:
+            fresh[key] = program_for(bp, key[1])
+        except Exception:  # the next sync compiles it again and says why it fails
+            pass
+    for bp in bps:
+        if registry.get(bp.number) is bp:
+            forget(bp)
+    for key, program in fresh.items():
+        bp = registry.get(key[0])
+        if bp is not None and bp.enabled and bp.tier != TIER_PTRACE:
+            _programs[key] = program
+        elif program is not None:
+            program.close()
+    sync_all()
+
+
 def kernel_hits(bp: HBreakIf) -> int:
     """Every time a thread reached the location, whether the condition held or not."""
     software = bp.software.hits if bp.software is not None else 0

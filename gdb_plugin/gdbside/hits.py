@@ -164,8 +164,7 @@ def compile_what_was_put_off(event) -> None:
     with compiling_allowed():
         for bp in waiting:
             bp.compile_at_next_stop = False
-            arming.forget(bp)
-        arming.sync_all()
+        arming.recompile(waiting)
 
 
 def forget_pending(event) -> None:
@@ -185,6 +184,8 @@ def report_stop(event) -> None:
     filtered = {bp.number: _count_stop(bp) for bp in stopped}
     bp = stopped[0]
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
+    if _silent(bp.catchpoint):
+        return
     if bp.watch is not None:
         from .watch import report
         gdb.write(report(bp) + describe(gdb.selected_frame()))
@@ -193,6 +194,13 @@ def report_stop(event) -> None:
     if bp.uses_perf and bp.tier != TIER_PTRACE and filtered[bp.number]:
         plural = "" if filtered[bp.number] == 1 else "s"
         gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
+
+
+def _silent(catchpoint) -> bool:
+    """GDB prints nothing for a breakpoint whose `commands` start with `silent` (the catchpoint
+    itself is always silent: this report stands in for GDB's)."""
+    commands = (catchpoint.commands or "").lstrip().splitlines()
+    return bool(commands) and commands[0].strip() == "silent"
 
 
 def _count_stop(bp: HBreakIf) -> int:
