@@ -4,7 +4,7 @@ import pytest
 from gdb_plugin.compiler import ConditionSyntaxError
 from gdb_plugin.compiler.hazards import (address_of_names, computed_shift_count,
                                          distribute_ternaries, flags_as_integers, kernel_form,
-                                         refusal, rewrite_shift_counts)
+                                         refusal, rewrite_shift_counts, value_names)
 from gdb_plugin.compiler.syntax import parse, replace_spans
 from gdb_plugin.compiler.tokens import CHAR, FLOAT, INT, STRING, int_literal_value, tokenize
 
@@ -125,6 +125,17 @@ def test_no_refusal(text):
 def test_address_of_names():
     text = "&f == p && &(g) != 0 && &a[1] != 0 && x & y"
     assert address_of_names(parse(text), text) == ["f", "g"]
+
+
+@pytest.mark.parametrize("text,names", [
+    ("tmp == -1 && i < n", ["tmp", "i", "n"]),
+    ("p->id + s.len + arr[k] == 3", ["p", "s", "arr", "k"]),      # not the member names
+    ("&x == q && sizeof(y) == 4 && sizeof z == 4", ["q"]),
+    ("f(a) == b || c++ > 0 || --d || (e = 2)", ["a", "b"]),        # not callee, ++, =
+    ("$rax + (long)w == 0", ["w"]),
+])
+def test_value_names(text, names):
+    assert [node.text(text) for node in value_names(parse(text))] == names
 
 
 @pytest.mark.parametrize("text,rewritten", [

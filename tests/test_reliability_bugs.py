@@ -4,8 +4,8 @@ Each test states the right behaviour (GDB's own, where GDB has one); the reason 
 happens instead.  When a fix lands, its test passes, strict xfail turns that into a failure,
 and the marker goes: a test here without the marker is a fixed defect, kept as a regression
 test (its docstring says what it was).  The generators of the other suites leave open defects'
-inputs out (reliability/conditions.py: COMPUTED_LOCALS;
-reliability/inputs.py: KNOWN_DEFECTS); lift an exclusion with its marker.
+inputs out (reliability/inputs.py: KNOWN_DEFECTS; none is open now); lift an exclusion with
+its marker.
 """
 import re
 
@@ -148,22 +148,6 @@ def test_side_effect_before_a_kernel_conjunct_keeps_gdbs_stops(kernel_tier, loop
     assert first_stop("hbreak-if target", True) == "2"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an `int` local whose -O2 DWARF location is a computed value (DW_OP_breg.. DW_OP_mul "
-    "DW_OP_plus DW_OP_stack_value: tmp = acc * 3 + j) is read as the untruncated 64-bit "
-    "result: GDB's AX emits no `ext 32` for it, GDB's own evaluation truncates to int.  At "
-    "rel_diff.c @inner, `tmp == -1` holds at i=14 (acc*3+j = 0xffffffff) for GDB; the kernel "
-    "sees 4294967295 and loses the stop (and lets through hits GDB rejects, e.g. tmp >= 15)"))
-def test_computed_int_local_at_O2(kernel_tier):
-    binary = build("rel_diff", "-O2")
-    location = f"rel_diff.c:{inner_line()}"
-    expected = gdb_stops(binary, location, "tmp == -1", printf_args="g_iter", args=["40", "1"])
-    assert expected
-    got, _ = hbreak_if_stops(binary, location, "tmp == -1", printf_args="g_iter",
-                             args=["40", "1"])
-    assert got == expected
-
-
 @pytest.mark.parametrize("location", ["-function target", "-source loop.c -line 26",
                                       "-function target -line 1"])
 def test_explicit_location_is_accepted(kernel_tier, loop, location):
@@ -199,6 +183,21 @@ def test_condition_the_plugin_cannot_tokenize_is_a_plain_error(loop, condition, 
 
 
 # -- found by these suites and fixed since: kept as regression tests ----------------------------
+
+def test_computed_int_local_at_O2(kernel_tier):
+    """Was: an `int` local whose -O2 DWARF location is a computed value (DW_OP_breg.. DW_OP_mul
+    DW_OP_plus DW_OP_stack_value: tmp = acc * 3 + j) was read as the untruncated 64-bit
+    result: GDB's AX emits no `ext 32` for it, GDB's own evaluation truncates to int.  At
+    rel_diff.c @inner, `tmp == -1` holds at i=14 (acc*3+j = 0xffffffff) for GDB; the kernel
+    saw 4294967295 and lost the stop"""
+    binary = build("rel_diff", "-O2")
+    location = f"rel_diff.c:{inner_line()}"
+    expected = gdb_stops(binary, location, "tmp == -1", printf_args="g_iter", args=["40", "1"])
+    assert expected
+    got, _ = hbreak_if_stops(binary, location, "tmp == -1", printf_args="g_iter",
+                             args=["40", "1"])
+    assert got == expected
+
 
 @pytest.mark.parametrize("condition", [
     " || ".join(f"i == {k}" for k in range(1, 1000)),

@@ -23,6 +23,11 @@ with GDB:
 * `$eflags`: AX refuses arithmetic on GDB's flags type, which GDB itself treats as an
   unsigned int. Rewritten as that cast, without RF: the kernel sets the resume flag before the
   predicate runs at an instruction breakpoint, and it is clear at GDB's own breakpoint stop.
+* Locals whose DWARF location is a computed value (DW_OP_stack_value, common at -O2): AX
+  leaves the computed 64-bit value as it is, where GDB converts it to the local's type (an
+  `int` local computed as 0xffffffff is -1 to GDB, 4294967295 to AX). The GDB side casts each
+  local narrower than 64 bits in a value position (`value_names`) to its own type through
+  `long long`, which makes AX extend it.
 * Ternaries used as values: AX gives `c ? a : b` the type of `a` whichever branch runs; GDB
   gives it the type of the branch taken. Rewritten by moving the enclosing value expression
   into both branches: `(c ? -1 : 0u) > 5` becomes `(c) ? ((-1) > 5) : ((0u) > 5)`.
@@ -50,6 +55,23 @@ def refusal(text: str, tree: Node) -> Optional[str]:
                 and not any(t.text == "*" for t in node.type_tokens):
             return "casts to _Bool, which GDB's agent expressions do not reduce to 0 or 1"
     return None
+
+
+def value_names(tree: Node) -> List[Node]:
+    """The name nodes read as values: not a member's name, a callee, the operand of `&`,
+    sizeof or an increment, or what an assignment writes."""
+    skip = set()
+    for node in tree.walk():
+        first = node.children[0].unparenthesized() if node.children else None
+        if node.kind == "member":
+            skip.add(id(node.children[1]))
+        elif node.kind == "call" or node.kind == "sizeof" or node.kind == "postfix" or (
+                node.kind == "unary" and node.op in ("&", "++", "--")) or (
+                node.kind == "binary" and node.op.endswith("=")
+                and node.op not in ("==", "!=", "<=", ">=")):
+            skip.add(id(first))
+    return [node for node in tree.walk()
+            if node.kind == "name" and node.op != DOLLAR and id(node) not in skip]
 
 
 def address_of_names(tree: Node, text: str) -> List[str]:

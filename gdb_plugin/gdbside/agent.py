@@ -23,6 +23,9 @@ import re
 import gdb
 
 from ..compiler import AxUnavailable
+from ..compiler.errors import ConditionSyntaxError
+from ..compiler.hazards import value_names
+from ..compiler.syntax import parse, replace_spans
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
@@ -160,6 +163,27 @@ def _wide_integers(address, expression):
     return False
 
 
+def _extended_locals(address, expression):
+    """`expression` with each local integer narrower than 64 bits cast to its own type through
+    `long long`, which makes AX extend it: GDB's AX leaves a local whose DWARF location is a
+    computed value unextended (compiler/hazards.py)."""
+    narrow = {}
+    for symbol in _symbols(address, expression):
+        target = symbol.type.strip_typedefs() if symbol.type is not None else None
+        if (symbol.needs_frame and target is not None and target.sizeof < 8
+                and target.code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR)):
+            narrow[symbol.name] = str(symbol.type)
+    if not narrow:
+        return expression
+    try:
+        names = value_names(parse(expression))
+    except ConditionSyntaxError:
+        return expression      # not a condition of ours (a type probe): nothing is read
+    return replace_spans(expression, [
+        (node.start, node.end, f"(({narrow[name]})(long long)({name}))")
+        for node in names if (name := node.text(expression)) in narrow])
+
+
 def agent_eval_at(address, linespec=None, may_move_pc=False):
     """A callable compiling an expression to an AX listing valid at `address`."""
     def agent_eval(expression):
@@ -174,6 +198,7 @@ def _compile(address, linespec, expression, may_move_pc):
     if _wide_integers(address, expression):
         raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
                             "cannot hold")
+    expression = _extended_locals(address, expression)
     if linespec is not None:
         listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),
                                     address)

@@ -136,15 +136,6 @@ class Build:
     entry_offsets: dict                  # function -> instruction offsets near its start
 
 
-# -- known product bugs -----------------------------------------------------------------------
-# Constructs that make hbreak-if lose stops today, each pinned by a strict xfail test; the
-# generator leaves them out so that the suite finds new bugs rather than these.  Set a flag to
-# True once its bug is fixed.
-#   COMPUTED_LOCALS: -O2 locals whose DWARF location is a computed value (DW_OP_stack_value):
-#     GDB's AX leaves the 64-bit result unextended, so an `int` local reads wrong
-#     (test_reliability_bugs.py::test_computed_int_local_at_O2).
-COMPUTED_LOCALS = False
-
 # -- literals ---------------------------------------------------------------------------------
 
 _NUMBERS = [0, 1, 2, 3, 5, 7, 8, 10, 15, 16, 31, 32, 33, 63, 64, 100, 127, 128, 255, 256,
@@ -238,12 +229,10 @@ def pointer_term(d, slot: Slot) -> Term:
     return same(d.choice(options), PTR)
 
 
-def local_term(d, slot: Slot, build: "Build") -> Term:
+def local_term(d, slot: Slot) -> Term:
     choice = d.integer(0, 5)
     if choice <= 2 or not (slot.pointers or slot.int_pointers or slot.number == 2):
-        names = [name for name, _ in slot.locals
-                 if COMPUTED_LOCALS or build.opt == "-O0" or name not in ("tmp",)]
-        return same(d.choice(names))
+        return same(d.choice([name for name, _ in slot.locals]))
     if choice == 3 and slot.pointers:
         return same(f"{d.choice(slot.pointers)}->{d.choice(REC_FIELDS)}")
     if choice == 4 and slot.int_pointers:
@@ -272,7 +261,7 @@ def memory_via_register(d, slot: Slot) -> Term:
 def atom(d, slot: Slot, build: "Build") -> Term:
     choice = d.integer(0, 19)
     if choice <= 4:
-        return local_term(d, slot, build)
+        return local_term(d, slot)
     if choice <= 9:
         return global_term(d)
     if choice <= 13:

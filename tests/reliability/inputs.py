@@ -27,10 +27,7 @@ KERNEL_FDS = ("anon_inode:[perf_event]", "anon_inode:bpf-prog", "anon_inode:bpf-
 # Defects already reported, each pinned by a strict xfail test in test_reliability_bugs.py.
 # A fuzzed case showing one of them is counted, not failed; when the bug is fixed, its xfail
 # test passes (and so fails, being strict), and the entry here goes away.
-KNOWN_DEFECTS = [
-    (re.compile(r"internal error: RecursionError"),
-     "test_long_or_deep_condition_gdb_accepts_is_not_an_internal_error"),
-]
+KNOWN_DEFECTS: list = []
 
 
 def known_defect(message: str) -> Optional[str]:
