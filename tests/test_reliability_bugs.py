@@ -244,6 +244,19 @@ def test_constant_division_by_zero_stops_like_gdb(kernel_tier, loop):
     assert got == expected
 
 
+@pytest.mark.parametrize("condition", ["(i >> (char *)1) < 5", "(i >> 1u) + (1.5 | i) < 5"])
+def test_type_error_hidden_by_a_rewrite_stops(kernel_tier, loop, condition):
+    """Was: a type error in the text GDB evaluates that the text compiled for the kernel does
+    not have: a shift count becomes an int for AX (hazards.py), so `(i >> (char *)1) < 5`, an
+    error for GDB at every hit (a pointer count), compiled and filtered.  Found by the long
+    profile: seed 70053 -O2, `(n >> $rbp) < ((acc < (-4660)) & (-(*(long *)$rsp)))` ($rbp,
+    a void *, was small there) lost 56 of 60 stops"""
+    expected, _ = _stops_allowing_errors(loop, f"break target if {condition}", ["20"], False)
+    assert expected == list(range(20))
+    got, result = _stops_allowing_errors(loop, f"hbreak-if target {condition}", ["20"])
+    assert got == expected
+
+
 @pytest.mark.parametrize("condition", ["i == 3 && (1.5 | i) == 0",
                                        "i == 3 && (65280 & $rbp) == 0"])
 def test_type_error_after_a_kernel_conjunct_stops(kernel_tier, loop, condition):

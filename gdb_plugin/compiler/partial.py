@@ -155,6 +155,9 @@ class _Splitter:
             compiled_text = kernel_form(text)
         except ConditionSyntaxError as error:
             return None, f"cannot be compiled ({error})"
+        if compiled_text != text and self.may_type_error(text):
+            # The rewrite may hide it: in `n >> $rbp` the count becomes `(int)$rbp`.
+            return None, "may be a type error for GDB, which the form compiled for the kernel hides"
         try:
             expr = parse_listing(self.eval(compiled_text))
         except AxUnavailable as error:
