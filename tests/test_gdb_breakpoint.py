@@ -141,3 +141,13 @@ def test_location_compiled_at_the_first_stop_keeps_stopping_under_commands_that_
     assert got == expected
     assert "hbreak-if 1," not in result.stdout   # `silent` commands: no report, as GDB's own
     assert "warning" not in result.stderr
+
+
+def test_hits_before_a_put_off_compilation_are_not_called_filtered_in_the_kernel(kernel_tier,
+                                                                                 loop):
+    """`*ADDRESS` set before `run` is compiled at its first stop: until then GDB rejected the
+    hits; at the next run the kernel filters from the start."""
+    result = run_gdb(loop, ["hbreak-if *target $rdi == 5", "run", "run"], args=["10"]).check()
+    reports = re.findall(r"^hbreak-if 1, .*\n.*\n(\(\d+ hits filtered in the kernel\))?",
+                         result.stdout, re.M)
+    assert reports == ["", "(5 hits filtered in the kernel)"], result.stdout

@@ -191,7 +191,9 @@ def report_stop(event) -> None:
         gdb.write(report(bp) + describe(gdb.selected_frame()))
     else:
         gdb.write(f"\nhbreak-if {bp.number}, {describe(gdb.selected_frame())}")
-    if bp.uses_perf and bp.tier != TIER_PTRACE and filtered[bp.number]:
+    # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
+    if (bp.uses_perf and bp.tier != TIER_PTRACE and not bp.compile_at_next_stop
+            and filtered[bp.number]):
         plural = "" if filtered[bp.number] == 1 else "s"
         gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
 
