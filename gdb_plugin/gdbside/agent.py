@@ -150,25 +150,21 @@ def _symbols(address, expression):
             yield symbol
 
 
-def _reads_locals(address, expression):
-    return any(symbol.needs_frame for symbol in _symbols(address, expression))
-
-
-def _wide_integers(address, expression):
-    """Whether the expression names a variable wider than 64 bits."""
-    for symbol in _symbols(address, expression):
+def _wide_integers(symbols):
+    """Whether one of the symbols is a variable wider than 64 bits."""
+    for symbol in symbols:
         target = symbol.type.strip_typedefs() if symbol.type is not None else None
         if target is not None and target.code == gdb.TYPE_CODE_INT and target.sizeof > 8:
             return True
     return False
 
 
-def _extended_locals(address, expression):
-    """`expression` with each local integer narrower than 64 bits cast to its own type through
-    `long long`, which makes AX extend it: GDB's AX leaves a local whose DWARF location is a
-    computed value unextended (compiler/hazards.py)."""
+def _extended_locals(symbols, expression):
+    """`expression` with each local integer narrower than 64 bits (among its `symbols`) cast to
+    its own type through `long long`, which makes AX extend it: GDB's AX leaves a local whose
+    DWARF location is a computed value unextended (compiler/hazards.py)."""
     narrow = {}
-    for symbol in _symbols(address, expression):
+    for symbol in symbols:
         target = symbol.type.strip_typedefs() if symbol.type is not None else None
         if (symbol.needs_frame and target is not None and target.sizeof < 8
                 and target.code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR)):
@@ -195,10 +191,11 @@ def agent_eval_at(address, linespec=None, may_move_pc=False):
 
 
 def _compile(address, linespec, expression, may_move_pc):
-    if _wide_integers(address, expression):
+    symbols = list(_symbols(address, expression))
+    if _wide_integers(symbols):
         raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
                             "cannot hold")
-    expression = _extended_locals(address, expression)
+    expression = _extended_locals(symbols, expression)
     if linespec is not None:
         listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),
                                     address)
@@ -212,7 +209,7 @@ def _compile(address, linespec, expression, may_move_pc):
                                     address)
         if listing is not None:
             return listing
-    if not _reads_locals(address, expression):
+    if not any(symbol.needs_frame for symbol in symbols):
         output = _agent_eval(expression)
         return output[output.index("Scope:"):] if "Scope:" in output else output
     if may_move_pc:
