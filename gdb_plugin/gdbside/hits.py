@@ -36,13 +36,12 @@ _pending: Dict[int, List[HBreakIf]] = {}
 def _classify(bp: HBreakIf, pc: int) -> str:
     """"hit" (the event of `bp`), "landing" (a single step onto its address) or "other"."""
     siginfo = gdb.parse_and_eval("$_siginfo")
-    code = int(siginfo["si_code"])
-    if (int(siginfo["si_signo"]) == SIGTRAP and code == TRAP_TRACE and bp.uses_perf
-            and pc in bp.addresses()):
+    signo, code = int(siginfo["si_signo"]), int(siginfo["si_code"])
+    if signo == SIGTRAP and code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
         return "landing"
     if bp.tier == TIER_KERNEL_SIGNAL:
         from .tiers import mailbox, signal_number
-        if int(siginfo["si_signo"]) != signal_number() or code != SI_KERNEL:
+        if signo != signal_number() or code != SI_KERNEL:
             return "other"
         key = gdb.selected_thread().ptid[1] << 32 | bp.number
         if mailbox().get(key) is None:
