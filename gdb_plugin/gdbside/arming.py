@@ -6,14 +6,17 @@ event (run, new thread, library load, exec, enable, delete) just calls it.
 """
 import errno
 import os
+import threading
 from typing import Dict, Optional, Tuple
 
 import gdb
 
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
+from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
 from ..kernel.probe import TIER_PTRACE
+from . import whereabouts
 from .agent import settled
 from .model import HBreakIf, registry
 from .predicates import PredicateError, linespec_of, program_for
@@ -48,14 +51,35 @@ def forget_programs(number: int, keep=()) -> None:
 
 
 class InferiorArming:
-    """The perf events of one process."""
+    """The perf events of one process.  When another process traces it (a gdbserver of this
+    machine), its events are disabled the moment that tracer exits: the process then runs on
+    untraced, and GDB learns of it only at its next exchange with the target."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, tracer: Optional[int] = None):
         self.pid = pid
         self.events: Dict[EventKey, PerfBreakpoint] = {}
+        self._lock = threading.Lock()  # the tracer's watch disables events from its thread
+        self._tracer_gone = False
+        self._tracer_watch = ExitWatch(tracer, self._disable_all) if tracer else None
+
+    def _disable_all(self) -> None:
+        with self._lock:
+            self._tracer_gone = True
+            for event in self.events.values():
+                try:
+                    event.disable()
+                except KernelError:
+                    pass
+
+    def add(self, key: EventKey, event: PerfBreakpoint) -> None:
+        with self._lock:
+            if self._tracer_gone:
+                event.disable()
+            self.events[key] = event
 
     def close_event(self, key: EventKey) -> None:
-        event = self.events.pop(key)
+        with self._lock:
+            event = self.events.pop(key)
         bp = registry.get(key[0])
         try:
             if bp is not None:
@@ -65,6 +89,8 @@ class InferiorArming:
         event.close()
 
     def close(self) -> None:
+        if self._tracer_watch is not None:
+            self._tracer_watch.stop()
         for key in list(self.events):
             self.close_event(key)
 
@@ -101,13 +127,13 @@ def _live_threads(inferior):
     return [t for t in inferior.threads() if t.is_valid() and t.ptid[1] > 0]
 
 
-def _arming_for(inferior) -> InferiorArming:
+def _arming_for(inferior, place) -> InferiorArming:
     arming = _armings.get(inferior.num)
-    if arming is not None and arming.pid != inferior.pid:
+    if arming is not None and arming.pid != place.pid:
         arming.close()
         arming = None
     if arming is None:
-        arming = _armings[inferior.num] = InferiorArming(inferior.pid)
+        arming = _armings[inferior.num] = InferiorArming(place.pid, place.other_tracer)
     return arming
 
 
@@ -165,7 +191,10 @@ def recompile(bps) -> None:
 def kernel_hits(bp: HBreakIf) -> int:
     """Every time a thread reached the location, whether the condition held or not."""
     software = bp.software.hits if bp.software is not None else 0
-    return bp.hits_outside_open_events + software + sum(a.hits(bp.number) for a in _armings.values())
+    # On a remote target the target decides; GDB sees only the hits that stop.
+    seen_remotely = bp.remote.hit_count if bp.remote is not None and bp.remote.is_valid() else 0
+    return (bp.hits_outside_open_events + software + seen_remotely
+            + sum(a.hits(bp.number) for a in _armings.values()))
 
 
 def threads_armed(bp: HBreakIf) -> int:
@@ -181,13 +210,14 @@ def sync_all() -> None:
 
 
 def sync(inferior) -> None:
-    if not inferior.is_valid() or inferior.pid <= 0:
+    place = whereabouts.locate(inferior)
+    if place.pid is None:  # nothing of this machine to arm (remote.py serves remote ones)
         disarm(inferior)
         return
     threads = _live_threads(inferior)
     if not threads:
         return
-    arming = _arming_for(inferior)
+    arming = _arming_for(inferior, place)
     warn_if_program_handles_our_signal(inferior)
     # A breakpoint the kernel refuses falls back to another tier (at most twice: to perf
     # without BPF, then to a software breakpoint), whose events the next pass opens.
@@ -200,7 +230,7 @@ def sync(inferior) -> None:
 def _wanted(inferior, arming: InferiorArming, threads):
     """The events `inferior` should have; closes those it should not."""
     wanted = {}
-    mapped = _mappings(inferior.pid)
+    mapped = _mappings(arming.pid)
     image = _image(inferior)
     for bp in registry:
         if not bp.enabled or not bp.uses_perf:
@@ -255,7 +285,7 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> bool:
         forget(bp)
         demote_to_ptrace(bp, f"internal error arming it: {type(error).__name__}: {error}")
         return False
-    arming.events[key] = event
+    arming.add(key, event)
     return True
 
 

@@ -4,12 +4,13 @@ import gdb
 from ..compiler import CompileError, explain
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_EXPLANATION
-from . import arming, ignore
+from . import arming, ignore, whereabouts
 from .agent import compiling_allowed
 from .cmdline import CommandLineError, parse
 from .create import create, describe_location
 from .model import registry
 from .predicates import compile_at_location
+from .remote import TIER_REMOTE_EXPLANATION
 
 
 def as_gdb_error(run):
@@ -89,6 +90,7 @@ filtered or not); Stops counts the hits where the condition held."""
         if not len(registry):
             gdb.write("No hbreak-if breakpoints.\n")
             return
+        place = whereabouts.locate(gdb.selected_inferior())
         gdb.write(f"{'Num':<5}{'Enb':<5}{'Tier':<15}{'Hits':>13}{'Stops':>8}{'Threads':>9}  Where\n")
         for bp in registry:
             gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<15}"
@@ -103,8 +105,10 @@ filtered or not); Stops counts the hits where the condition held."""
                           f"{' (cached)' if pred.cached else ''}, {pred.insn_count} instructions\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
-            gdb.write(f"{'':10}tier: {TIER_EXPLANATION[bp.tier]}\n")
+            gdb.write(f"{'':10}tier: {TIER_EXPLANATION.get(bp.tier, TIER_REMOTE_EXPLANATION)}\n")
             gdb.write(f"{'':10}why: {bp.reason}\n")
+            if place.pid is None and not place.remote:
+                gdb.write(f"{'':10}armed: not yet, {place.why}\n")
             for note in bp.notes:
                 gdb.write(f"{'':10}note: {note}\n")
             if ignore.remaining(bp):

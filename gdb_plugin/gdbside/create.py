@@ -7,9 +7,10 @@ from ..compiler import AxUnavailable, CompileError, rewrite_registers
 from ..compiler.hazards import flags_as_integers
 from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
-from . import arming, ignore
+from . import arming, ignore, remote, whereabouts
 from .agent import is_program_symbol
 from .cmdline import Request, check_ignore, check_location, check_one_line
+from .leftovers import delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
 from .tiers import choose_tier, keep_signal_from_program, signal_name
@@ -96,7 +97,6 @@ def assess(bp: HBreakIf) -> None:
 
 
 def create(request: Request) -> HBreakIf:
-    from .events import delete_leftovers
     delete_leftovers()
     check_one_line(request.location, request.condition)
     check_location(request.location)
@@ -119,6 +119,7 @@ def create(request: Request) -> HBreakIf:
         catchpoint.condition = bp.marker
         registry.add(bp)
         assess(bp)
+        remote.follow()
         if request.ignore:
             catchpoint.ignore_count = request.ignore
             ignore.take_from_gdb(bp)
@@ -133,6 +134,9 @@ def create(request: Request) -> HBreakIf:
             raise gdb.GdbError(str(error)) from None
         raise
     gdb.write(f"hbreak-if {bp.number} at {describe_location(bp)} [{bp.tier} tier]\n")
+    place = whereabouts.locate(gdb.selected_inferior())
+    if place.pid is None and not place.remote:
+        gdb.write(f"hbreak-if {bp.number}: {place.why}.\n")
     if bp.tier == TIER_PTRACE:
         gdb.write(f"hbreak-if {bp.number}: GDB evaluates the condition at every hit: {bp.reason}\n")
     for note in bp.notes:

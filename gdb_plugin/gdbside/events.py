@@ -9,9 +9,10 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import arming, hits, ignore
+from . import arming, hits, ignore, remote, whereabouts
 from .agent import forget_listings
 from .create import assess, gdb_condition
+from .leftovers import delete_later, delete_leftovers
 from .model import registry
 
 HOOK_DETACH = "define hook-detach\npython __import__('gdb_plugin.gdbside.events').gdbside.events.on_detach()\nend"
@@ -28,6 +29,7 @@ def _quietly(handler):
 
 
 def on_new_objfile(event):
+    remote.follow()
     arming.sync_all()
 
 
@@ -46,6 +48,13 @@ def on_exited(event):
     inferior = getattr(event, "inferior", None)
     if inferior is not None:
         arming.disarm(inferior)
+        whereabouts.forget(inferior)
+
+
+def on_connection_removed(event):
+    # A dropped connection leaves a local process that gdbserver debugged running on, and
+    # untraced: none of its events may stay armed.
+    arming.sync_all()
 
 
 def on_breakpoint_modified(gdb_bp):
@@ -56,8 +65,9 @@ def on_breakpoint_modified(gdb_bp):
         _take_new_condition(bp, gdb_bp.condition)
     if gdb_bp is bp.catchpoint and gdb_bp.ignore_count > 0:
         ignore.take_from_gdb(bp)
-    if bp.software is not None:
-        bp.software.mirror()
+    for carrier in (bp.software, bp.remote):
+        if carrier is not None:
+            carrier.mirror()
     if gdb_bp is bp.tracker:
         # Its locations changed (relocation, a library, another inferior): what stays put
         # keeps its events and program.
@@ -98,24 +108,14 @@ def on_breakpoint_deleted(gdb_bp):
         bp.tracker.delete()  # made before the catchpoint: behind GDB's walk of the list
     if bp.software is not None and bp.software.is_valid():
         # Made after the catchpoint, it may be the next one GDB's `delete` (all) is about to
-        # visit: disabled now, deleted at the next command.
-        bp.software.enabled = False
-        _to_delete.append(bp.software)
+        # visit.
+        delete_later(bp.software)
+    remote.retire(bp)
     if bp.c_predicate is not None:
         bp.c_predicate.close()
     ignore.release(bp)
     if bp.watch is not None:
         bp.watch.state.close()
-
-
-_to_delete = []
-
-
-def delete_leftovers(*_):
-    while _to_delete:
-        leftover = _to_delete.pop()
-        if leftover.is_valid():
-            leftover.delete()
 
 
 def on_detach():
@@ -131,6 +131,7 @@ def connect():
     gdb.events.clear_objfiles.connect(_quietly(on_clear_objfiles))
     gdb.events.new_thread.connect(_quietly(on_new_thread))
     gdb.events.exited.connect(_quietly(on_exited))
+    gdb.events.connection_removed.connect(_quietly(on_connection_removed))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
     gdb.events.stop.connect(_quietly(hits.report_stop))

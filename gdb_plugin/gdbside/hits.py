@@ -18,7 +18,7 @@ from typing import Dict, List
 import gdb
 
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
-from . import arming
+from . import arming, remote
 from .frames import describe
 from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, HBreakIf, registry
@@ -176,14 +176,20 @@ def report_stop(event) -> None:
     breakpoints hit at once, GDB reports the first and counts them all; so does this."""
     # Every hit accepted since the last resume belongs to this stop (whichever thread GDB
     # shows): conditions that held but did not stop (an ignore count) were cleared on resume.
-    stopped = sorted({bp for hits in _pending.values() for bp in hits}, key=lambda bp: bp.number)
+    served_remotely = remote.stopped_owners(event)
+    stopped = sorted({bp for hits in _pending.values() for bp in hits} | set(served_remotely),
+                     key=lambda bp: bp.number)
     _pending.clear()
     if not stopped:
         return
     filtered = {bp.number: _count_stop(bp) for bp in stopped}
     bp = stopped[0]
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
-    if _silent(bp.catchpoint):
+    silent = _silent(bp.catchpoint)
+    for temporary in (bp for bp in served_remotely if bp.temporary):
+        # GDB deletes a temporary breakpoint that stopped; the catchpoint did not stop.
+        temporary.catchpoint.delete()
+    if silent:
         return
     if bp.watch is not None:
         from .watch import report

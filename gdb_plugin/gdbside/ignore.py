@@ -16,8 +16,7 @@ from .model import HBreakIf
 
 
 def _kernel_can_count(bp: HBreakIf) -> bool:
-    return (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.software is None
-            and not bp.notes)
+    return bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.uses_perf and not bp.notes
 
 
 def take_from_gdb(bp: HBreakIf) -> None:
@@ -52,7 +51,8 @@ def give_back_to_gdb(bp: HBreakIf) -> None:
 def remaining(bp: HBreakIf) -> int:
     if bp.ignore_counter is not None:
         return max(bp.ignore_counter[0], 0)
-    return bp.catchpoint.ignore_count
+    served_remotely = bp.remote.ignore_count if bp.remote is not None and bp.remote.is_valid() else 0
+    return bp.catchpoint.ignore_count + served_remotely
 
 
 def ignored_by_gdb(bp: HBreakIf) -> bool:

@@ -48,6 +48,8 @@ class HBreakIf:
     hits_outside_open_events: int = 0  # closed events' counts, and steps that landed here
     hits_at_last_stop: int = 0
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
+    remote: Optional[gdb.Breakpoint] = None  # GDB's own breakpoint while the program is remote
+    local_tier: Optional[tuple] = None  # (tier, reason) to return to when it is local again
     c_predicate: Optional[object] = None  # a raw C predicate (gdb_plugin.cpred), instead of CONDITION
     ignore_counter: Optional[object] = None  # the ignore count, where the kernel keeps it
     watch: Optional[WatchSpec] = None
@@ -57,8 +59,8 @@ class HBreakIf:
 
     @property
     def uses_perf(self) -> bool:
-        """Hits come from a perf breakpoint (every tier but the software fallback)."""
-        return self.software is None and self.unarmable is None
+        """Hits come from a perf breakpoint (every tier but the software and remote ones)."""
+        return self.software is None and self.remote is None and self.unarmable is None
 
     @property
     def sigtrap(self) -> bool:

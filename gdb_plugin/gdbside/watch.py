@@ -20,6 +20,7 @@ from ..kernel.errors import KernelError
 from ..kernel.maps import counter_array
 from ..kernel.perf import BpType
 from ..kernel.probe import TIER_PTRACE
+from . import whereabouts
 from .agent import is_program_symbol
 from .cmdline import CommandLineError, Request, check_ignore, check_one_line, parse
 
@@ -27,6 +28,7 @@ _KINDS = {"-r": READ, "-a": ACCESS}
 _BP_TYPE = {WRITE: BpType.W, READ: BpType.RW, ACCESS: BpType.RW}
 _TITLE = {WRITE: "", READ: "read ", ACCESS: "access "}
 _NEW = re.compile(r"\$new\b")
+_OLD = re.compile(r"\$old\b")
 _SCALAR = (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR, gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_ENUM,
            gdb.TYPE_CODE_PTR)
 
@@ -91,13 +93,16 @@ def create_watch(kind: str, request: Request):
     from . import arming, ignore
     check_one_line(request.location, request.condition)
     check_ignore(request.ignore)
+    address, value_type = _watched(request.location)
+    condition = _gdb_condition(request.condition, address, value_type)
+    place = whereabouts.locate(gdb.selected_inferior())
+    if place.remote:
+        return _gdbs_own_watchpoint(kind, request, address, value_type, condition, place.why)
     tier, reason = choose_tier()
     if tier == TIER_PTRACE:
         raise gdb.GdbError(f"hwatch-if needs the kernel: {reason}. GDB's own "
                            f"`watch -location {request.location}` with a condition does the "
                            "same without it.")
-    address, value_type = _watched(request.location)
-    condition = _gdb_condition(request.condition, address, value_type)
     if condition and _reads_locals(condition):
         raise gdb.GdbError("hwatch-if evaluates its condition wherever the access happens: it "
                            "may use globals, registers, memory, $new and $old, not locals.")
@@ -125,6 +130,32 @@ def create_watch(kind: str, request: Request):
         ignore.take_from_gdb(bp)
     arming.sync_all()
     return bp
+
+
+_WATCH_CLASS = {WRITE: gdb.WP_WRITE, READ: gdb.WP_READ, ACCESS: gdb.WP_ACCESS}
+
+
+def _gdbs_own_watchpoint(kind, request: Request, address, value_type, condition, why):
+    """No kernel of this machine can watch a remote program: GDB's own `watch -location`
+    with the condition does, said so ($new is the watched value there; $old has no GDB form)."""
+    from .create import thread_of
+    if condition and _OLD.search(condition):
+        raise gdb.GdbError(f"hwatch-if cannot watch here ({why}), and GDB's own watchpoint that "
+                           "serves a remote program has no $old: write the condition without it.")
+    thread = thread_of(request.thread)
+    watchpoint = gdb.Breakpoint(f"*({value_type} *) {address:#x}", gdb.BP_WATCHPOINT,
+                                _WATCH_CLASS[kind], temporary=request.temporary)
+    try:
+        watchpoint.condition = condition
+        watchpoint.thread = thread.global_num if thread is not None else None
+        watchpoint.ignore_count = request.ignore
+    except gdb.error:
+        watchpoint.delete()
+        raise
+    gdb.write(f"hwatch-if: the kernel of this machine cannot watch the program ({why}); GDB's "
+              f"own watchpoint {watchpoint.number} watches {request.location} instead, its "
+              "condition evaluated by the target where it can.\n")
+    return watchpoint
 
 
 def _raw(value) -> int:

@@ -10,11 +10,13 @@ def _on_each_stop(printf_args):
     return f'commands\nsilent\nprintf "STOP %d\\n", {printf_args}\ncontinue\nend'
 
 
-def stops(binary, set_command, printf_args="i", args=(), setup=(), timeout=120):
-    """Run to the end, with `set_command` creating the breakpoint; the values printed at each stop."""
-    result = run_gdb(binary, [*setup, set_command, _on_each_stop(printf_args), "run"],
+def stops(binary, set_command, printf_args="i", args=(), setup=(), timeout=120, start="run",
+          allow_errors=False):
+    """Run to the end, with `set_command` creating the breakpoint; the values printed at each
+    stop.  `start` sets the program going (`continue` where `setup` connected to a target)."""
+    result = run_gdb(binary, [*setup, set_command, _on_each_stop(printf_args), start],
                      args=args, timeout=timeout)
-    result.check()
+    result.check(allow_errors)
     return [int(v) for v in _STOP.findall(result.stdout)], result
 
 

@@ -1,0 +1,104 @@
+"""The remote tier: an inferior on another machine or pid namespace gets GDB's own breakpoint.
+
+No perf event can reach a process this machine does not run, so while such an
+inferior is live each hbreak-if is served by an internal GDB breakpoint at its
+location carrying its condition, which GDB hands to the target: gdbserver then
+evaluates the condition at each hit (`set breakpoint condition-evaluation`,
+target side where the stub can), exactly as for `hbreak LOCATION if CONDITION`
+over that connection.  A hardware breakpoint while debug registers are left (x86
+has four), a software one after.  Stops, commands, ignore counts, the thread and
+the enabled state follow the hbreak-if.
+"""
+import gdb
+
+from . import ignore, whereabouts
+from .leftovers import delete_later
+from .model import HBreakIf, registry
+
+TIER_REMOTE = "remote"
+TIER_REMOTE_EXPLANATION = ("the remote target evaluates the condition at every hit (GDB's own "
+                           "breakpoint with the condition, evaluated by gdbserver where it can)")
+DEBUG_REGISTERS = 4
+_HARDWARE = (gdb.BP_HARDWARE_BREAKPOINT, gdb.BP_HARDWARE_WATCHPOINT, gdb.BP_READ_WATCHPOINT,
+             gdb.BP_ACCESS_WATCHPOINT)
+
+
+class RemoteBreakpoint(gdb.Breakpoint):
+    """GDB's own conditional breakpoint standing in for hbreak-if `owner` on a remote target."""
+
+    def __init__(self, owner: HBreakIf):
+        hardware = sum(b.type in _HARDWARE for b in gdb.breakpoints() if b.enabled) < DEBUG_REGISTERS
+        super().__init__(owner.location, internal=True,
+                         type=gdb.BP_HARDWARE_BREAKPOINT if hardware else gdb.BP_BREAKPOINT)
+        self.owner = owner
+        self.silent = True
+        self.mirror()
+
+    def mirror(self):
+        owner = self.owner
+        self.enabled = owner.enabled
+        self.thread = owner.thread.global_num if owner.thread is not None else None
+        self.commands = owner.catchpoint.commands or ""
+        if self.condition != owner.gdb_condition:
+            self.condition = owner.gdb_condition
+        if owner.catchpoint.ignore_count > 0:
+            # The catchpoint never stops here: the count belongs to the breakpoint that does.
+            self.ignore_count, owner.catchpoint.ignore_count = owner.catchpoint.ignore_count, 0
+
+
+def follow() -> None:
+    """Serve a live remote inferior with GDB's own breakpoints; once a process of this machine
+    runs, back to the kernel (not at the remote one's exit: GDB would then try to remove
+    breakpoints from a process that is gone)."""
+    places = [whereabouts.locate(inferior) for inferior in gdb.inferiors()]
+    elsewhere = next((place for place in places if place.remote), None)
+    if elsewhere is not None:
+        serve(elsewhere.why)
+    elif any(place.pid is not None for place in places):
+        release()
+
+
+def serve(why: str) -> None:
+    """A remote inferior is live: every code breakpoint moves to the remote tier."""
+    for bp in registry:
+        if bp.remote is not None or not bp.catchpoint.is_valid():
+            continue
+        if bp.watch is not None or bp.c_predicate is not None:
+            if bp.unarmable is None:
+                bp.unarmable = (f"{bp.kind} {bp.number} needs the kernel of the machine the "
+                                f"program runs on: {why}")
+                _left_unarmed.add(bp)
+                gdb.write(f"warning: {bp.unarmable}; it is not armed there. GDB's own "
+                          "`watch`/`break ... if` can serve the remote program.\n", gdb.STDERR)
+            continue
+        bp.local_tier = (bp.tier, bp.reason)
+        bp.tier, bp.reason = TIER_REMOTE, why
+        bp.remote = RemoteBreakpoint(bp)
+        ignore.give_back_to_gdb(bp)  # a count the kernel kept: GDB's breakpoint counts it now
+
+
+def release() -> None:
+    """The program runs on this machine again: back to the tiers this machine gives."""
+    for bp in registry:
+        if bp.remote is not None:
+            retire(bp)
+            bp.tier, bp.reason = bp.local_tier
+        elif bp in _left_unarmed:
+            bp.unarmable = None
+    _left_unarmed.clear()
+
+
+_left_unarmed = set()  # kernel-only kinds a remote program left without events
+
+
+def retire(bp: HBreakIf) -> None:
+    """Stop using `bp`'s remote breakpoint."""
+    carrier, bp.remote = bp.remote, None
+    if carrier is not None:
+        delete_later(carrier)
+
+
+def stopped_owners(event):
+    """The hbreak-ifs whose remote breakpoints this stop reports."""
+    return [b.owner for b in getattr(event, "breakpoints", ()) if isinstance(b, RemoteBreakpoint)]
+
