@@ -47,6 +47,13 @@ def test_decide_no_bpf_permission():
                        "setcap cap_bpf,cap_perfmon+ep <private copy of gdb>"]
 
 
+def test_decide_child_not_ready():
+    tier, reasons = decide({"subject_error": "it could not drop its capabilities"})
+    assert tier == TIER_PTRACE
+    assert reasons == [
+        "the self-test's child did not get ready: it could not drop its capabilities"]
+
+
 def test_decide_no_perf_breakpoints():
     err = Unsupported(errno.ENOENT, "perf_event_open: not supported by this kernel (ENOENT)")
     tier, reasons = decide({"perf_error": err})
@@ -127,6 +134,32 @@ def children():
         with open("/proc/self/task/%s/children" % tid) as f:
             pids.update(f.read().split())
     return pids
+
+
+def _status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_the_test_child_holds_nothing_once_it_is_ready():
+    # Once dumpable, any process of the user may trace the child: it must hold no capability
+    # and no file descriptor of GDB's, and no exec may give it a capability back.
+    unrelated = os.open("/dev/null", os.O_RDONLY)
+    child = probe_mod._Child()
+    try:
+        child.start()
+        assert child.ready()
+        status = _status(child.pid)
+        fds = os.listdir(f"/proc/{child.pid}/fd")
+    finally:
+        child.abandon()
+        os.close(unrelated)
+    assert {k: status[k] for k in ("CapInh", "CapPrm", "CapEff", "CapAmb", "NoNewPrivs")} == {
+        "CapInh": "0" * 16, "CapPrm": "0" * 16, "CapEff": "0" * 16, "CapAmb": "0" * 16,
+        "NoNewPrivs": "1"}
+    if os.geteuid() == 0:     # only a child with CAP_SETPCAP may empty its bounding set
+        assert status["CapBnd"] == "0" * 16
+    assert len(fds) == 2      # its two pipes
 
 
 def test_probe_leaves_nothing_behind(kernel_tier):

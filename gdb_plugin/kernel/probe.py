@@ -2,7 +2,8 @@
 
 The test (run once, cached) mirrors the kernel selftest `perf_skip`:
 
-  1. fork a child that blocks SIGTRAP and waits on a pipe;
+  1. fork a child that blocks SIGTRAP, gives up every privilege and makes
+     itself dumpable (privileges.py says why), says so and waits on a pipe;
   2. in the parent, open a sigtrap perf breakpoint on the child's thread at
      libc's labs(), attach a BPF program `return rdi == MATCH`, enable it;
   3. the child calls labs(x) for x in CALLS and, after each call, collects
@@ -47,6 +48,7 @@ from . import syscalls
 from .bpf import BpfProgram
 from .errors import KernelError, PermissionDenied, SETCAP_FIX
 from .perf import BpType, PerfBreakpoint
+from .privileges import PrivilegeDrop
 
 TIER_KERNEL = "kernel"
 TIER_KERNEL_SIGNAL = "kernel-signal"
@@ -80,6 +82,8 @@ RT_SIGNAL = 40          # used only to check that send_signal_thread loads
 BPF_FUNC_SEND_SIGNAL_THREAD = 117
 PT_REGS_RDI = 112
 CHILD_TIMEOUT_S = 2.0
+READY = b"r"
+EXIT_PRIVILEGED = 3     # the child could not drop its capabilities
 
 # One child record: x, sigtimedwait result, si_code, si_perf_data, si_addr,
 # si_perf_flags.
@@ -132,6 +136,7 @@ class _Child:
         self._sigset[0] = 1 << (signal.SIGTRAP - 1)
         self._info = ctypes.create_string_buffer(SIGINFO_SIZE)
         self._zero = (ctypes.c_long * 2)(0, 0)       # struct timespec {0,0}
+        self._drop_privileges = PrivilegeDrop()
         self.pid = None
         self._go_w = self._res_r = None
 
@@ -158,6 +163,9 @@ class _Child:
 
     def _run(self, go_r, res_w):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTRAP})
+        if not self._drop_privileges(keep_fds=(go_r, res_w)):
+            return EXIT_PRIVILEGED
+        os.write(res_w, READY)
         if os.read(go_r, 1) != b"g":
             return 2                                      # parent gave up
         out = []
@@ -176,6 +184,12 @@ class _Child:
                 if got > 0 else 0))
         os.write(res_w, b"".join(out))
         return 0
+
+    def ready(self):
+        """Wait until the child may be the target of a perf event."""
+        if not select.select([self._res_r], [], [], CHILD_TIMEOUT_S)[0]:
+            return False
+        return os.read(self._res_r, len(READY)) == READY
 
     def go(self):
         os.write(self._go_w, b"g")
@@ -203,6 +217,7 @@ class _Child:
                 os.close(self._res_r)
                 self._res_r = None
             _, status = os.waitpid(self.pid, 0)
+            self.pid = None
         n = len(data) // _RECORD.size
         records = [_RECORD.unpack_from(data, i * _RECORD.size)
                    for i in range(n)]
@@ -238,6 +253,14 @@ def _self_test():
     child.start()
     bp = prog = None
     try:
+        if not child.ready():
+            _, status = child.finish()
+            obs["subject_error"] = (
+                "it could not drop its capabilities"
+                if os.WIFEXITED(status)
+                and os.WEXITSTATUS(status) == EXIT_PRIVILEGED
+                else _describe_status(status))
+            return obs
         try:
             bp = PerfBreakpoint.open(child.pid, child.addr, BpType.X,
                                      sigtrap=True, sig_data=SIG_DATA)
@@ -324,6 +347,9 @@ def decide(obs):
             type(obs["error"]).__name__, obs["error"])]
     if "arch_error" in obs:
         return TIER_PTRACE, [str(obs["arch_error"])]
+    if "subject_error" in obs:
+        return TIER_PTRACE, ["the self-test's child did not get ready: %s"
+                             % obs["subject_error"]]
     if "perf_error" in obs:
         return TIER_PTRACE, [
             "perf hardware breakpoints with SIGTRAP are unavailable: %s"
