@@ -4,11 +4,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from harness.users import as_user, give, private_directory, real_user
 from gdb_plugin.ebpf import Jmp, Reg, call, encode_program, exit_insn, jmp, ldx, mov64
 from gdb_plugin.kernel import probe as probe_mod
 from gdb_plugin.kernel.errors import (InvalidAttribute, PermissionDenied, Unsupported,
@@ -190,22 +190,18 @@ def test_probe_inside_gdb(kernel_tier):
     assert proc.stdout.startswith("tier: kernel — "), proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to an unprivileged user")
-def test_unprivileged_user_gets_ptrace_tier_and_the_fix():
-    # A copy `nobody` can read (the checkout and its virtualenv may be private to root), run by
-    # the system Python: the probe needs nothing else.
-    root = Path(tempfile.mkdtemp(prefix="hbreak-if-probe-"))
-    try:
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create the test user")
+def test_a_user_without_capabilities_gets_the_ptrace_tier_and_the_fix():
+    # The user's own copy (the checkout and its virtualenv may be private to root), run by the
+    # system Python: the probe needs nothing else.
+    user = real_user()
+    with private_directory(user, "hbreak-if-probe-") as root:
         shutil.copytree(REPO / "gdb_plugin", root / "gdb_plugin",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        for path in [root, *root.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        proc = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-             "/usr/bin/python3", "-B", "-m", "gdb_plugin.kernel.probe"],
-            cwd=root, capture_output=True, text=True, timeout=30)
-    finally:
-        shutil.rmtree(root)
+        give(user, root)
+        proc = subprocess.run([*as_user(user), "/usr/bin/python3", "-B", "-m",
+                               "gdb_plugin.kernel.probe"],
+                              cwd=root, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("tier: ptrace — ")
     assert "setcap cap_bpf,cap_perfmon+ep <private copy of gdb>" in proc.stdout
