@@ -59,6 +59,7 @@ else
     echo "hbreak-if: to use it, run in gdb (or add to ~/.gdbinit): $line"
 fi
 # Printed, never run: capabilities on a shared binary would reach every user of it.
-echo "hbreak-if: root has the kernel tier; a non-root user needs CAP_BPF+CAP_PERFMON on a private"
-echo "  copy of gdb (never /usr/bin/gdb itself), else conditions are evaluated by GDB:"
-echo "    cp /usr/bin/gdb ~/gdb-bpf && sudo setcap cap_bpf,cap_perfmon+ep ~/gdb-bpf"
+echo "hbreak-if: root has the kernel tier; a non-root user needs CAP_BPF+CAP_PERFMON on a copy of"
+echo "  gdb of their own (never /usr/bin/gdb itself), else conditions are evaluated by GDB; as that user:"
+echo "    install -m 0700 /usr/bin/gdb ~/gdb-bpf && sudo setcap cap_bpf,cap_perfmon+ep ~/gdb-bpf"
+echo "  then use ~/gdb-bpf as gdb (README.md: Permissions)"

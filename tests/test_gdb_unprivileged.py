@@ -31,16 +31,19 @@ def user():
 
 @pytest.fixture(scope="module")
 def home(user):
-    """The user's private directory with what they would have there: the plugin, their
-    programs, and their copy of gdb, mode 0700, to which root gave the two capabilities."""
+    """The user's private directory with the plugin, their programs, and the copy of gdb that
+    README's Permissions section has them make."""
     with private_directory(user, "hbreak-if-user-") as root:
+        if os.statvfs(root).f_flag & os.ST_NOSUID:
+            pytest.fail(f"{root} is on a file system mounted nosuid, where the kernel ignores "
+                        "file capabilities", pytrace=False)
         shutil.copytree(REPO / "gdb_plugin", root / "gdb_plugin",
                         ignore=shutil.ignore_patterns("__pycache__"))
         for program in ("loop", "survivor"):
             shutil.copy2(build(program), root / program)
-        shutil.copy2(GDB, root / "gdb-bpf")
         give(user, root)
-        os.chmod(root / "gdb-bpf", 0o700)
+        subprocess.run([*as_user(user), "install", "-m", "0700", GDB, root / "gdb-bpf"],
+                       check=True)
         subprocess.run(["setcap", "cap_bpf,cap_perfmon+ep", root / "gdb-bpf"], check=True)
         yield root
 
