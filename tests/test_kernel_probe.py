@@ -115,6 +115,18 @@ def test_probe_survives_an_unexpected_failure(monkeypatch):
     assert result.reasons == ["the self-test could not run: RuntimeError: no fork today"]
 
 
+def test_a_child_that_cannot_drop_its_capabilities_never_becomes_a_target(monkeypatch):
+    class Refused:
+        def __call__(self, keep_fds):
+            return False
+    monkeypatch.setattr(probe_mod, "PrivilegeDrop", Refused)
+    monkeypatch.setattr(probe_mod, "_cached", None)
+    result = probe()
+    assert result.tier == TIER_PTRACE
+    assert result.reasons == [
+        "the self-test's child did not get ready: it could not drop its capabilities"]
+
+
 def test_every_tier_is_explained():
     assert set(probe_mod.TIER_EXPLANATION) == {TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE}
 
