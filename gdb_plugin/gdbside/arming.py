@@ -20,7 +20,7 @@ from . import whereabouts
 from .agent import settled
 from .model import HBreakIf, registry
 from .predicates import PredicateError, linespec_of, program_for
-from .tiers import demote_to_ptrace, warn_if_program_handles_our_signal
+from .tiers import demote_to_ptrace
 from .watch import watch_bp_type
 
 EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
@@ -218,7 +218,6 @@ def sync(inferior) -> None:
     if not threads:
         return
     arming = _arming_for(inferior, place)
-    warn_if_program_handles_our_signal(inferior)
     # A breakpoint the kernel refuses falls back to another tier (at most twice: to perf
     # without BPF, then to a software breakpoint), whose events the next pass opens.
     for _ in range(1 + 2 * len(registry)):

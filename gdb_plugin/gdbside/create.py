@@ -13,15 +13,13 @@ from .cmdline import Request, check_ignore, check_location, check_one_line
 from .leftovers import delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
-from .tiers import choose_tier, keep_signal_from_program, signal_name
+from .tiers import choose_tier, signal_name
 
 
-def new_catchpoint(temporary: bool, tier: str) -> gdb.Breakpoint:
+def new_catchpoint(temporary: bool) -> gdb.Breakpoint:
     """The catchpoint that reports the hits, on both signals a hit may arrive as: a
     breakpoint may change tiers (a condition that does not compile, a kernel refusal)."""
     before = {bp.number for bp in gdb.breakpoints()}
-    if tier == TIER_KERNEL_SIGNAL:
-        keep_signal_from_program()
     gdb.execute(f"{'tcatch' if temporary else 'catch'} signal SIGTRAP {signal_name()}",
                 to_string=True)
     created = [bp for bp in gdb.breakpoints() if bp.number not in before]
@@ -110,7 +108,7 @@ def create(request: Request) -> HBreakIf:
     tracker = _tracker(request.location, condition)
     catchpoint = None
     try:
-        catchpoint = new_catchpoint(request.temporary, tier)
+        catchpoint = new_catchpoint(request.temporary)
         bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
                       condition=condition, tier=tier, reason=reason, thread=thread)
         if request.c_predicate:

@@ -9,7 +9,7 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import arming, hits, ignore, remote, whereabouts
+from . import arming, hits, ignore, remote, signals, whereabouts
 from .agent import forget_listings
 from .create import assess, gdb_condition
 from .leftovers import delete_later, delete_leftovers
@@ -41,6 +41,7 @@ def on_clear_objfiles(event):
 
 
 def on_new_thread(event):
+    signals.note_new_thread(event.inferior_thread)
     arming.sync(event.inferior_thread.inferior)
 
 
@@ -134,9 +135,12 @@ def connect():
     gdb.events.connection_removed.connect(_quietly(on_connection_removed))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
+    gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(hits.report_stop))
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
     gdb.events.cont.connect(_quietly(hits.forget_pending))
+    gdb.events.cont.connect(_quietly(signals.done_with_signal))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.events.before_prompt.connect(_quietly(delete_leftovers))
+    gdb.events.before_prompt.connect(_quietly(signals.done_with_signal))
     gdb.execute(HOOK_DETACH, to_string=True)

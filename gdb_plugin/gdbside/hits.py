@@ -6,12 +6,12 @@ the resume flag then lets the thread pass the breakpoint once, as after a hit
 the hardware reports.
 
 GDB evaluates the catchpoint condition `$_hbreak_if_hit(N)` for every SIGTRAP
-it does not consume itself.  A hit is ours when the perf event says so
-(si_code TRAP_PERF, si_perf_data = N) or, in the kernel-signal tier, when
-our real-time signal arrives at one of N's addresses.  GDB then evaluates the
-whole condition, as for its own conditional breakpoints: the kernel filter
-only ever over-approximates.  A false condition makes GDB resume silently,
-since the catchpoint explains the signal and SIGTRAP is not passed.
+and SIG40 it catches; signals.py says whose signal it is, and handles the
+program's own.  A hit is ours when the perf event says so (si_code TRAP_PERF,
+si_perf_data = N) or, in the kernel-signal tier, when our real-time signal
+arrives at one of N's addresses.  GDB then evaluates the whole condition, as for
+its own conditional breakpoints: the kernel filter only ever over-approximates.
+A false condition makes GDB resume silently, without passing the signal.
 """
 from typing import Dict, List
 
@@ -22,39 +22,36 @@ from . import arming, remote
 from .frames import describe
 from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, HBreakIf, registry
+from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, CaughtSignal, caught_signal,
+                      keep_from_program)
 
-SIGTRAP = 5
 TRAP_TRACE = 2  # a single step
-TRAP_PERF = 6
-SI_KERNEL = 0x80  # the si_code of signals sent by bpf_send_signal_thread
 CONVENIENCE = "_hbreak_if"
 
 # Hits accepted by conditions, waiting for the stop event: {global thread number: breakpoints}.
 _pending: Dict[int, List[HBreakIf]] = {}
 
 
-def _classify(bp: HBreakIf, pc: int) -> str:
+def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
     """"hit" (the event of `bp`), "landing" (a single step onto its address) or "other"."""
-    siginfo = gdb.parse_and_eval("$_siginfo")
-    signo, code = int(siginfo["si_signo"]), int(siginfo["si_code"])
-    if signo == SIGTRAP and code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
+    pc = signal.pc
+    if signal.signo == SIGTRAP and signal.code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
         return "landing"
     if bp.tier == TIER_KERNEL_SIGNAL:
         from .tiers import mailbox, signal_number
-        if signo != signal_number() or code != SI_KERNEL:
+        if signal.signo != signal_number() or signal.code != SI_KERNEL:
             return "other"
-        key = gdb.selected_thread().ptid[1] << 32 | bp.number
+        key = signal.thread.ptid[1] << 32 | bp.number
         if mailbox().get(key) is None:
             return "other"
         mailbox().delete(key)
         return "hit"
-    if code == TRAP_PERF:
-        sig_data = int(siginfo["_sifields"]["_timer"]["si_sigval"]["sival_ptr"])
-        if sig_data == bp.number:
+    if signal.code == TRAP_PERF:
+        if signal.sig_data == bp.number:
             return "hit"
         # Breakpoints at one address all trap at once, but one SIGTRAP is all the thread gets
         # (a pending standard signal is not queued twice): each decides at the stop it causes.
-        other = registry.get(sig_data)
+        other = registry.get(signal.sig_data)
         if other is not None and pc in bp.addresses() and pc in other.addresses():
             return "hit"
     return "other"
@@ -106,13 +103,25 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
     def _decide(number):
         bp = registry.get(number)
         thread = gdb.selected_thread()
-        if bp is None or thread is None or not bp.wants_thread(thread):
+        if bp is None or thread is None:
             return 0
         try:
-            pc = int(gdb.selected_frame().pc())
-            kind = _classify(bp, pc)
+            signal = caught_signal(thread, number)
         except gdb.error:
             return 0
+        if signal.origin == PROGRAMS:
+            return 1 if signal.stops_at(bp) else 0
+        stops = HitFunction._hit_stops(bp, thread, signal)
+        if signal.origin == OURS:
+            # After the condition: a function it called resumed the program meanwhile.
+            keep_from_program(signal)
+        return stops
+
+    @staticmethod
+    def _hit_stops(bp, thread, signal):
+        if not bp.wants_thread(thread):
+            return 0
+        kind = _classify(bp, signal)
         if kind == "hit":
             if bp.c_predicate is not None and retry_after_unreadable(bp, thread):
                 return 0

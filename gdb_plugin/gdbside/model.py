@@ -12,7 +12,7 @@ A conditional watchpoint (`hwatch-if`) is the same catchpoint with a WatchSpec
 instead of a tracker: one data address, fixed when it is set.
 """
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, Optional, Set
 
 import gdb
 
@@ -110,9 +110,16 @@ class Registry:
 
     def __init__(self):
         self._by_number: Dict[int, HBreakIf] = {}
+        self._numbers_ever: Set[int] = set()
 
     def add(self, bp: HBreakIf) -> None:
         self._by_number[bp.number] = bp
+        self._numbers_ever.add(bp.number)
+
+    def ever_had(self, number: int) -> bool:
+        """Whether an hbreak-if had this number in this session (a deleted one's signal may
+        still be on its way)."""
+        return number in self._numbers_ever
 
     def remove(self, bp: HBreakIf) -> None:
         self._by_number.pop(bp.number, None)

@@ -15,7 +15,7 @@ from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE, probe
 from .model import HBreakIf
 
 TIERS = ("auto", TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE)
-REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; GDB is told not to pass it (see signals)
+REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; never passed to the program (see signals)
 
 
 class TierSetting(gdb.Parameter):
@@ -80,38 +80,6 @@ def mailbox():
 
 def signal_name():
     return f"SIG{REALTIME_SIGNAL}"
-
-
-def keep_signal_from_program():
-    """Once the kernel-signal tier is in use, GDB must not hand its signal to the program."""
-    gdb.execute(f"handle {signal_name()} stop noprint nopass", to_string=True)
-
-
-_warned_pids = set()
-
-
-def _caught_signals(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("SigCgt:"):
-                return int(line.split()[1], 16)
-    return 0
-
-
-def warn_if_program_handles_our_signal(inferior):
-    """GDB keeps our real-time signal from the program; say so if the program uses it too."""
-    from .model import registry
-    if inferior.pid in _warned_pids or not any(bp.tier == TIER_KERNEL_SIGNAL for bp in registry):
-        return
-    try:
-        caught = _caught_signals(inferior.pid) >> (REALTIME_SIGNAL - 1) & 1
-    except OSError:
-        return
-    if caught:
-        _warned_pids.add(inferior.pid)
-        gdb.write(f"warning: the program handles SIG{REALTIME_SIGNAL}, which the kernel-signal "
-                  f"tier of hbreak-if uses to stop it; GDB does not pass SIG{REALTIME_SIGNAL} to "
-                  "the program while such breakpoints exist.\n", gdb.STDERR)
 
 
 def demote_to_ptrace(bp: HBreakIf, error) -> None:

@@ -116,7 +116,7 @@ def create_watch(kind: str, request: Request):
         state[0] = _raw(gdb.parse_and_eval(request.location))
     except KernelError as error:
         raise gdb.GdbError(f"hwatch-if cannot keep the watched value in the kernel: {error}")
-    catchpoint = new_catchpoint(request.temporary, tier)
+    catchpoint = new_catchpoint(request.temporary)
     bp = HBreakIf(catchpoint=catchpoint, tracker=None, location=request.location,
                   condition=request.condition, tier=tier, reason=reason, thread=thread,
                   watch=WatchSpec(request.location, address, value_type, kind, condition, state))

@@ -13,6 +13,7 @@ CC = "gcc"
 # Link flags a program always needs, so tests need not repeat them.
 _NEEDS = {
     "threads": ("-pthread",),
+    "traps": ("-pthread",),
     "shlib": ("-ldl",),
 }
 
