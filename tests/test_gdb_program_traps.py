@@ -22,14 +22,14 @@ CALLS, AT = 8, 4  # thread 0 traps just before its call work(0, 4)
 TIERS = ["kernel", "kernel-signal", "ptrace"]
 
 # Resumes from main without the SIGTRAP of GDB's breakpoint, which `handle SIGTRAP pass` would
-# pass on, and goes on to the end; after each stop: the iteration, the signal and the pc.
+# pass on, then as told and on to the end; after each stop: the iteration, the signal, the pc.
 DRIVER = r"""python
-for resume in ["signal 0"] + ["continue"] * 20:
+for resume in %r + ["continue"] * 20:
     if not gdb.selected_inferior().pid:
         break
     gdb.execute(resume)
     if gdb.selected_inferior().pid:
-        gdb.write("STOPPED j=%d signo=%d code=%d pc=%#x\n" % (
+        gdb.write("STOPPED j=%%d signo=%%d code=%%d pc=%%#x\n" %% (
             int(gdb.parse_and_eval("g_iter")), int(gdb.parse_and_eval("$_siginfo.si_signo")),
             int(gdb.parse_and_eval("$_siginfo.si_code")), int(gdb.parse_and_eval("$pc"))))
 end"""
@@ -44,12 +44,15 @@ def traps():
     return build("traps")
 
 
-def _session(binary, how, threads, handle, handler, plugin, setup=(), hbreak_if=()):
+def _session(binary, how, threads=1, handler=False, after_start=(), hbreak_if=(),
+             resumes=("signal 0",), plugin=True, setup=()):
+    """Runs the program to main, gives the commands `after_start` and `hbreak_if`, and drives
+    it to the end; returns GDB's result and what the program printed."""
     with tempfile.TemporaryDirectory(prefix="hbreak-if-traps-") as tmp:
         output = Path(tmp, "out")
         args = [how, threads, CALLS, AT] + (["handler"] if handler else [])
         commands = [*setup, "tbreak main", f"run {' '.join(map(str, args))} > {output}",
-                    *([handle] if handle else []), *hbreak_if, DRIVER]
+                    *after_start, *hbreak_if, DRIVER % list(resumes)]
         result = run_gdb(binary, commands, plugin=plugin)
         return result, output.read_text() if output.exists() else ""
 
@@ -69,8 +72,8 @@ def _without_hbreak_if(stdout):
                 if rest.startswith("STOPPED"):
                     break
             continue
-        if line.startswith("hbreak-if "):
-            continue  # what setting it printed
+        if line.startswith(("hbreak-if ", "Will ignore next ", "COMMANDS ")):
+            continue  # what setting it printed, what its commands print
         line = re.sub(r"\(process \d+\)", "(process N)", line)
         kept.append(re.sub(r"argv=0x[0-9a-f]+", "argv=...", line))  # the environment's size
     return kept, sorted(hits)
@@ -79,15 +82,28 @@ def _without_hbreak_if(stdout):
 def _errors(stderr):
     """stderr without the errors of hbreak-if commands in the session without the plugin."""
     return [line for line in stderr.splitlines()
-            if not line.endswith("Error in sourced command file:") and '"hbreak' not in line]
+            if not line.endswith("Error in sourced command file:") and '"hbreak' not in line
+            and not line.startswith("No breakpoint number ")]
 
 
 @functools.lru_cache(maxsize=None)
-def _reference(binary, how, threads, handle, handler):
-    result, output = _session(binary, how, threads, handle, handler, plugin=False)
+def _reference(binary, how, threads=1, handler=False, after_start=(), resumes=("signal 0",)):
+    result, output = _session(binary, how, threads, handler, after_start, resumes=resumes,
+                              plugin=False)
     transcript, hits = _without_hbreak_if(result.stdout)
     assert hits == []
     return transcript, _errors(result.stderr), output
+
+
+def _assert_as_without_the_plugin(result, output, reference, hits):
+    """The same transcript, errors and program output as `reference`, and these hbreak-if hits."""
+    assert "Traceback" not in result.output, result
+    expected, expected_errors, expected_output = reference
+    transcript, got_hits = _without_hbreak_if(result.stdout)
+    assert transcript == expected, result
+    assert _errors(result.stderr) == expected_errors, result
+    assert got_hits == sorted(hits), result
+    assert output == expected_output
 
 
 CASES = [  # (how the program traps, the user's `handle`, whether the program has a handler)
@@ -108,14 +124,60 @@ CASES = [  # (how the program traps, the user's `handle`, whether the program ha
 @pytest.mark.parametrize("how,handle,handler", CASES)
 def test_the_programs_own_signals_as_without_the_plugin(kernel_tier, traps, how, handle,
                                                          handler, tier, threads):
-    expected, expected_errors, expected_output = _reference(traps, how, threads, handle, handler)
-    result, output = _session(traps, how, threads, handle, handler, plugin=True,
+    after_start = (handle,) if handle else ()
+    result, output = _session(traps, how, threads, handler, after_start, plugin=True,
                               setup=[f"set hbreak-if tier {tier}"],
                               hbreak_if=[f"hbreak-if work j == {AT}"])
     assert f"[{tier} tier]" in result.stdout, result
-    assert "Traceback" not in result.output, result
-    transcript, hits = _without_hbreak_if(result.stdout)
-    assert transcript == expected, result
-    assert _errors(result.stderr) == expected_errors, result
-    assert hits == [f"work (tid={tid}, j={AT})" for tid in range(threads)], result
-    assert output == expected_output
+    _assert_as_without_the_plugin(result, output,
+                                  _reference(traps, how, threads, handler, after_start),
+                                  [f"work (tid={tid}, j={AT})" for tid in range(threads)])
+
+
+AROUND = [  # (how the program traps, GDB's own commands, how the driver resumes)
+    ("int3", ("break *trap_int3",), ("signal 0",)),  # a breakpoint on the program's int3
+    ("int3", ("break *trap_int3",), ("signal 0", "stepi", "stepi")),
+    ("raise", ("break trap",), ("signal 0", "next", "next", "next", "next", "finish")),
+    ("kill", ("hbreak trap",), ("signal 0",)),
+    ("int3", ("watch g_iter",), ("signal 0",)),
+    ("raise", ("set can-use-hw-watchpoints 0", "watch g_iter"), ("signal 0",)),
+    # The user's own catchpoints on the signals.
+    ("raise", ("catch signal SIGTRAP", "condition 2 $_siginfo.si_code == -6"), ("signal 0",)),
+    ("rt", ("catch signal SIG40",), ("signal 0",)),  # then SIG40 ends the program
+]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("how,commands,resumes", AROUND,
+                         ids=["break-on-int3", "stepi-off-int3", "next-finish", "hbreak", "watch",
+                              "software-watch", "catch-SIGTRAP", "catch-SIG40"])
+def test_gdbs_own_breakpoints_steps_and_watchpoints_around_the_programs_traps(
+        kernel_tier, traps, how, commands, resumes, tier):
+    result, output = _session(traps, how, after_start=commands, resumes=resumes,
+                              setup=[f"set hbreak-if tier {tier}"],
+                              hbreak_if=[f"hbreak-if work j == {AT}"])
+    _assert_as_without_the_plugin(result, output,
+                                  _reference(traps, how, after_start=commands, resumes=resumes),
+                                  [f"work (tid=0, j={AT})"] if how != "rt" else [])
+
+
+CARRIERS = [  # hbreak-ifs the program's stop goes through: (their commands, their hits)
+    # Its commands run at its own stop only.
+    (("hbreak-if work j == 4", 'commands 2\nprintf "COMMANDS j=%d\\n", j\nend'), [4]),
+    # A temporary one is not used up by the program's stop, when another can take it.
+    (("hbreak-if -t work j == 4", "hbreak-if work j == 6"), [4, 6]),
+    # GDB keeps the ignore count in the ptrace tier: the program's stop does not count down.
+    (("hbreak-if work j >= 4", "ignore 2 2"), [6, 7]),
+]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("hbreak_if,stops", CARRIERS, ids=["commands", "temporary", "ignore"])
+def test_the_hbreak_if_the_programs_stop_goes_through_keeps_its_own_behaviour(
+        kernel_tier, traps, hbreak_if, stops, tier):
+    result, output = _session(traps, "raise", hbreak_if=hbreak_if,
+                              setup=[f"set hbreak-if tier {tier}"])
+    _assert_as_without_the_plugin(result, output, _reference(traps, "raise"),
+                                  [f"work (tid=0, j={j})" for j in stops])
+    assert "Program received signal SIGTRAP" in result.stdout
+    assert result.stdout.count("COMMANDS") == ("COMMANDS" in hbreak_if[-1])

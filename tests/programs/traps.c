@@ -4,7 +4,8 @@
  * THREADS-1, each call the noinline work(tid, j) CALLS times; thread 0 traps just before its
  * call with j == AT.  With several threads they go through every call in step (a barrier), so
  * thread 0's trap and the other threads' calls with j == AT happen at the same moment.
- * HOW: int3, raise (raise(SIGTRAP)), kill (kill(getpid(), SIGTRAP)), rt (raise(SIG40)).
+ * HOW: int3 (at the symbol trap_int3), raise (raise(SIGTRAP)), kill (kill(getpid(), SIGTRAP)),
+ * rt (raise(SIG40)).
  * With `handler` the program handles SIGTRAP and SIG40 itself and says so on stdout; the
  * last line gives how many signals it handled. */
 #include <pthread.h>
@@ -43,7 +44,7 @@ static void on_signal(int signo, siginfo_t *info, void *context)
 static void trap(void)
 {
     if (strcmp(how, "int3") == 0)
-        __asm__ volatile("int3");
+        __asm__ volatile(".globl trap_int3\ntrap_int3: int3");
     else if (strcmp(how, "raise") == 0)
         raise(SIGTRAP);
     else if (strcmp(how, "kill") == 0)
