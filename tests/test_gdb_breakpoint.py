@@ -75,6 +75,15 @@ def test_temporary_ignore_and_thread_options(kernel_tier, loop):
     assert "exited normally" in result.stdout
 
 
+def test_a_stop_shows_the_display_expressions_as_gdbs_own_stops_do(kernel_tier, loop):
+    commands = ["break main", "run", "display g_counter", "{} target if i == 7", "continue"]
+    expected = run_gdb(loop, [c.format("break") for c in commands], plugin=False).check()
+    got = run_gdb(loop, [c.format("hbreak-if") for c in commands]).check()
+    shown = [line for line in expected.stdout.splitlines() if line.startswith("1: g_counter")]
+    assert shown == ["1: g_counter = 7"]
+    assert got.stdout.rstrip().endswith("(7 hits filtered in the kernel)\n1: g_counter = 7")
+
+
 @pytest.mark.parametrize("command,message", [
     ("hbreak-if", "a location is needed"),
     ("hbreak-if target i ==", "A syntax error in expression"),

@@ -141,6 +141,7 @@ AROUND = [  # (how the program traps, GDB's own commands, how the driver resumes
     ("kill", ("hbreak trap",), ("signal 0",)),
     ("int3", ("watch g_iter",), ("signal 0",)),
     ("raise", ("set can-use-hw-watchpoints 0", "watch g_iter"), ("signal 0",)),
+    ("raise", ("display g_iter",), ("signal 0",)),  # shown at the stop
     # The user's own catchpoints on the signals.
     ("raise", ("catch signal SIGTRAP", "condition 2 $_siginfo.si_code == -6"), ("signal 0",)),
     ("rt", ("catch signal SIG40",), ("signal 0",)),  # then SIG40 ends the program
@@ -150,7 +151,7 @@ AROUND = [  # (how the program traps, GDB's own commands, how the driver resumes
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("how,commands,resumes", AROUND,
                          ids=["break-on-int3", "stepi-off-int3", "next-finish", "hbreak", "watch",
-                              "software-watch", "catch-SIGTRAP", "catch-SIG40"])
+                              "software-watch", "display", "catch-SIGTRAP", "catch-SIG40"])
 def test_gdbs_own_breakpoints_steps_and_watchpoints_around_the_programs_traps(
         kernel_tier, traps, how, commands, resumes, tier):
     result, output = _session(traps, how, after_start=commands, resumes=resumes,

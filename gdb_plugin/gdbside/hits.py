@@ -210,6 +210,7 @@ def report_stop(event) -> None:
             and filtered[bp.number]):
         plural = "" if filtered[bp.number] == 1 else "s"
         gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
+    gdb.execute("display")  # GDB shows them after the frame of a stop it prints
 
 
 def _silent(catchpoint) -> bool:

@@ -270,6 +270,7 @@ def on_stop(event) -> None:
     elif signal.carrier is not None:
         gdb.write(f"\n{_received(signal)}")
         _print_frame()
+        gdb.execute("display")
 
 
 def _print_frame() -> None:
