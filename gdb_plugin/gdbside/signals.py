@@ -296,9 +296,11 @@ def note_new_thread(thread) -> None:
 
 def _received(signal: CaughtSignal) -> str:
     """GDB's line for a signal (infrun.c: print_signal_received_reason)."""
-    if _highest_thread_number > 1:
+    inferiors = gdb.inferiors()
+    # Threads that started before the plugin was loaded were never announced to it.
+    live = [thread.global_num for inferior in inferiors for thread in inferior.threads()]
+    if max(live + [_highest_thread_number]) > 1:
         thread = signal.thread
-        inferiors = gdb.inferiors()
         number = (f"{thread.inferior.num}.{thread.num}"
                   if len(inferiors) > 1 or inferiors[0].num != 1 else f"{thread.num}")
         who = f"Thread {number}" + (f' "{thread.name}"' if thread.name else "")
