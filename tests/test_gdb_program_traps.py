@@ -46,13 +46,14 @@ def traps():
 
 def _session(binary, how, threads=1, handler=False, after_start=(), hbreak_if=(),
              resumes=("signal 0",), plugin=True, setup=()):
-    """Runs the program to main, gives the commands `after_start` and `hbreak_if`, and drives
-    it to the end; returns GDB's result and what the program printed."""
+    """Runs the program to main, gives the commands `after_start` and `hbreak_if`, drives it
+    to the end and shows the `handle` table; returns GDB's result and what the program printed."""
     with tempfile.TemporaryDirectory(prefix="hbreak-if-traps-") as tmp:
         output = Path(tmp, "out")
         args = [how, threads, CALLS, AT] + (["handler"] if handler else [])
         commands = [*setup, "tbreak main", f"run {' '.join(map(str, args))} > {output}",
-                    *after_start, *hbreak_if, DRIVER % list(resumes)]
+                    *after_start, *hbreak_if, DRIVER % list(resumes),
+                    "info signals SIGTRAP", "info signals SIG40"]  # as the user left them
         result = run_gdb(binary, commands, plugin=plugin)
         return result, output.read_text() if output.exists() else ""
 

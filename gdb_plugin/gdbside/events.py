@@ -133,6 +133,7 @@ def connect():
     gdb.events.new_thread.connect(_quietly(on_new_thread))
     gdb.events.exited.connect(_quietly(on_exited))
     gdb.events.connection_removed.connect(_quietly(on_connection_removed))
+    gdb.events.exited.connect(_quietly(signals.done_with_signal))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
     gdb.events.stop.connect(_quietly(signals.on_stop))

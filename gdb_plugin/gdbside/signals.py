@@ -10,8 +10,9 @@ signal out, once per signal:
 
 - ours: a perf breakpoint's SIGTRAP (TRAP_PERF with an hbreak-if's number as sig_data),
   a kernel-signal predicate's SIG40 (SI_KERNEL).  Where `handle` says pass, GDB must
-  not hand it to the program: `handle ... nopass` holds until GDB has resumed the thread,
-  and a stop for one of ours forgets the signal (`queue-signal 0`).
+  not hand it to the program: `handle ... nopass` holds until GDB has resumed the thread
+  (undone at the next signal, stop, exit or prompt), and a stop for one of ours forgets the
+  signal (`queue-signal 0`).
 - GDB's: single steps, GDB's own breakpoints and watchpoints, another catchpoint on the
   signal.  GDB's own logic decides, as without hbreak-if.
 - the program's: sent by a process (si_code <= 0: kill, raise, sigqueue), an int3 in the
@@ -214,7 +215,8 @@ def _restore_carrier(signal: CaughtSignal) -> None:
 
 def keep_from_program(signal: CaughtSignal) -> None:
     """One of our signals must not reach the program: GDB passes it on resuming where
-    `handle` says pass, so that says nopass until GDB has resumed the thread."""
+    `handle` says pass, so that says nopass until the next signal, stop, exit or prompt (Python
+    sees no resume from inside GDB's event handling)."""
     global _passing_turned_off
     name = _name(signal.signo)
     if _passing_turned_off == name or not handling(name).passes:
@@ -241,7 +243,8 @@ def _restore_passing() -> None:
 
 
 def done_with_signal(*_) -> None:
-    """GDB has resumed the thread, with or without its signal, or shows its prompt."""
+    """GDB has resumed the thread, with or without its signal, or the program has exited, or
+    GDB shows its prompt."""
     global _current
     _restore_passing()
     if _current is not None:
