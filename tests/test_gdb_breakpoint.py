@@ -84,6 +84,14 @@ def test_a_stop_shows_the_display_expressions_as_gdbs_own_stops_do(kernel_tier, 
     assert got.stdout.rstrip().endswith("(7 hits filtered in the kernel)\n1: g_counter = 7")
 
 
+@pytest.mark.parametrize("tier", ["kernel", "ptrace"])
+def test_hits_the_ignore_count_skipped_are_not_reported_at_a_later_stop(kernel_tier, loop, tier):
+    result = run_gdb(loop, [f"set hbreak-if tier {tier}", "hbreak-if target i >= 0",
+                            "ignore 1 5", "tbreak loop.c:47", "run"], args=["2"]).check()
+    assert "Temporary breakpoint 2, main" in result.stdout
+    assert "hbreak-if 1," not in result.stdout
+
+
 @pytest.mark.parametrize("command,message", [
     ("hbreak-if", "a location is needed"),
     ("hbreak-if target i ==", "A syntax error in expression"),

@@ -170,11 +170,13 @@ CARRIERS = [  # hbreak-ifs the program's stop goes through: (their commands, the
     (("hbreak-if -t work j == 4", "hbreak-if work j == 6"), [4, 6]),
     # GDB keeps the ignore count in the ptrace tier: the program's stop does not count down.
     (("hbreak-if work j >= 4", "ignore 2 2"), [6, 7]),
+    # Hits the ignore count skipped before the program's stop are not reported there.
+    (("hbreak-if work j >= 2", "ignore 2 5"), [7]),
 ]
 
 
 @pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("hbreak_if,stops", CARRIERS, ids=["commands", "temporary", "ignore"])
+@pytest.mark.parametrize("hbreak_if,stops", CARRIERS, ids=["commands", "temporary", "ignore", "ignored-before"])
 def test_the_hbreak_if_the_programs_stop_goes_through_keeps_its_own_behaviour(
         kernel_tier, traps, hbreak_if, stops, tier):
     result, output = _session(traps, "raise", hbreak_if=hbreak_if,

@@ -6,7 +6,7 @@ import gdb
 from ..compiler import AxUnavailable, CompileError, rewrite_registers
 from ..compiler.hazards import flags_as_integers
 from ..cpred import CPredicateError, compile_c_predicate
-from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE
+from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
 from . import arming, ignore, remote, whereabouts
 from .agent import is_program_symbol
 from .cmdline import Request, check_ignore, check_location, check_one_line

@@ -139,7 +139,6 @@ def connect():
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(hits.report_stop))
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
-    gdb.events.cont.connect(_quietly(hits.forget_pending))
     gdb.events.cont.connect(_quietly(signals.done_with_signal))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.events.before_prompt.connect(_quietly(delete_leftovers))

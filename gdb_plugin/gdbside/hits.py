@@ -13,7 +13,7 @@ arrives at one of N's addresses.  GDB then evaluates the whole condition, as for
 its own conditional breakpoints: the kernel filter only ever over-approximates.
 A false condition makes GDB resume silently, without passing the signal.
 """
-from typing import Dict, List
+from typing import List, Optional
 
 import gdb
 
@@ -23,19 +23,21 @@ from .frames import describe
 from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, HBreakIf, registry
 from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, CaughtSignal, caught_signal,
-                      keep_from_program)
+                      keep_from_program, stopped_for)
 
 TRAP_TRACE = 2  # a single step
 CONVENIENCE = "_hbreak_if"
 
-# Hits accepted by conditions, waiting for the stop event: {global thread number: breakpoints}.
-_pending: Dict[int, List[HBreakIf]] = {}
+# Hits accepted by conditions, waiting for the stop event, and the signal they came with.
+_pending: List[HBreakIf] = []
+_pending_signal: Optional[CaughtSignal] = None
 
 
 def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
     """"hit" (the event of `bp`), "landing" (a single step onto its address) or "other"."""
     pc = signal.pc
-    if signal.signo == SIGTRAP and signal.code == TRAP_TRACE and bp.uses_perf and pc in bp.addresses():
+    if (signal.signo == SIGTRAP and signal.code == TRAP_TRACE and bp.uses_perf
+            and pc in bp.addresses()):
         return "landing"
     if bp.tier == TIER_KERNEL_SIGNAL:
         from .tiers import mailbox, signal_number
@@ -77,9 +79,7 @@ def accept(bp: HBreakIf) -> bool:
     """Whether this hit of `bp` stops the program; remembers it for the report."""
     if not condition_holds(bp) or ignored_by_gdb(bp):
         return False
-    thread = gdb.selected_thread()
-    if thread is not None:
-        _pending.setdefault(thread.global_num, []).append(bp)
+    _pending.append(bp)
     return True
 
 
@@ -101,6 +101,7 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
 
     @staticmethod
     def _decide(number):
+        global _pending_signal
         bp = registry.get(number)
         thread = gdb.selected_thread()
         if bp is None or thread is None:
@@ -109,11 +110,15 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
             signal = caught_signal(thread, number)
         except gdb.error:
             return 0
+        if signal is not _pending_signal:
+            # Hits accepted at an earlier signal did not stop (GDB's ignore count).
+            _pending.clear()
+            _pending_signal = signal
         if signal.origin == PROGRAMS:
             return 1 if signal.stops_at(bp) else 0
         stops = HitFunction._hit_stops(bp, thread, signal)
         if signal.origin == OURS:
-            # After the condition: a function it called resumed the program meanwhile.
+            # After the condition, whose function calls resume the program (and undo this).
             keep_from_program(signal)
         return stops
 
@@ -175,21 +180,15 @@ def compile_what_was_put_off(event) -> None:
         arming.recompile(waiting)
 
 
-def forget_pending(event) -> None:
-    """On resume: a hit accepted by the condition but not stopped at (GDB's ignore count) is stale."""
-    _pending.clear()
-
-
 def report_stop(event) -> None:
     """Print the hit like a breakpoint hit, once GDB has stopped for it.  Where several
     breakpoints hit at once, GDB reports the first and counts them all; so does this."""
-    # Every hit accepted since the last resume belongs to this stop (whichever thread GDB
-    # shows): conditions that held but did not stop (an ignore count) were cleared on resume.
+    # The hits accepted at the signal GDB stopped for (GDB may stop for something else since),
+    # and those of GDB's own breakpoints that serve a remote program.
     served_remotely = remote.stopped_owners(event)
-    stopped = sorted({bp for hits in _pending.values() for bp in hits} | set(served_remotely),
-                     key=lambda bp: bp.number)
+    stopped = sorted(set(_pending) | set(served_remotely), key=lambda bp: bp.number)
     _pending.clear()
-    if not stopped:
+    if not stopped or not (served_remotely or stopped_for(_pending_signal)):
         return
     filtered = {bp.number: _count_stop(bp) for bp in stopped}
     bp = stopped[0]

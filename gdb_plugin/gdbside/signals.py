@@ -261,12 +261,7 @@ def on_stop(event) -> None:
     if signal is None:
         return
     _restore_carrier(signal)
-    thread = gdb.selected_thread()
-    try:
-        stopped_for_it = thread is not None and _signal_of(thread).key == signal.key
-    except gdb.error:
-        stopped_for_it = False  # no signal: the program exited, say
-    if not stopped_for_it:
+    if not stopped_for(signal):
         return
     if signal.origin == OURS and ours_turned_off:
         gdb.execute("queue-signal 0", to_string=True)  # `continue` would pass it
@@ -276,13 +271,24 @@ def on_stop(event) -> None:
         gdb.execute("display")
 
 
+def stopped_for(signal: CaughtSignal) -> bool:
+    """Whether GDB has stopped for SIGNAL (not for a later event: a signal nothing catches,
+    an exit)."""
+    thread = gdb.selected_thread()
+    try:
+        return thread is not None and _signal_of(thread).key == signal.key
+    except gdb.error:
+        return False  # no signal to show
+
+
 def _print_frame() -> None:
     """The frame as GDB prints it at a stop: `frame` without its level, and a source file
     that cannot be read reported on stderr, as GDB does (source.c: print_sys_errmsg)."""
     location, _, source = gdb.execute("frame", to_string=True)[len("#0  "):].partition("\n")
     gdb.write(location + "\n")
     sal = gdb.selected_frame().find_sal()
-    unreadable = sal.symtab is not None and source.startswith(f"{sal.line}\t{sal.symtab.filename}: ")
+    unreadable = (sal.symtab is not None
+                  and source.startswith(f"{sal.line}\t{sal.symtab.filename}: "))
     gdb.write(source, gdb.STDERR if unreadable else gdb.STDOUT)
 
 
