@@ -190,3 +190,14 @@ end"""
         program.kill()
         program.wait()
     assert out.read_text() == "finished 300000\n"
+
+
+def test_threads_of_a_remote_program(kernel_tier):
+    threads = build("threads")
+    with gdbserver(threads, 1000) as server:
+        result = _checked(run_gdb(threads, [f"target remote {server.address}",
+                                            "hbreak-if work tid == 2 && i == 300", "continue",
+                                            "print tid", "print i", "continue"]))
+    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
+    assert result.values() == {1: "2", 2: "300"}
+    assert "exited normally" in result.stdout
