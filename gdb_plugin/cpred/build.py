@@ -23,6 +23,7 @@ import ctypes
 import errno
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -79,6 +80,9 @@ def _child(bcc, c_source, cflags, env_source, sock, result, output):
     """In the forked child: never returns."""
     status = 70
     try:
+        # LLVM leaves through exit() on some errors, whose handlers (GDB's own, inherited)
+        # abort: no core file of this child in the user's directory.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         os.dup2(output.fileno(), 1)
         os.dup2(output.fileno(), 2)
         if env_source is not None:
