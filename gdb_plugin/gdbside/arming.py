@@ -17,7 +17,7 @@ from ..kernel.probe import TIER_PTRACE
 from .agent import settled
 from .model import HBreakIf, registry
 from .predicates import PredicateError, linespec_of, program_for
-from .tiers import demote_to_ptrace, warn_if_program_handles_our_signal
+from .tiers import fall_back, warn_if_program_handles_our_signal
 from .watch import watch_bp_type
 
 EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
@@ -169,7 +169,11 @@ def kernel_hits(bp: HBreakIf) -> int:
 
 
 def threads_armed(bp: HBreakIf) -> int:
-    """Live threads with an event of `bp` (an exited thread's event lingers until the next sync)."""
+    """Live threads with an event of `bp` (an exited thread's event lingers until the next sync);
+    with a software breakpoint, every live thread it stops."""
+    if bp.software is not None:
+        return sum(1 for inferior in gdb.inferiors() for t in _live_threads(inferior)
+                   if bp.wants_thread(t))
     live = {t.ptid[1] for inferior in gdb.inferiors() for t in _live_threads(inferior)}
     return len({key[1] for arming in _armings.values() for key in arming.events
                 if key[0] == bp.number and key[1] in live})
@@ -189,78 +193,96 @@ def sync(inferior) -> None:
         return
     arming = _arming_for(inferior)
     warn_if_program_handles_our_signal(inferior)
-    # A breakpoint the kernel refuses falls back to another tier (at most twice: to perf
-    # without BPF, then to a software breakpoint), whose events the next pass opens.
-    for _ in range(1 + 2 * len(registry)):
-        if all(_open(arming, bp, key, image)
-               for key, (bp, image) in _wanted(inferior, arming, threads).items()):
-            break
-
-
-def _wanted(inferior, arming: InferiorArming, threads):
-    """The events `inferior` should have; closes those it should not."""
-    wanted = {}
-    mapped = _mappings(inferior.pid)
     image = _image(inferior)
-    for bp in registry:
-        if not bp.enabled or not bp.uses_perf:
-            continue
-        for address in bp.addresses():
-            if not any(start <= address < end and (executable or bp.watch is not None)
-                       for start, end, executable in mapped):
-                continue  # not relocated or not loaded yet
-            if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
-                    and (bp.number, address, image) not in _programs
-                    and not settled(address, linespec_of(bp.location))):
-                continue  # GDB has not re-resolved the location in this image yet
-            for thread in threads:
-                if bp.wants_thread(thread):
-                    wanted[(bp.number, thread.ptid[1], address)] = (bp, image)
+    mapped = _mappings(arming.pid)
+    wanted = set().union(*(_wanted(bp, mapped, image, threads) for bp in registry))
     for key in [k for k in arming.events if k not in wanted]:
         arming.close_event(key)
-    return {key: value for key, value in wanted.items() if key not in arming.events}
+    for bp in registry:
+        _arm(arming, bp, mapped, image, threads)
 
 
-def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> bool:
-    """Open one event; False if the kernel refused and `bp` fell back to another tier."""
-    if not bp.uses_perf:
-        return True  # it fell back to a software breakpoint earlier in this pass
+def _wanted(bp: HBreakIf, mapped, image, threads):
+    """The events `bp` should have in a process with these mappings and threads."""
+    if not bp.enabled or not bp.uses_perf:
+        return set()
+    wanted = set()
+    for address in bp.addresses():
+        if not any(start <= address < end and (executable or bp.watch is not None)
+                   for start, end, executable in mapped):
+            continue  # not relocated or not loaded yet
+        if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
+                and (bp.number, address, image) not in _programs
+                and not settled(address, linespec_of(bp.location))):
+            continue  # GDB has not re-resolved the location in this image yet
+        wanted.update((bp.number, thread.ptid[1], address)
+                      for thread in threads if bp.wants_thread(thread))
+    return wanted
+
+
+def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
+    """Open the events of `bp` that are missing.  Where the kernel refuses one, `bp` falls back
+    for good (forgetting its events), and the breakpoints after it are armed all the same: a
+    refused predicate leaves GDB deciding at perf breakpoints, which need no privilege, opened
+    again by the next pass; a refused perf breakpoint leaves a software breakpoint."""
+    while bp.uses_perf:
+        try:
+            for key in sorted(_wanted(bp, mapped, image, threads) - arming.events.keys()):
+                _open(arming, bp, key, image)
+            return
+        except PredicateError as error:
+            forget(bp)
+            fall_back(bp, error, to_software=False)
+        except EventRefused as refused:
+            forget(bp)
+            fall_back(bp, refused.cause, to_software=True)
+        except Exception as error:  # a defect: GDB decides every hit rather than none
+            forget(bp)
+            fall_back(bp, f"internal error arming it: {type(error).__name__}: {error}",
+                      to_software=True)
+
+
+class EventRefused(Exception):
+    """The kernel refused a perf breakpoint: every tier needs one, GDB's software breakpoint not."""
+
+    def __init__(self, cause: KernelError):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
+    """Open, program and enable one event."""
     number, lwp, address = key
+    program = _program(bp, address, image)
     try:
-        program = _program(bp, address, image)
         if bp.watch is not None:
             event = PerfBreakpoint.open(lwp, address, bp_type=watch_bp_type(bp.watch),
                                         length=bp.watch.length, sig_data=number,
                                         sigtrap=bp.sigtrap)
         else:
             event = PerfBreakpoint.open(lwp, address, sig_data=number, sigtrap=bp.sigtrap)
-        try:
-            if program is not None:
-                event.attach_bpf(program)
-            event.enable()
-        except BaseException:
-            event.close()
-            raise
     except KernelError as error:
         if error.errno == errno.ESRCH:
-            return True  # the thread has just exited: nothing to arm
-        forget(bp)
-        demote_to_ptrace(bp, error)
-        return False
-    except PredicateError as error:
-        forget(bp)
-        demote_to_ptrace(bp, error)
-        return False
-    except Exception as error:  # a defect: GDB decides every hit rather than none
-        forget(bp)
-        demote_to_ptrace(bp, f"internal error arming it: {type(error).__name__}: {error}")
-        return False
+            return  # the thread has just exited: nothing to arm
+        raise EventRefused(error) from None
+    try:
+        if program is not None:
+            try:
+                event.attach_bpf(program)
+            except KernelError as error:
+                raise PredicateError(str(error)) from None
+        try:
+            event.enable()
+        except KernelError as error:
+            raise EventRefused(error) from None
+    except BaseException:
+        event.close()
+        raise
     arming.events[key] = event
-    return True
 
 
 def _program(bp: HBreakIf, address: int, image):
-    if bp.c_predicate is not None:
+    if bp.c_predicate is not None and bp.tier != TIER_PTRACE:
         return bp.c_predicate  # one program for every address; the breakpoint owns it
     key = (bp.number, address, image)
     if key not in _programs:

@@ -11,6 +11,9 @@ from .create import create, describe_location
 from .model import registry
 from .predicates import compile_at_location
 
+SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software breakpoint, in "
+                       "every thread: the kernel refused a perf breakpoint)")
+
 
 def as_gdb_error(run):
     """Run `run()` for a user command; any failure becomes one GDB error message, never a
@@ -103,7 +106,8 @@ filtered or not); Stops counts the hits where the condition held."""
                           f"{' (cached)' if pred.cached else ''}, {pred.insn_count} instructions\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
-            gdb.write(f"{'':10}tier: {TIER_EXPLANATION[bp.tier]}\n")
+            explanation = SOFTWARE_BREAKPOINT if bp.software else TIER_EXPLANATION[bp.tier]
+            gdb.write(f"{'':10}tier: {explanation}\n")
             gdb.write(f"{'':10}why: {bp.reason}\n")
             for note in bp.notes:
                 gdb.write(f"{'':10}note: {note}\n")

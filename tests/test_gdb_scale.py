@@ -1,0 +1,49 @@
+"""Many threads, several breakpoints, few file descriptors: every stop GDB's own conditional
+breakpoint makes, whatever the kernel refuses.
+
+The program is tests/programs/many_threads.c: N threads call target(tid, i) CALLS times once
+all_started() has returned, where the breakpoints are set.
+"""
+import re
+
+from harness.gdb import run_gdb
+from harness.programs import build
+
+STOP = re.compile(r"^STOP (\d+) (\d+)$", re.M)
+
+
+def on_each_stop(number):
+    return f'commands {number}\nsilent\nprintf "STOP %d %d\\n", tid, i\ncontinue\nend'
+
+
+def limit_descriptors_to(spare):
+    """From here on GDB may open only `spare` more file descriptors (soft and hard limit)."""
+    return ("python import os, resource; open_now = len(os.listdir('/proc/self/fd')) - 1; "
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, (open_now + {spare}, open_now + {spare}))")
+
+
+def gdb_stops(binary, args, condition):
+    result = run_gdb(binary, ["break all_started", "run", f"break target if {condition}",
+                              on_each_stop(2), "continue"], args=args).check()
+    return [tuple(map(int, stop)) for stop in STOP.findall(result.stdout)]
+
+
+def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_tier):
+    # 33 threads: the first breakpoint takes 33 descriptors and its program one; the second
+    # runs out after 10 threads. The third used to keep its tier with no event at all (every
+    # pass of the arming stopped at the second's refusal), and its stop was lost.
+    program, args = build("many_threads"), ["32", "10"]
+    result = run_gdb(program, ["break all_started", "run", limit_descriptors_to(34 + 10),
+                               "hbreak-if target tid == 9999", "hbreak-if target tid == 600",
+                               "hbreak-if target tid == 5 && i == 3", on_each_stop(4),
+                               "continue", "info hbreak-if"], args=args).check(allow_errors=True)
+    assert [tuple(map(int, stop)) for stop in STOP.findall(result.stdout)] \
+        == gdb_stops(program, args, "tid == 5 && i == 3") == [(5, 3)]
+    assert "exited normally" in result.stdout
+    # Each breakpoint that ran out says so once, and GDB decides all its hits from then on.
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert [(w.split(":")[1], "out of file descriptors" in w) for w in warnings] \
+        == [(" hbreak-if 3", True), (" hbreak-if 4", True)], result.stderr
+    assert result.stderr.count("falls back from the kernel tier to the ptrace tier: a software "
+                               "breakpoint") == 2
+    assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) == ["kernel", "ptrace", "ptrace"]
