@@ -22,6 +22,19 @@ def limit_descriptors_to(spare):
             f"resource.setrlimit(resource.RLIMIT_NOFILE, (open_now + {spare}, open_now + {spare}))")
 
 
+PERF_EVENTS_HELD = """python
+import os
+def perf_events_held():
+    held = 0
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            held += os.readlink(f'/proc/self/fd/{fd}') == 'anon_inode:[perf_event]'
+        except OSError:  # the listing's own descriptor
+            pass
+    return held
+end"""
+
+
 def gdb_stops(binary, args, condition):
     result = run_gdb(binary, ["break all_started", "run", f"break target if {condition}",
                               on_each_stop(2), "continue"], args=args).check()
@@ -47,3 +60,19 @@ def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_t
     assert result.stderr.count("falls back from the kernel tier to the ptrace tier: a software "
                                "breakpoint") == 2
     assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) == ["kernel", "ptrace", "ptrace"]
+
+
+def test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first_call(kernel_tier):
+    # 3 threads when the breakpoint is set, 200 created afterwards, with room for 40 more
+    # descriptors: the new threads get copies of the events of the threads that create them.
+    program, args = build("many_threads"), ["2", "5", "200"]
+    result = run_gdb(program, ["break all_started", "run", limit_descriptors_to(40),
+                               "hbreak-if target tid == 150 && i == 0", PERF_EVENTS_HELD,
+                               'commands 2\nsilent\nprintf "STOP %d %d\\n", tid, i\n'
+                               "python print('PERF', perf_events_held())\ncontinue\nend",
+                               "continue"], args=args).check()
+    assert [tuple(map(int, stop)) for stop in STOP.findall(result.stdout)] \
+        == gdb_stops(program, args, "tid == 150 && i == 0") == [(150, 0)]
+    assert re.findall(r"^PERF (\d+)$", result.stdout, re.M) == ["3"]
+    assert "exited normally" in result.stdout
+    assert "warning" not in result.stderr, result.stderr

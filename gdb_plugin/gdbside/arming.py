@@ -1,8 +1,17 @@
 """Perf breakpoints on the threads of live inferiors, kept in step with the breakpoints.
 
-`sync()` is the one way in: it computes which (breakpoint, thread, address)
-events should exist and opens or closes the difference, so every lifecycle
-event (run, new thread, library load, exec, enable, delete) just calls it.
+`sync()` is the one way in: it computes which (breakpoint, address) pairs
+should be armed in each process and opens or closes the difference, so every
+lifecycle event (run, new thread, library load, exec, enable, delete) just
+calls it.
+
+A breakpoint at an address is one perf event per thread that exists when it is
+armed, opened with `inherit`: the kernel copies it, with its program and
+sig_data, into every thread such a thread creates (and `inherit_thread` into
+no forked process), and counts the copies' hits in it (measured on 6.18 and
+6.1: tests/test_kernel_perf.py).  So a thread created later costs neither a
+descriptor nor a system call, and is armed before it runs its first
+instruction.
 """
 import errno
 import os
@@ -20,7 +29,10 @@ from .predicates import PredicateError, linespec_of, program_for
 from .tiers import fall_back, warn_if_program_handles_our_signal
 from .watch import watch_bp_type
 
-EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
+GroupKey = Tuple[int, int]  # (breakpoint number, address)
+# Listings of the threads while arming a process that runs (GDB's new_thread event), until one
+# shows no thread the previous missed; short of that, the next sync goes on.
+LISTINGS = 8
 
 
 # Loaded predicates by (breakpoint number, address, program image), shared by every process
@@ -47,36 +59,54 @@ def forget_programs(number: int, keep=()) -> None:
             program.close()
 
 
+class EventGroup:
+    """The events of one breakpoint at one address in one process, by thread.  Closing an event
+    also removes the copies in the threads its thread created, so each stays open, even after
+    its thread exited, as long as the group."""
+
+    def __init__(self, inherited: bool):
+        self.events: Dict[int, PerfBreakpoint] = {}
+        self.inherited = inherited  # the threads created from here on get copies
+        self.complete = False       # every thread of the process has the event or a copy
+
+    def hits(self) -> int:
+        total = 0
+        for event in self.events.values():
+            try:
+                total += event.count()
+            except KernelError:
+                pass
+        return total
+
+    def threads_armed(self, live) -> int:
+        return len(live) if self.complete else len(live & self.events.keys())
+
+    def close(self) -> None:
+        for event in self.events.values():
+            event.close()
+        self.events.clear()
+
+
 class InferiorArming:
     """The perf events of one process."""
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.events: Dict[EventKey, PerfBreakpoint] = {}
+        self.groups: Dict[GroupKey, EventGroup] = {}
 
-    def close_event(self, key: EventKey) -> None:
-        event = self.events.pop(key)
+    def close_group(self, key: GroupKey) -> None:
+        group = self.groups.pop(key)
         bp = registry.get(key[0])
-        try:
-            if bp is not None:
-                bp.hits_outside_open_events += event.count()
-        except KernelError:
-            pass
-        event.close()
+        if bp is not None:
+            bp.hits_outside_open_events += group.hits()
+        group.close()
 
     def close(self) -> None:
-        for key in list(self.events):
-            self.close_event(key)
+        for key in list(self.groups):
+            self.close_group(key)
 
     def hits(self, number: int) -> int:
-        total = 0
-        for key, event in self.events.items():
-            if key[0] == number:
-                try:
-                    total += event.count()
-                except KernelError:
-                    pass
-        return total
+        return sum(group.hits() for key, group in self.groups.items() if key[0] == number)
 
 
 _armings: Dict[int, InferiorArming] = {}
@@ -99,6 +129,14 @@ def _mappings(pid: int):
 
 def _live_threads(inferior):
     return [t for t in inferior.threads() if t.is_valid() and t.ptid[1] > 0]
+
+
+def _tasks(pid: int):
+    """The threads of process `pid` as the kernel has them, GDB told of them yet or not."""
+    try:
+        return {int(tid) for tid in os.listdir(f"/proc/{pid}/task")}
+    except OSError:
+        return set()
 
 
 def _arming_for(inferior) -> InferiorArming:
@@ -129,8 +167,8 @@ def forget(bp: HBreakIf, keep=()) -> None:
     """Drop the events and programs of `bp` everywhere (deleted or changed), except at the
     addresses in `keep`."""
     for arming in _armings.values():
-        for key in [k for k in arming.events if k[0] == bp.number and k[2] not in keep]:
-            arming.close_event(key)
+        for key in [k for k in arming.groups if k[0] == bp.number and k[1] not in keep]:
+            arming.close_group(key)
     forget_programs(bp.number, keep)
 
 
@@ -169,14 +207,19 @@ def kernel_hits(bp: HBreakIf) -> int:
 
 
 def threads_armed(bp: HBreakIf) -> int:
-    """Live threads with an event of `bp` (an exited thread's event lingers until the next sync);
-    with a software breakpoint, every live thread it stops."""
+    """Live threads with an event of `bp` (at its first address armed, if it has several); with a
+    software breakpoint, every live thread it stops."""
     if bp.software is not None:
         return sum(1 for inferior in gdb.inferiors() for t in _live_threads(inferior)
                    if bp.wants_thread(t))
-    live = {t.ptid[1] for inferior in gdb.inferiors() for t in _live_threads(inferior)}
-    return len({key[1] for arming in _armings.values() for key in arming.events
-                if key[0] == bp.number and key[1] in live})
+    total = 0
+    for inferior in gdb.inferiors():
+        arming = _armings.get(inferior.num)
+        if arming is not None:
+            live = {t.ptid[1] for t in _live_threads(inferior)}
+            total += max((group.threads_armed(live) for key, group in arming.groups.items()
+                          if key[0] == bp.number), default=0)
+    return total
 
 
 def sync_all() -> None:
@@ -195,15 +238,15 @@ def sync(inferior) -> None:
     warn_if_program_handles_our_signal(inferior)
     image = _image(inferior)
     mapped = _mappings(arming.pid)
-    wanted = set().union(*(_wanted(bp, mapped, image, threads) for bp in registry))
-    for key in [k for k in arming.events if k not in wanted]:
-        arming.close_event(key)
+    wanted = set().union(*(_wanted(bp, mapped, image) for bp in registry))
+    for key in [k for k in arming.groups if k not in wanted]:
+        arming.close_group(key)
     for bp in registry:
         _arm(arming, bp, mapped, image, threads)
 
 
-def _wanted(bp: HBreakIf, mapped, image, threads):
-    """The events `bp` should have in a process with these mappings and threads."""
+def _wanted(bp: HBreakIf, mapped, image):
+    """The addresses where `bp` should be armed in a process with these mappings."""
     if not bp.enabled or not bp.uses_perf:
         return set()
     wanted = set()
@@ -215,8 +258,7 @@ def _wanted(bp: HBreakIf, mapped, image, threads):
                 and (bp.number, address, image) not in _programs
                 and not settled(address, linespec_of(bp.location))):
             continue  # GDB has not re-resolved the location in this image yet
-        wanted.update((bp.number, thread.ptid[1], address)
-                      for thread in threads if bp.wants_thread(thread))
+        wanted.add((bp.number, address))
     return wanted
 
 
@@ -224,11 +266,11 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
     """Open the events of `bp` that are missing.  Where the kernel refuses one, `bp` falls back
     for good (forgetting its events), and the breakpoints after it are armed all the same: a
     refused predicate leaves GDB deciding at perf breakpoints, which need no privilege, opened
-    again by the next pass; a refused perf breakpoint leaves a software breakpoint."""
+    again at once; a refused perf breakpoint leaves a software breakpoint."""
     while bp.uses_perf:
         try:
-            for key in sorted(_wanted(bp, mapped, image, threads) - arming.events.keys()):
-                _open(arming, bp, key, image)
+            for key in sorted(_wanted(bp, mapped, image)):
+                _fill(arming, bp, key, image, threads)
             return
         except PredicateError as error:
             forget(bp)
@@ -250,17 +292,43 @@ class EventRefused(Exception):
         self.cause = cause
 
 
-def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
+def _fill(arming: InferiorArming, bp: HBreakIf, key: GroupKey, image, threads) -> None:
+    """Give every thread `bp` stops in an event at the key's address, or a copy of one."""
+    group = arming.groups.get(key)
+    if group is None:
+        group = arming.groups[key] = EventGroup(inherited=bp.thread is None)
+    if group.complete:
+        return
+    if not group.inherited:
+        for thread in threads:
+            if bp.wants_thread(thread) and thread.ptid[1] not in group.events:
+                _open(group, bp, thread.ptid[1], key[1], image)
+        return
+    # A thread created while this runs may copy its creator's event or, from one not armed
+    # yet, none: it is armed with the next listing, at worst twice, which stops once.
+    tasks = _tasks(arming.pid)
+    for _ in range(LISTINGS):
+        for lwp in sorted(tasks - group.events.keys()):
+            _open(group, bp, lwp, key[1], image)
+        listed_again = _tasks(arming.pid)
+        if listed_again <= tasks:
+            group.complete = True
+            return
+        tasks = listed_again
+
+
+def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> None:
     """Open, program and enable one event."""
-    number, lwp, address = key
     program = _program(bp, address, image)
     try:
         if bp.watch is not None:
             event = PerfBreakpoint.open(lwp, address, bp_type=watch_bp_type(bp.watch),
-                                        length=bp.watch.length, sig_data=number,
-                                        sigtrap=bp.sigtrap)
+                                        length=bp.watch.length, sig_data=bp.number,
+                                        sigtrap=bp.sigtrap, inherit=group.inherited,
+                                        inherit_thread=group.inherited)
         else:
-            event = PerfBreakpoint.open(lwp, address, sig_data=number, sigtrap=bp.sigtrap)
+            event = PerfBreakpoint.open(lwp, address, sig_data=bp.number, sigtrap=bp.sigtrap,
+                                        inherit=group.inherited, inherit_thread=group.inherited)
     except KernelError as error:
         if error.errno == errno.ESRCH:
             return  # the thread has just exited: nothing to arm
@@ -278,7 +346,7 @@ def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> None:
     except BaseException:
         event.close()
         raise
-    arming.events[key] = event
+    group.events[lwp] = event
 
 
 def _program(bp: HBreakIf, address: int, image):
