@@ -62,6 +62,26 @@ def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_t
     assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) == ["kernel", "ptrace", "ptrace"]
 
 
+def test_512_threads_and_three_breakpoints_within_a_desktop_limit_of_1024_descriptors(kernel_tier):
+    # The case: a soft limit of 1,024 (what most desktops give) and three breakpoints on
+    # 513 threads, 1,539 events. GDB raises its soft limit to the hard one, so all three stay in
+    # the kernel and the one stop is GDB's own break-if's (which takes it 50 s to find here).
+    program = build("many_threads")
+    result = run_gdb(program, ["break all_started", "run", "hbreak-if target tid == 9999",
+                               "hbreak-if target tid == 600",
+                               "hbreak-if target tid == 100 && i == 500", "info hbreak-if",
+                               "continue", "print tid", "print i", "print $_hbreak_if",
+                               "continue"],
+                     args=["512", "1000"], prefix=["prlimit", "--nofile=1024:4096"]).check()
+    assert re.findall(r"^hbreak-if 4, target \(tid=100, i=500\) at .*many_threads\.c:\d+$",
+                      result.stdout, re.M), result.stdout
+    assert result.values() == {1: "100", 2: "500", 3: "4"}
+    assert "exited normally" in result.stdout
+    assert not result.stderr.strip(), result.stderr
+    tiers = re.findall(r"^(\d+)\s+y\s+(\S+)\s+[\d,]+\s+\d+\s+(\d+)", result.stdout, re.M)
+    assert tiers[:3] == [("2", "kernel", "513"), ("3", "kernel", "513"), ("4", "kernel", "513")]
+
+
 def test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first_call(kernel_tier):
     # 3 threads when the breakpoint is set, 200 created afterwards, with room for 40 more
     # descriptors: the new threads get copies of the events of the threads that create them.
@@ -76,3 +96,14 @@ def test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first
     assert re.findall(r"^PERF (\d+)$", result.stdout, re.M) == ["3"]
     assert "exited normally" in result.stdout
     assert "warning" not in result.stderr, result.stderr
+
+
+def test_gdb_raises_its_limit_of_open_files_and_the_program_it_starts_keeps_the_original():
+    result = run_gdb(build("many_threads"), [
+        "python import resource; print('GDB', *resource.getrlimit(resource.RLIMIT_NOFILE))",
+        "break main", "run",
+        "python print('PROGRAM', *resource.prlimit(gdb.selected_inferior().pid, "
+        "resource.RLIMIT_NOFILE))"], args=["1", "1"], prefix=["prlimit", "--nofile=1024:4096"])
+    result.check()
+    assert re.findall(r"^(GDB|PROGRAM) (\d+) (\d+)$", result.stdout, re.M) \
+        == [("GDB", "4096", "4096"), ("PROGRAM", "1024", "4096")]
