@@ -292,7 +292,7 @@ def signal_when_rdi_mod_equals_zero(modulus):
 
 @pytest.fixture(scope="module")
 def threads_exe():
-    return build("kernel_threads", "-O2", extra=("-no-pie", "-pthread"))
+    return build("kernel_threads", "-O2", extra=("-no-pie",))
 
 
 def run_threads(exe, mode, program, sigtrap):

@@ -113,18 +113,22 @@ _armings: Dict[int, InferiorArming] = {}
 
 
 def _mappings(pid: int):
-    """(start, end, executable) of each mapping of `pid`: a code location outside the
-    executable ones is not relocated or loaded yet."""
-    ranges = []
-    try:
-        with open(f"/proc/{pid}/maps") as maps:
-            for line in maps:
-                span, perms = line.split()[:2]
-                start, end = span.split("-")
-                ranges.append((int(start, 16), int(end, 16), "x" in perms))
-    except OSError:
-        pass
-    return ranges
+    """(start, end, executable) of each mapping of process `pid`: a code location outside the
+    executable ones is not relocated or loaded yet.  Read through a live thread: once the main
+    thread has exited (pthread_exit), the process's own maps file is empty."""
+    for tid in [pid, *sorted(_tasks(pid) - {pid})]:
+        ranges = []
+        try:
+            with open(f"/proc/{pid}/task/{tid}/maps") as maps:
+                for line in maps:
+                    span, perms = line.split()[:2]
+                    start, end = span.split("-")
+                    ranges.append((int(start, 16), int(end, 16), "x" in perms))
+        except OSError:
+            continue
+        if ranges:
+            return ranges
+    return []
 
 
 def _live_threads(inferior):

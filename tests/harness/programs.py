@@ -13,6 +13,9 @@ CC = "gcc"
 # Link flags a program always needs, so tests need not repeat them.
 _NEEDS = {
     "threads": ("-pthread",),
+    "many_threads": ("-pthread",),
+    "kernel_threads": ("-pthread",),
+    "leader_exits": ("-pthread",),
     "shlib": ("-ldl",),
 }
 
