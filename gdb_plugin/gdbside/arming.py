@@ -14,6 +14,7 @@ descriptor nor a system call, and is armed before it runs its first
 instruction.
 """
 import errno
+import functools
 import os
 from typing import Dict, Optional, Tuple
 
@@ -114,21 +115,27 @@ _armings: Dict[int, InferiorArming] = {}
 
 def _mappings(pid: int):
     """(start, end, executable) of each mapping of process `pid`: a code location outside the
-    executable ones is not relocated or loaded yet.  Read through a live thread: once the main
-    thread has exited (pthread_exit), the process's own maps file is empty."""
-    for tid in [pid, *sorted(_tasks(pid) - {pid})]:
-        ranges = []
-        try:
-            with open(f"/proc/{pid}/task/{tid}/maps") as maps:
-                for line in maps:
-                    span, perms = line.split()[:2]
-                    start, end = span.split("-")
-                    ranges.append((int(start, 16), int(end, 16), "x" in perms))
-        except OSError:
-            continue
+    executable ones is not relocated or loaded yet.  Once the main thread has exited
+    (pthread_exit), the process's own maps file is empty: a live thread's is read instead."""
+    ranges = _read_maps(f"/proc/{pid}/maps")
+    for tid in [] if ranges else sorted(_tasks(pid)):
+        ranges = _read_maps(f"/proc/{pid}/task/{tid}/maps")
         if ranges:
-            return ranges
-    return []
+            break
+    return ranges
+
+
+def _read_maps(path: str):
+    ranges = []
+    try:
+        with open(path) as maps:
+            for line in maps:
+                span, perms = line.split()[:2]
+                start, end = span.split("-")
+                ranges.append((int(start, 16), int(end, 16), "x" in perms))
+    except OSError:
+        pass
+    return ranges
 
 
 def _live_threads(inferior):
@@ -241,22 +248,27 @@ def sync(inferior) -> None:
     arming = _arming_for(inferior)
     warn_if_program_handles_our_signal(inferior)
     image = _image(inferior)
-    mapped = _mappings(arming.pid)
-    wanted = set().union(*(_wanted(bp, mapped, image) for bp in registry))
+    mapped = functools.lru_cache(maxsize=None)(lambda: _mappings(arming.pid))
+    wanted = set().union(*(_wanted(bp, arming, mapped, image) for bp in registry))
     for key in [k for k in arming.groups if k not in wanted]:
         arming.close_group(key)
     for bp in registry:
         _arm(arming, bp, mapped, image, threads)
 
 
-def _wanted(bp: HBreakIf, mapped, image):
-    """The addresses where `bp` should be armed in a process with these mappings."""
+def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
+    """The addresses where `bp` should be armed in the process, whose mappings `mapped()`
+    reads: only for addresses not armed yet, since a process of thousands of threads has
+    thousands of mappings, and an armed address leaves the breakpoint when GDB sees it go."""
     if not bp.enabled or not bp.uses_perf:
         return set()
     wanted = set()
     for address in bp.addresses():
+        if (bp.number, address) in arming.groups:
+            wanted.add((bp.number, address))
+            continue
         if not any(start <= address < end and (executable or bp.watch is not None)
-                   for start, end, executable in mapped):
+                   for start, end, executable in mapped()):
             continue  # not relocated or not loaded yet
         if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
                 and (bp.number, address, image) not in _programs
@@ -273,7 +285,7 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
     again at once; a refused perf breakpoint leaves a software breakpoint."""
     while bp.uses_perf:
         try:
-            for key in sorted(_wanted(bp, mapped, image)):
+            for key in sorted(_wanted(bp, arming, mapped, image)):
                 _fill(arming, bp, key, image, threads)
             return
         except PredicateError as error:
