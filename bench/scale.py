@@ -22,7 +22,8 @@ from .configs import GDB, PLUGIN
 
 GDB_SIDE = os.path.join(build.BENCH, "gdb_scale.py")
 # (threads when the breakpoints are set, threads created afterwards, breakpoints)
-ROWS = [(existing, late, breakpoints) for existing, late in ((500, 0), (2000, 0), (0, 500), (0, 2000))
+ROWS = [(existing, late, breakpoints)
+        for existing, late in ((500, 0), (2000, 0), (0, 500), (0, 2000))
         for breakpoints in (0, 1, 4)]
 QUICK_ROWS = [row for row in ROWS if 2000 not in row[:2]]
 PER_HIT_CALLS = 200_000

@@ -6,6 +6,8 @@ all_started() has returned, where the breakpoints are set.
 """
 import re
 
+import pytest
+
 from harness.gdb import run_gdb
 from harness.programs import build
 
@@ -42,9 +44,10 @@ def gdb_stops(binary, args, condition):
 
 
 def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_tier):
-    # 33 threads: the first breakpoint takes 33 descriptors and its program one; the second
-    # runs out after 10 threads. The third used to keep its tier with no event at all (every
-    # pass of the arming stopped at the second's refusal), and its stop was lost.
+    # 33 threads: the first breakpoint takes 33 descriptors and its program one (the
+    # kernel-signal tier's mailbox one more); the second runs out midway, after about 10
+    # threads. The third used to keep its tier with no event at all, since each pass of the
+    # arming stopped at the second's refusal, and its stop was lost.
     program, args = build("many_threads"), ["32", "10"]
     result = run_gdb(program, ["break all_started", "run", limit_descriptors_to(34 + 10),
                                "hbreak-if target tid == 9999", "hbreak-if target tid == 600",
@@ -57,15 +60,18 @@ def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_t
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert [(w.split(":")[1], "out of file descriptors" in w) for w in warnings] \
         == [(" hbreak-if 3", True), (" hbreak-if 4", True)], result.stderr
-    assert result.stderr.count("falls back from the kernel tier to the ptrace tier: a software "
-                               "breakpoint") == 2
-    assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) == ["kernel", "ptrace", "ptrace"]
+    assert result.stderr.count("a software breakpoint, and GDB evaluates the condition at every "
+                               "hit") == 2
+    assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) \
+        == [kernel_tier.tier, "ptrace", "ptrace"]
 
 
 def test_512_threads_and_three_breakpoints_within_a_desktop_limit_of_1024_descriptors(kernel_tier):
     # The issue's case: a soft limit of 1,024 (what most desktops give) and three breakpoints on
     # 513 threads, 1,539 events. GDB raises its soft limit to the hard one, so all three stay in
     # the kernel and the one stop is GDB's own break-if's (which takes it 50 s to find here).
+    if kernel_tier.tier == "ptrace":
+        pytest.skip("in the ptrace tier each of the 512,000 hits stops in GDB, as with break-if")
     program = build("many_threads")
     result = run_gdb(program, ["break all_started", "run", "hbreak-if target tid == 9999",
                                "hbreak-if target tid == 600",
@@ -79,7 +85,7 @@ def test_512_threads_and_three_breakpoints_within_a_desktop_limit_of_1024_descri
     assert "exited normally" in result.stdout
     assert not result.stderr.strip(), result.stderr
     tiers = re.findall(r"^(\d+)\s+y\s+(\S+)\s+[\d,]+\s+\d+\s+(\d+)", result.stdout, re.M)
-    assert tiers[:3] == [("2", "kernel", "513"), ("3", "kernel", "513"), ("4", "kernel", "513")]
+    assert tiers == [(n, kernel_tier.tier, "513") for n in ("2", "3", "4")]
 
 
 def test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first_call(kernel_tier):
