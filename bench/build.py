@@ -106,7 +106,7 @@ def build(verbose=True) -> None:
         if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
             continue
         command = ["gcc", *CFLAGS, "-o", out, src]
-        if name == "threads":
+        if name in ("threads", "scale"):
             command.append("-pthread")
         if verbose:
             print("  " + " ".join(command))

@@ -32,6 +32,16 @@ def test_four_threads_each_armed_and_the_stop_is_in_the_right_thread(kernel_tier
     assert "exited normally" in result.stdout
 
 
+def test_a_thread_left_running_by_a_main_thread_that_exited_is_armed(kernel_tier):
+    # The process's /proc/PID/maps is empty once its main thread has exited: the location
+    # looked unmapped, and the breakpoint was never armed.
+    result = run_gdb(build("leader_exits"), ["break ready", "run", "hbreak-if target i == 50",
+                                             "continue", "print i", "continue"]).check()
+    assert hits(result.stdout) == [(2, "target", "i=50")], result
+    assert result.values() == {1: "50"}
+    assert "exited normally" in result.stdout
+
+
 def test_pending_location_in_a_library_loaded_later(kernel_tier):
     lib = build_shared("lib")
     shlib = build("shlib")

@@ -5,8 +5,8 @@ import pytest
 
 from gdb_plugin.kernel import syscalls
 from gdb_plugin.kernel.errors import (SETCAP_FIX, InvalidAttribute, KernelError,
-                                      NoDebugRegister, PermissionDenied, Unsupported,
-                                      VerifierRejected, from_errno)
+                                      NoDebugRegister, OutOfResources, PermissionDenied,
+                                      Unsupported, VerifierRejected, from_errno)
 
 
 @pytest.mark.parametrize("err, cls", [
@@ -16,6 +16,9 @@ from gdb_plugin.kernel.errors import (SETCAP_FIX, InvalidAttribute, KernelError,
     (errno.ENOENT, Unsupported),
     (errno.EOPNOTSUPP, Unsupported),
     (errno.ENOSYS, Unsupported),
+    (errno.EMFILE, OutOfResources),
+    (errno.ENFILE, OutOfResources),
+    (errno.ENOMEM, OutOfResources),
     (errno.EBADF, KernelError),
 ])
 def test_mapping(err, cls):
@@ -32,6 +35,15 @@ def test_enospc_on_perf_open_means_no_debug_register():
     assert "no free hardware debug register (x86 has 4, shared with GDB's hbreak/watch)" in str(e)
     # ENOSPC elsewhere is not about debug registers.
     assert not isinstance(from_errno(errno.ENOSPC, "bpf"), NoDebugRegister)
+
+
+def test_out_of_descriptors_names_the_limit_and_the_fix():
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    e = from_errno(errno.EMFILE, "perf_event_open(breakpoint at 0x1000 on thread 7)")
+    assert str(e) == ("perf_event_open(breakpoint at 0x1000 on thread 7): out of file descriptors: "
+                      f"GDB may have {soft} open, and each breakpoint needs one per thread; "
+                      "`ulimit -n` before starting GDB raises the limit")
 
 
 def test_permission_denied_names_capabilities_and_fix():

@@ -13,7 +13,8 @@ import pytest
 
 from harness.programs import build
 
-from gdb_plugin.ebpf import Alu, Jmp, Reg, alu64, encode_program, exit_insn, jmp, ldx, mov64
+from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, call, encode_program, exit_insn, jmp, ldx,
+                              mov64)
 from gdb_plugin.kernel.bpf import BPF_PROG_TYPE_PERF_EVENT, BpfProgram
 from gdb_plugin.kernel.errors import InvalidAttribute, KernelError, NoDebugRegister
 from gdb_plugin.kernel.perf import BpType, PerfBreakpoint
@@ -268,3 +269,77 @@ def test_no_fd_leak(kernel_tier, subject):
         for bp in bps:
             bp.close()
     assert open_fds() == before
+
+
+THREADS, CALLS = 8, 200
+MATCH_SIGNAL = 40  # the kernel-signal tier's
+SI_KERNEL = 0x80
+SEND_SIGNAL_THREAD = 117
+
+
+def signal_when_rdi_mod_equals_zero(modulus):
+    """if regs->rdi % modulus == 0: bpf_send_signal_thread(40); return 0"""
+    return encode_program([
+        ldx(8, R2, R1, PT_REGS_RDI),
+        alu64(Alu.MOD, R2, modulus),
+        jmp(Jmp.NE, R2, 0, 2),
+        mov64(R1, MATCH_SIGNAL),
+        call(SEND_SIGNAL_THREAD),
+        mov64(R0, 0),
+        exit_insn(),
+    ])
+
+
+@pytest.fixture(scope="module")
+def threads_exe():
+    return build("kernel_threads", "-O2", extra=("-no-pie",))
+
+
+def run_threads(exe, mode, program, sigtrap):
+    """Arm target in the main thread of kernel_threads with `inherit`, before it starts any
+    thread; run it; (the event's count, [(thread, x, signo, si_code, si_perf_data)], calls)."""
+    proc = subprocess.Popen([str(exe), str(THREADS), str(CALLS), mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        _, pid, target = proc.stdout.readline().split()
+        with PerfBreakpoint.open(int(pid), int(target, 16), sig_data=SIG_DATA, sigtrap=sigtrap,
+                                 inherit=True, inherit_thread=True) as bp:
+            if program is not None:
+                with BpfProgram.load(program) as prog:
+                    bp.attach_bpf(prog)
+            bp.enable()
+            out, _ = proc.communicate("g", timeout=60)
+            count = bp.count()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    traps = [dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\S+)", line))
+             for line in out.splitlines()[1:]]
+    made_calls = range(THREADS + 1, 2 * THREADS + 1) if mode == "orphans" else \
+        range(1, (2 if mode else 1) * THREADS + 1)
+    calls = [k * 1000 + j for k in made_calls for j in range(CALLS)]
+    return count, [(t["thread"], t["x"], t["sig"], t["code"], t["data"]) for t in traps], calls
+
+
+@pytest.mark.parametrize("mode", ["", "nested", "orphans"])
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal", "ptrace"])
+def test_threads_created_later_get_a_copy_of_an_inherited_event(kernel_tier, threads_exe, tier,
+                                                                 mode):
+    # What arming relies on, in each tier's form of the event (6.18 and 6.1 alike): a thread
+    # created by a thread with an event opened with inherit, or with a copy of one (nested),
+    # even after its creator exited (orphans), runs the event's program at every hit; the
+    # signal of a match goes to that thread, with the event's sig_data; the event's count
+    # includes the copies' hits.
+    if tier == "kernel":
+        count, traps, calls = run_threads(threads_exe, mode, rdi_mod_equals_zero(100), True)
+        expected = [(x // 1000, x, 5, TRAP_PERF, SIG_DATA) for x in calls if x % 100 == 0]
+    elif tier == "kernel-signal":
+        count, traps, calls = run_threads(threads_exe, mode, signal_when_rdi_mod_equals_zero(100),
+                                          False)
+        expected = [(x // 1000, x, MATCH_SIGNAL, SI_KERNEL, 0) for x in calls if x % 100 == 0]
+    else:
+        count, traps, calls = run_threads(threads_exe, mode, None, True)
+        expected = [(x // 1000, x, 5, TRAP_PERF, SIG_DATA) for x in calls]
+    assert sorted(traps) == sorted(expected)
+    assert count == len(calls)

@@ -8,7 +8,8 @@ def register():
     global _registered
     if _registered:
         return
-    from . import commands, events, hits, tiers, watch
+    from . import commands, events, hits, openfiles, tiers, watch
+    openfiles.install()
     commands.HBreakIfCommand()
     watch.HWatchIfCommand()
     commands.InfoHBreakIfCommand()

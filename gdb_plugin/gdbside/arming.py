@@ -1,10 +1,20 @@
 """Perf breakpoints on the threads of live inferiors, kept in step with the breakpoints.
 
-`sync()` is the one way in: it computes which (breakpoint, thread, address)
-events should exist and opens or closes the difference, so every lifecycle
-event (run, new thread, library load, exec, enable, delete) just calls it.
+`sync()` is the one way in: it computes which (breakpoint, address) pairs
+should be armed in each process and opens or closes the difference, so every
+lifecycle event (run, new thread, library load, exec, enable, delete) just
+calls it.
+
+A breakpoint at an address is one perf event per thread that exists when it is
+armed, opened with `inherit`: the kernel copies it, with its program and
+sig_data, into every thread such a thread creates (and `inherit_thread` into
+no forked process), and counts the copies' hits in it (measured on 6.18 and
+6.1: tests/test_kernel_perf.py).  So a thread created later costs neither a
+descriptor nor a system call, and is armed before it runs its first
+instruction.
 """
 import errno
+import functools
 import os
 import threading
 from typing import Dict, Optional, Tuple
@@ -20,10 +30,13 @@ from . import whereabouts
 from .agent import settled
 from .model import HBreakIf, registry
 from .predicates import PredicateError, linespec_of, program_for
-from .tiers import demote_to_ptrace
+from .tiers import fall_back
 from .watch import watch_bp_type
 
-EventKey = Tuple[int, int, int]  # (breakpoint number, thread lwp, address)
+GroupKey = Tuple[int, int]  # (breakpoint number, address)
+# Listings of the threads while arming a process that runs (GDB's new_thread event), until one
+# shows no thread the previous missed; short of that, the next sync goes on.
+LISTINGS = 8
 
 
 # Loaded predicates by (breakpoint number, address, program image), shared by every process
@@ -50,6 +63,34 @@ def forget_programs(number: int, keep=()) -> None:
             program.close()
 
 
+class EventGroup:
+    """The events of one breakpoint at one address in one process, by thread.  Closing an event
+    also removes the copies in the threads its thread created, so each stays open, even after
+    its thread exited, as long as the group."""
+
+    def __init__(self, inherited: bool):
+        self.events: Dict[int, PerfBreakpoint] = {}
+        self.inherited = inherited  # the threads created from here on get copies
+        self.complete = False       # every thread of the process has the event or a copy
+
+    def hits(self) -> int:
+        total = 0
+        for event in self.events.values():
+            try:
+                total += event.count()
+            except KernelError:
+                pass
+        return total
+
+    def threads_armed(self, live) -> int:
+        return len(live) if self.complete else len(live & self.events.keys())
+
+    def close(self) -> None:
+        for event in self.events.values():
+            event.close()
+        self.events.clear()
+
+
 class InferiorArming:
     """The perf events of one process.  When another process traces it (a gdbserver of this
     machine), its events are disabled the moment that tracer exits: the process then runs on
@@ -57,63 +98,58 @@ class InferiorArming:
 
     def __init__(self, pid: int, tracer: Optional[int] = None):
         self.pid = pid
-        self.events: Dict[EventKey, PerfBreakpoint] = {}
+        self.groups: Dict[GroupKey, EventGroup] = {}
         self._lock = threading.Lock()  # the tracer's watch disables events from its thread
-        self._tracer_gone = False
-        self._tracer_watch = ExitWatch(tracer, self._disable_all) if tracer else None
+        self.tracer_gone = False
+        self._tracer_watch = ExitWatch(tracer, self.disable_all) if tracer else None
 
-    def _disable_all(self) -> None:
+    def disable_all(self) -> None:
         with self._lock:
-            self._tracer_gone = True
-            for event in self.events.values():
-                try:
-                    event.disable()
-                except KernelError:
-                    pass
+            self.tracer_gone = True
+            for group in list(self.groups.values()):
+                for event in list(group.events.values()):
+                    try:
+                        event.disable()
+                    except KernelError:
+                        pass
 
-    def add(self, key: EventKey, event: PerfBreakpoint) -> None:
+    def close_group(self, key: GroupKey) -> None:
         with self._lock:
-            if self._tracer_gone:
-                event.disable()
-            self.events[key] = event
-
-    def close_event(self, key: EventKey) -> None:
-        with self._lock:
-            event = self.events.pop(key)
+            group = self.groups.pop(key)
         bp = registry.get(key[0])
-        try:
-            if bp is not None:
-                bp.hits_outside_open_events += event.count()
-        except KernelError:
-            pass
-        event.close()
+        if bp is not None:
+            bp.hits_outside_open_events += group.hits()
+        group.close()
 
     def close(self) -> None:
         if self._tracer_watch is not None:
             self._tracer_watch.stop()
-        for key in list(self.events):
-            self.close_event(key)
+        for key in list(self.groups):
+            self.close_group(key)
 
     def hits(self, number: int) -> int:
-        total = 0
-        for key, event in self.events.items():
-            if key[0] == number:
-                try:
-                    total += event.count()
-                except KernelError:
-                    pass
-        return total
+        return sum(group.hits() for key, group in self.groups.items() if key[0] == number)
 
 
 _armings: Dict[int, InferiorArming] = {}
 
 
 def _mappings(pid: int):
-    """(start, end, executable) of each mapping of `pid`: a code location outside the
-    executable ones is not relocated or loaded yet."""
+    """(start, end, executable) of each mapping of process `pid`: a code location outside the
+    executable ones is not relocated or loaded yet.  Once the main thread has exited
+    (pthread_exit), the process's own maps file is empty: a live thread's is read instead."""
+    ranges = _read_maps(f"/proc/{pid}/maps")
+    for tid in [] if ranges else sorted(_tasks(pid)):
+        ranges = _read_maps(f"/proc/{pid}/task/{tid}/maps")
+        if ranges:
+            break
+    return ranges
+
+
+def _read_maps(path: str):
     ranges = []
     try:
-        with open(f"/proc/{pid}/maps") as maps:
+        with open(path) as maps:
             for line in maps:
                 span, perms = line.split()[:2]
                 start, end = span.split("-")
@@ -125,6 +161,14 @@ def _mappings(pid: int):
 
 def _live_threads(inferior):
     return [t for t in inferior.threads() if t.is_valid() and t.ptid[1] > 0]
+
+
+def _tasks(pid: int):
+    """The threads of process `pid` as the kernel has them, GDB told of them yet or not."""
+    try:
+        return {int(tid) for tid in os.listdir(f"/proc/{pid}/task")}
+    except OSError:
+        return set()
 
 
 def _arming_for(inferior, place) -> InferiorArming:
@@ -155,8 +199,8 @@ def forget(bp: HBreakIf, keep=()) -> None:
     """Drop the events and programs of `bp` everywhere (deleted or changed), except at the
     addresses in `keep`."""
     for arming in _armings.values():
-        for key in [k for k in arming.events if k[0] == bp.number and k[2] not in keep]:
-            arming.close_event(key)
+        for key in [k for k in arming.groups if k[0] == bp.number and k[1] not in keep]:
+            arming.close_group(key)
     forget_programs(bp.number, keep)
 
 
@@ -198,10 +242,19 @@ def kernel_hits(bp: HBreakIf) -> int:
 
 
 def threads_armed(bp: HBreakIf) -> int:
-    """Live threads with an event of `bp` (an exited thread's event lingers until the next sync)."""
-    live = {t.ptid[1] for inferior in gdb.inferiors() for t in _live_threads(inferior)}
-    return len({key[1] for arming in _armings.values() for key in arming.events
-                if key[0] == bp.number and key[1] in live})
+    """Live threads with an event of `bp` (at its first address armed, if it has several); with a
+    software breakpoint, every live thread it stops."""
+    if bp.software is not None:
+        return sum(1 for inferior in gdb.inferiors() for t in _live_threads(inferior)
+                   if bp.wants_thread(t))
+    total = 0
+    for inferior in gdb.inferiors():
+        arming = _armings.get(inferior.num)
+        if arming is not None:
+            live = {t.ptid[1] for t in _live_threads(inferior)}
+            total += max((group.threads_armed(live) for key, group in arming.groups.items()
+                          if key[0] == bp.number), default=0)
+    return total
 
 
 def sync_all() -> None:
@@ -218,78 +271,128 @@ def sync(inferior) -> None:
     if not threads:
         return
     arming = _arming_for(inferior, place)
-    # A breakpoint the kernel refuses falls back to another tier (at most twice: to perf
-    # without BPF, then to a software breakpoint), whose events the next pass opens.
-    for _ in range(1 + 2 * len(registry)):
-        if all(_open(arming, bp, key, image)
-               for key, (bp, image) in _wanted(inferior, arming, threads).items()):
-            break
-
-
-def _wanted(inferior, arming: InferiorArming, threads):
-    """The events `inferior` should have; closes those it should not."""
-    wanted = {}
-    mapped = _mappings(arming.pid)
     image = _image(inferior)
+    mapped = functools.lru_cache(maxsize=None)(lambda: _mappings(arming.pid))
+    wanted = set().union(*(_wanted(bp, arming, mapped, image) for bp in registry))
+    for key in [k for k in arming.groups if k not in wanted]:
+        arming.close_group(key)
     for bp in registry:
-        if not bp.enabled or not bp.uses_perf:
+        _arm(arming, bp, mapped, image, threads)
+    if arming.tracer_gone:  # events opened while the tracer's watch disabled the others
+        arming.disable_all()
+
+
+def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
+    """The addresses where `bp` should be armed in the process, whose mappings `mapped()`
+    reads: only for addresses not armed yet, since a process of thousands of threads has
+    thousands of mappings, and an armed address leaves the breakpoint when GDB sees it go."""
+    if not bp.enabled or not bp.uses_perf:
+        return set()
+    wanted = set()
+    for address in bp.addresses():
+        if (bp.number, address) in arming.groups:
+            wanted.add((bp.number, address))
             continue
-        for address in bp.addresses():
-            if not any(start <= address < end and (executable or bp.watch is not None)
-                       for start, end, executable in mapped):
-                continue  # not relocated or not loaded yet
-            if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
-                    and (bp.number, address, image) not in _programs
-                    and not settled(address, linespec_of(bp.location))):
-                continue  # GDB has not re-resolved the location in this image yet
-            for thread in threads:
-                if bp.wants_thread(thread):
-                    wanted[(bp.number, thread.ptid[1], address)] = (bp, image)
-    for key in [k for k in arming.events if k not in wanted]:
-        arming.close_event(key)
-    return {key: value for key, value in wanted.items() if key not in arming.events}
+        if not any(start <= address < end and (executable or bp.watch is not None)
+                   for start, end, executable in mapped()):
+            continue  # not relocated or not loaded yet
+        if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
+                and (bp.number, address, image) not in _programs
+                and not settled(address, linespec_of(bp.location))):
+            continue  # GDB has not re-resolved the location in this image yet
+        wanted.add((bp.number, address))
+    return wanted
 
 
-def _open(arming: InferiorArming, bp: HBreakIf, key: EventKey, image) -> bool:
-    """Open one event; False if the kernel refused and `bp` fell back to another tier."""
-    if not bp.uses_perf:
-        return True  # it fell back to a software breakpoint earlier in this pass
-    number, lwp, address = key
+def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
+    """Open the events of `bp` that are missing.  Where the kernel refuses one, `bp` falls back
+    for good (forgetting its events), and the breakpoints after it are armed all the same: a
+    refused predicate leaves GDB deciding at perf breakpoints, which need no privilege, opened
+    again at once; a refused perf breakpoint leaves a software breakpoint."""
+    while bp.uses_perf:
+        try:
+            for key in sorted(_wanted(bp, arming, mapped, image)):
+                _fill(arming, bp, key, image, threads)
+            return
+        except PredicateError as error:
+            forget(bp)
+            fall_back(bp, error, to_software=False)
+        except EventRefused as refused:
+            forget(bp)
+            fall_back(bp, refused.cause, to_software=True)
+        except Exception as error:  # a defect: GDB decides every hit rather than none
+            forget(bp)
+            fall_back(bp, f"internal error arming it: {type(error).__name__}: {error}",
+                      to_software=True)
+
+
+class EventRefused(Exception):
+    """The kernel refused a perf breakpoint: every tier needs one, GDB's software breakpoint not."""
+
+    def __init__(self, cause: KernelError):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _fill(arming: InferiorArming, bp: HBreakIf, key: GroupKey, image, threads) -> None:
+    """Give every thread `bp` stops in an event at the key's address, or a copy of one."""
+    group = arming.groups.get(key)
+    if group is None:
+        group = arming.groups[key] = EventGroup(inherited=bp.thread is None)
+    if group.complete:
+        return
+    if not group.inherited:
+        for thread in threads:
+            if bp.wants_thread(thread) and thread.ptid[1] not in group.events:
+                _open(group, bp, thread.ptid[1], key[1], image)
+        return
+    # A thread created while this runs may copy its creator's event or, from one not armed
+    # yet, none: it is armed with the next listing, at worst twice, which stops once.
+    tasks = _tasks(arming.pid)
+    for _ in range(LISTINGS):
+        for lwp in sorted(tasks - group.events.keys()):
+            _open(group, bp, lwp, key[1], image)
+        listed_again = _tasks(arming.pid)
+        if listed_again <= tasks:
+            group.complete = True
+            return
+        tasks = listed_again
+
+
+def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> None:
+    """Open, program and enable one event."""
+    program = _program(bp, address, image)
     try:
-        program = _program(bp, address, image)
         if bp.watch is not None:
             event = PerfBreakpoint.open(lwp, address, bp_type=watch_bp_type(bp.watch),
-                                        length=bp.watch.length, sig_data=number,
-                                        sigtrap=bp.sigtrap)
+                                        length=bp.watch.length, sig_data=bp.number,
+                                        sigtrap=bp.sigtrap, inherit=group.inherited,
+                                        inherit_thread=group.inherited)
         else:
-            event = PerfBreakpoint.open(lwp, address, sig_data=number, sigtrap=bp.sigtrap)
-        try:
-            if program is not None:
-                event.attach_bpf(program)
-            event.enable()
-        except BaseException:
-            event.close()
-            raise
+            event = PerfBreakpoint.open(lwp, address, sig_data=bp.number, sigtrap=bp.sigtrap,
+                                        inherit=group.inherited, inherit_thread=group.inherited)
     except KernelError as error:
         if error.errno == errno.ESRCH:
-            return True  # the thread has just exited: nothing to arm
-        forget(bp)
-        demote_to_ptrace(bp, error)
-        return False
-    except PredicateError as error:
-        forget(bp)
-        demote_to_ptrace(bp, error)
-        return False
-    except Exception as error:  # a defect: GDB decides every hit rather than none
-        forget(bp)
-        demote_to_ptrace(bp, f"internal error arming it: {type(error).__name__}: {error}")
-        return False
-    arming.add(key, event)
-    return True
+            return  # the thread has just exited: nothing to arm
+        raise EventRefused(error) from None
+    try:
+        if program is not None:
+            try:
+                event.attach_bpf(program)
+            except KernelError as error:
+                raise PredicateError(str(error)) from None
+        try:
+            event.enable()
+        except KernelError as error:
+            raise EventRefused(error) from None
+    except BaseException:
+        event.close()
+        raise
+    group.events[lwp] = event
 
 
 def _program(bp: HBreakIf, address: int, image):
-    if bp.c_predicate is not None:
+    if bp.c_predicate is not None and bp.tier != TIER_PTRACE:
         return bp.c_predicate  # one program for every address; the breakpoint owns it
     key = (bp.number, address, image)
     if key not in _programs:

@@ -12,6 +12,9 @@ from .model import registry
 from .predicates import compile_at_location
 from .remote import TIER_REMOTE_EXPLANATION
 
+SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software breakpoint, in "
+                       "every thread: the kernel refused a perf breakpoint)")
+
 
 def as_gdb_error(run):
     """Run `run()` for a user command; any failure becomes one GDB error message, never a
@@ -105,7 +108,9 @@ filtered or not); Stops counts the hits where the condition held."""
                           f"{' (cached)' if pred.cached else ''}, {pred.insn_count} instructions\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
-            gdb.write(f"{'':10}tier: {TIER_EXPLANATION.get(bp.tier, TIER_REMOTE_EXPLANATION)}\n")
+            explanation = (SOFTWARE_BREAKPOINT if bp.software
+                           else TIER_EXPLANATION.get(bp.tier, TIER_REMOTE_EXPLANATION))
+            gdb.write(f"{'':10}tier: {explanation}\n")
             gdb.write(f"{'':10}why: {bp.reason}\n")
             if place.pid is None and not place.remote:
                 gdb.write(f"{'':10}armed: not yet, {place.why}\n")

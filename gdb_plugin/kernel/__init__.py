@@ -11,13 +11,13 @@ No gdb, no encoder: programs arrive as encoded bytes.  Modules:
             `from gdb_plugin.kernel.probe import probe`
 """
 from .bpf import BPF_PROG_TYPE_PERF_EVENT, BpfProgram, prog_load
-from .errors import (InvalidAttribute, KernelError, NoDebugRegister, PermissionDenied,
-                     Unsupported, VerifierRejected)
+from .errors import (InvalidAttribute, KernelError, NoDebugRegister, OutOfResources,
+                     PermissionDenied, Unsupported, VerifierRejected)
 from .perf import BpType, PerfBreakpoint
 
 __all__ = [
     "BPF_PROG_TYPE_PERF_EVENT", "BpType", "BpfProgram", "InvalidAttribute", "KernelError",
-    "NoDebugRegister", "PerfBreakpoint", "PermissionDenied", "Unsupported",
+    "NoDebugRegister", "OutOfResources", "PerfBreakpoint", "PermissionDenied", "Unsupported",
     "VerifierRejected", "prog_load",
 ]
 

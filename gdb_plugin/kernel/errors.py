@@ -9,6 +9,7 @@ message as is.
 
 import errno as _errno
 import os as _os
+import resource as _resource
 
 SETCAP_FIX = "setcap cap_bpf,cap_perfmon+ep <private copy of gdb>"
 
@@ -54,6 +55,21 @@ class NoDebugRegister(KernelError):
             "%s: no free hardware debug register (x86 has 4, shared with "
             "GDB's hbreak/watch); delete a hardware breakpoint or watchpoint"
             % operation, operation)
+
+
+class OutOfResources(KernelError):
+    """EMFILE, ENFILE, ENOMEM: the process or the system has no descriptor or memory left."""
+
+    def __init__(self, err, operation):
+        if err == _errno.EMFILE:
+            soft, _ = _resource.getrlimit(_resource.RLIMIT_NOFILE)
+            why = ("out of file descriptors: GDB may have %d open, and each breakpoint needs "
+                   "one per thread; `ulimit -n` before starting GDB raises the limit" % soft)
+        elif err == _errno.ENFILE:
+            why = "the system is out of file descriptors (/proc/sys/fs/file-max)"
+        else:
+            why = "out of kernel memory"
+        super().__init__(err, "%s: %s" % (operation, why), operation)
 
 
 class InvalidAttribute(KernelError):
@@ -118,6 +134,8 @@ def from_errno(err, operation, attribute=None):
             return NoDebugRegister(err, operation)
         return KernelError(err, "%s: no space left (%s)"
                            % (operation, _errno.errorcode[err]), operation)
+    if err in (_errno.EMFILE, _errno.ENFILE, _errno.ENOMEM):
+        return OutOfResources(err, operation)
     if err == _errno.EINVAL:
         return InvalidAttribute(err, operation,
                                 attribute or "an unsupported attribute value")

@@ -14,6 +14,9 @@ CC = "gcc"
 _NEEDS = {
     "threads": ("-pthread",),
     "traps": ("-pthread",),
+    "many_threads": ("-pthread",),
+    "kernel_threads": ("-pthread",),
+    "leader_exits": ("-pthread",),
     "shlib": ("-ldl",),
 }
 
