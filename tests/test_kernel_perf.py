@@ -7,6 +7,7 @@ and prints them at exit.
 import errno
 import os
 import re
+import resource
 import subprocess
 
 import pytest
@@ -17,7 +18,7 @@ from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, call, encode_program, exit_in
                               mov64)
 from gdb_plugin.kernel.bpf import BPF_PROG_TYPE_PERF_EVENT, BpfProgram
 from gdb_plugin.kernel.errors import InvalidAttribute, KernelError, NoDebugRegister
-from gdb_plugin.kernel.perf import BpType, PerfBreakpoint
+from gdb_plugin.kernel.perf import FD_SETSIZE, BpType, PerfBreakpoint
 
 R0, R1, R2 = Reg.R0, Reg.R1, Reg.R2
 PT_REGS_RDI = 112
@@ -243,6 +244,21 @@ def test_fds_are_close_on_exec(kernel_tier, subject):
         with open("/proc/self/fdinfo/%d" % bp.fd) as f:
             flags = int(re.search(r"flags:\s+(\d+)", f.read()).group(1), 8)
         assert flags & os.O_CLOEXEC
+
+
+def test_fds_are_numbered_where_select_does_not_look(kernel_tier, subject):
+    # GDB's own later descriptors stay below FD_SETSIZE, where its select() can take them.
+    s = subject(1)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FD_SETSIZE + 8, hard))
+        with PerfBreakpoint.open(s.pid, s.target) as bp:
+            assert bp.fd >= FD_SETSIZE
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FD_SETSIZE, hard))
+        with PerfBreakpoint.open(s.pid, s.target) as bp:  # no room there: numbered as it came
+            assert bp.fd < FD_SETSIZE
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_closed_event(kernel_tier, subject):

@@ -15,6 +15,7 @@ handler runs the program.
 import ctypes
 import enum
 import errno
+import fcntl
 import os
 import struct
 
@@ -24,6 +25,7 @@ from .owned import OwnedFd
 
 PERF_TYPE_BREAKPOINT = 5
 PERF_ATTR_SIZE_VER8 = 136
+FD_SETSIZE = 1024  # select() handles descriptors below this, and glibc aborts above it
 
 
 class BpType(enum.IntEnum):
@@ -173,6 +175,20 @@ def explain_einval(attr):
     return "the breakpoint address, type or length"
 
 
+def _above_select_range(fd):
+    """`fd`, renumbered at FD_SETSIZE or above where the limit allows.  A process holding
+    thousands of events would otherwise give the descriptors it opens later (GDB's pipes)
+    numbers select() cannot take: GDB 13 then aborts in FD_SET."""
+    if fd >= FD_SETSIZE:
+        return fd
+    try:
+        high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, FD_SETSIZE)
+    except OSError:  # a limit of FD_SETSIZE or less: no room there
+        return fd
+    os.close(fd)
+    return high
+
+
 class PerfBreakpoint(OwnedFd):
     """One hardware breakpoint perf event on one thread; owns its fd."""
 
@@ -215,7 +231,7 @@ class PerfBreakpoint(OwnedFd):
                     "perf events (CONFIG_HAVE_HW_BREAKPOINT)" % op,
                     op) from None
             raise
-        return cls(fd, tid, attr)
+        return cls(_above_select_range(fd), tid, attr)
 
     @property
     def addr(self):

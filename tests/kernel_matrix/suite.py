@@ -20,6 +20,7 @@ VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
 DIFF = "tests/test_gdb_breakpoint.py::test_same_stops_as_gdb_conditional_breakpoint"
 LIFE = "tests/test_gdb_lifecycle.py::"
+SCALE = "tests/test_gdb_scale.py::"
 # Tests that hold on every tier (the `kernel_tier` fixture then requires HBREAK_IF_EXPECT_TIER).
 FULL_TESTS = [
     DIFF,
@@ -29,6 +30,9 @@ FULL_TESTS = [
     LIFE + "test_detach_while_armed_lets_the_program_finish",
     LIFE + "test_attach_and_quit_while_armed_lets_the_program_finish",
     LIFE + "test_kill_then_run_again",
+    "tests/test_kernel_perf.py::test_threads_created_later_get_a_copy_of_an_inherited_event",
+    SCALE + "test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops",
+    SCALE + "test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first_call",
 ]
 # The CI subset: one differential test per forced tier, one lifecycle test.
 SUBSET_TESTS = [
