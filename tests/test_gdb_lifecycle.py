@@ -1,13 +1,12 @@
 """hbreak-if through a program's whole life under GDB: threads, libraries, exec, fork, run
 again, detach, attach, quit, kill."""
-import os
 import re
-import select
 import subprocess
 
 import pytest
 
 from harness.gdb import run_gdb
+from harness.processes import wait_for_exit
 from harness.programs import build, build_shared
 
 HIT = re.compile(r"^hbreak-if (\d+), (?:0x[0-9a-f]+ in )?(\w+) \((.*?)\) at", re.M)
@@ -80,24 +79,12 @@ def test_run_twice_stops_in_each_run(kernel_tier):
     assert re.search(r"^1\s+y\s+kernel\s+\S+\s+2\s+1\s", result.stdout, re.M), result.stdout
 
 
-def _wait_for_exit(pid, timeout=60):
-    """Wait for a process that is not our child to end (its pidfd becomes readable)."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        assert select.select([pidfd], [], [], timeout)[0], f"process {pid} still runs"
-    finally:
-        os.close(pidfd)
-
-
 def test_detach_while_armed_lets_the_program_finish(kernel_tier, tmp_path):
     survivor = build("survivor")
     out = tmp_path / "out"
     result = run_gdb(survivor, ["hbreak-if target i == 1000", "run", "detach"],
                      args=["3000000", out]).check()
-    _wait_for_exit(int(re.search(r"process (\d+)\) detached", result.stdout).group(1)))
+    wait_for_exit(int(re.search(r"process (\d+)\) detached", result.stdout).group(1)))
     assert out.read_text() == "finished 3000000\n"
 
 

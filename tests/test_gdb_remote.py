@@ -1,13 +1,12 @@
 """hbreak-if on remote targets: the kernel filters a process proven to be on this machine; any
 other remote inferior gets GDB's own breakpoint with the condition (evaluated by gdbserver), and
 no perf event is ever opened on a local process that merely has the remote pid's number."""
-import os
 import re
-import select
 import subprocess
 
 from harness.gdb import run_gdb
 from harness.gdbserver import IN_OWN_NAMESPACE, gdbserver, pipe
+from harness.processes import PERF_EVENTS_HELD, wait_for_exit
 from harness.programs import build
 from harness.stops import stops
 from test_gdb_lifecycle import hits
@@ -27,18 +26,7 @@ def test_gdbserver_over_a_pipe_on_this_machine_gets_the_kernel_tier(kernel_tier)
     assert "exited normally" in result.stdout
 
 
-PRINT_PERF_EVENTS = """python
-import os
-def perf_events():
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[perf_event]"
-        except OSError:  # the directory's own descriptor, closed by now
-            pass
-    return count
-print("perf events", perf_events())
-end"""
+PRINT_PERF_EVENTS = PERF_EVENTS_HELD + '\npython print("perf events", perf_events_held())'
 
 
 def _checked(result):
@@ -84,14 +72,6 @@ def _children(pid):
         return [int(child) for child in children.read().split()]
 
 
-def _wait_for_exit(pid, timeout=60):
-    pidfd = os.pidfd_open(pid)
-    try:
-        assert select.select([pidfd], [], [], timeout)[0], f"process {pid} still runs"
-    finally:
-        os.close(pidfd)
-
-
 def test_extended_remote_attach_in_a_namespace_then_detach(kernel_tier, tmp_path):
     survivor, out = build("survivor"), tmp_path / "out"
     # Inside the namespace: the program (pid 2, waiting for `go`), then gdbserver as pid 1.
@@ -105,7 +85,7 @@ def test_extended_remote_attach_in_a_namespace_then_detach(kernel_tier, tmp_path
         assert hits(result.stdout) == [(1, "target", "i=1000")]
         assert result.values()[1] == "1000"
         assert re.search(r"^1\s+y\s+remote\s", result.stdout, re.M), result.stdout
-        _wait_for_exit(program)
+        wait_for_exit(program)
     assert out.read_text() == "finished 300000\n"
 
 

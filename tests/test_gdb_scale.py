@@ -9,6 +9,7 @@ import re
 import pytest
 
 from harness.gdb import run_gdb
+from harness.processes import PERF_EVENTS_HELD
 from harness.programs import build
 
 STOP = re.compile(r"^STOP (\d+) (\d+)$", re.M)
@@ -24,17 +25,6 @@ def limit_descriptors_to(spare):
             f"resource.setrlimit(resource.RLIMIT_NOFILE, (open_now + {spare}, open_now + {spare}))")
 
 
-PERF_EVENTS_HELD = """python
-import os
-def perf_events_held():
-    held = 0
-    for fd in os.listdir('/proc/self/fd'):
-        try:
-            held += os.readlink(f'/proc/self/fd/{fd}') == 'anon_inode:[perf_event]'
-        except OSError:  # the listing's own descriptor
-            pass
-    return held
-end"""
 
 
 def gdb_stops(binary, args, condition):
