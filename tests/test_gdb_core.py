@@ -38,9 +38,9 @@ def test_a_core_of_a_running_process_leaves_it_alone_then_run_arms(kernel_tier, 
                      ).check(allow_errors=True)
     assert "Traceback" not in result.output
     before_run = result.stdout.split("perf events")[0]
-    assert "hbreak-if 1: no live process (a core target): armed when the program runs." in before_run
+    assert "hbreak-if 1: no live process (a core file): armed when the program runs." in before_run
     assert re.search(r"^1\s+y\s+kernel\s+0\s+0\s+0\s+target", before_run, re.M), result
-    assert "armed: not yet, no live process (a core target)" in before_run
+    assert "armed: not yet, no live process (a core file)" in before_run
     assert "perf events 0" in result.stdout
     state = _state(program.pid)
     assert state["State"][0] in "RS" and int(state["SigPnd"], 16) == int(state["ShdPnd"], 16) == 0
@@ -56,7 +56,7 @@ def test_a_core_of_an_exited_process(kernel_tier, running):
     program.wait()
     result = run_gdb(survivor, [f"core-file {core}", f"hbreak-if target {CONDITION}",
                                 PRINT_PERF_EVENTS]).check(allow_errors=True)
-    assert "no live process (a core target)" in result.stdout
+    assert "no live process (a core file)" in result.stdout
     assert "perf events 0" in result.stdout and "Traceback" not in result.output
 
 

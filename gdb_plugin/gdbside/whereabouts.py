@@ -65,10 +65,17 @@ def _find(inferior, connection_type: str) -> Whereabouts:
             return Whereabouts(pid, False, f"local process {pid}, debugged through "
                                            f"{connection_type} (same random bytes here)",
                                _tracer(pid))
-        return Whereabouts(None, True, f"process {pid} of a {connection_type} target, not a "
+        return Whereabouts(None, True, f"process {pid} of {_target(connection_type)}, not a "
                                        "process of this machine that GDB could prove")
-    return Whereabouts(None, False, f"no live process (a {connection_type} target): armed "
+    return Whereabouts(None, False, f"no live process ({_target(connection_type)}): armed "
                                     "when the program runs")
+
+
+def _target(connection_type: str) -> str:
+    if connection_type == "core":
+        return "a core file"
+    article = "an" if connection_type[:1] in "aeiou" else "a"
+    return f"{article} {connection_type} target"
 
 
 def _tracer(pid: int) -> Optional[int]:
