@@ -141,3 +141,15 @@ class Registry:
 
 
 registry = Registry()
+
+
+class StandIn:
+    """Mixed into an internal GDB breakpoint that stops in place of hbreak-if `owner` (a software
+    or a remote one): it follows the owner's enabled state, thread and commands."""
+
+    owner: HBreakIf
+
+    def mirror(self):
+        self.enabled = self.owner.enabled
+        self.thread = self.owner.thread.global_num if self.owner.thread is not None else None
+        self.commands = self.owner.catchpoint.commands or ""

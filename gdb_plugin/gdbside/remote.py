@@ -13,7 +13,7 @@ import gdb
 
 from . import ignore, whereabouts
 from .leftovers import delete_later
-from .model import HBreakIf, registry
+from .model import HBreakIf, StandIn, registry
 
 TIER_REMOTE = "remote"
 TIER_REMOTE_EXPLANATION = ("the remote target evaluates the condition at every hit (GDB's own "
@@ -23,27 +23,31 @@ _HARDWARE = (gdb.BP_HARDWARE_BREAKPOINT, gdb.BP_HARDWARE_WATCHPOINT, gdb.BP_READ
              gdb.BP_ACCESS_WATCHPOINT)
 
 
-class RemoteBreakpoint(gdb.Breakpoint):
+class RemoteBreakpoint(StandIn, gdb.Breakpoint):
     """GDB's own conditional breakpoint standing in for hbreak-if `owner` on a remote target."""
 
     def __init__(self, owner: HBreakIf):
-        hardware = sum(b.type in _HARDWARE for b in gdb.breakpoints() if b.enabled) < DEBUG_REGISTERS
         super().__init__(owner.location, internal=True,
-                         type=gdb.BP_HARDWARE_BREAKPOINT if hardware else gdb.BP_BREAKPOINT)
+                         type=gdb.BP_HARDWARE_BREAKPOINT if _debug_register_left()
+                         else gdb.BP_BREAKPOINT)
         self.owner = owner
         self.silent = True
         self.mirror()
 
     def mirror(self):
+        super().mirror()
         owner = self.owner
-        self.enabled = owner.enabled
-        self.thread = owner.thread.global_num if owner.thread is not None else None
-        self.commands = owner.catchpoint.commands or ""
         if self.condition != owner.gdb_condition:
             self.condition = owner.gdb_condition
         if owner.catchpoint.ignore_count > 0:
             # The catchpoint never stops here: the count belongs to the breakpoint that does.
             self.ignore_count, owner.catchpoint.ignore_count = owner.catchpoint.ignore_count, 0
+
+
+def _debug_register_left() -> bool:
+    """Fewer hardware breakpoints and watchpoints enabled than x86 has debug registers
+    (gdb.breakpoints() lists the ones Python made too)."""
+    return sum(b.type in _HARDWARE for b in gdb.breakpoints() if b.enabled) < DEBUG_REGISTERS
 
 
 def follow() -> None:

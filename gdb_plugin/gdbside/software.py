@@ -2,9 +2,10 @@
 import gdb
 
 from . import hits
+from .model import StandIn
 
 
-class SoftwareBreakpoint(gdb.Breakpoint):
+class SoftwareBreakpoint(StandIn, gdb.Breakpoint):
     """Stops where hbreak-if `owner` would, reporting as it; mirrors its state and commands."""
 
     def __init__(self, owner):
@@ -13,11 +14,6 @@ class SoftwareBreakpoint(gdb.Breakpoint):
         self.hits = 0  # GDB's hit_count counts only the stops
         self.silent = True
         self.mirror()
-
-    def mirror(self):
-        self.enabled = self.owner.enabled
-        self.thread = self.owner.thread.global_num if self.owner.thread is not None else None
-        self.commands = self.owner.catchpoint.commands or ""
 
     def stop(self):
         self.hits += 1
