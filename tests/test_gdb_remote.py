@@ -181,3 +181,21 @@ def test_threads_of_a_remote_program(kernel_tier):
     assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
     assert result.values() == {1: "2", 2: "300"}
     assert "exited normally" in result.stdout
+
+
+def test_more_remote_breakpoints_than_debug_registers(kernel_tier):
+    """Four hardware breakpoints at most (x86): the fifth and sixth are software ones, and every
+    one stops where its condition holds (six lines, each its own address)."""
+    loop = build("loop")
+    places = [(42, 100), (43, 600), (44, 1100), (45, 1600), (27, 2100), (28, 2600)]
+    with gdbserver(loop, N) as server:
+        result = _checked(run_gdb(loop, [f"target remote {server.address}",
+                                         *[f"hbreak-if loop.c:{line} i == {value}"
+                                           for line, value in places],
+                                         *["continue\nprint i"] * len(places), "continue"]))
+    functions = {42: "main", 43: "main", 44: "main", 45: "main", 27: "target", 28: "target"}
+    stopped = re.findall(r"^hbreak-if (\d+), .*?(\w+) \(.*\) at .*:(\d+)$", result.stdout, re.M)
+    assert stopped == [(str(n), functions[line], str(line))
+                       for n, (line, _) in enumerate(places, 1)], str(result)
+    assert list(result.values().values()) == [str(value) for _, value in places]
+    assert "exited normally" in result.stdout
