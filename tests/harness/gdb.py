@@ -120,7 +120,13 @@ def run_gdb(binary, commands: Sequence[str], args=(), timeout: float = 60,
         except subprocess.TimeoutExpired:
             # gdb leads its own process group, which holds the program too unless gdb moved it.
             os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+            try:
+                out, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired as held:
+                # A process that left the group (gdbserver's program, say) holds the pipes.
+                out, err = (bytes(held.stdout or b"").decode(errors="replace"),
+                            bytes(held.stderr or b"").decode(errors="replace"))
+                proc.wait()
             result = GdbResult(out, err, proc.returncode, argv)
             raise GdbTimeout(f"gdb timed out after {timeout}s:\n{result}") from None
     return GdbResult(out, err, proc.returncode, argv)
