@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from harness.gdb import run_gdb
+from harness.processes import end
 from harness.programs import build
 from test_gdb_lifecycle import hits
 from test_gdb_remote import PRINT_PERF_EVENTS
@@ -21,8 +22,7 @@ def running(tmp_path):
     core = tmp_path / "core"
     run_gdb(None, [f"attach {program.pid}", f"gcore {core}", "detach"], plugin=False).check()
     yield survivor, program, core
-    program.kill()
-    program.wait()
+    end(program)
 
 
 def _state(pid):
@@ -52,8 +52,7 @@ def test_a_core_of_a_running_process_leaves_it_alone_then_run_arms(kernel_tier, 
 
 def test_a_core_of_an_exited_process(kernel_tier, running):
     survivor, program, core = running
-    program.kill()
-    program.wait()
+    end(program)
     result = run_gdb(survivor, [f"core-file {core}", f"hbreak-if target {CONDITION}",
                                 PRINT_PERF_EVENTS]).check(allow_errors=True)
     assert "no live process (a core file)" in result.stdout
@@ -79,8 +78,7 @@ def test_attach_after_a_core_session(kernel_tier, running, tmp_path):
         assert "(7 hits filtered in the kernel)" in result.stdout
         assert waiting.wait(timeout=60) == 0
     finally:
-        waiting.kill()
-        waiting.wait()
+        end(waiting)
     assert (tmp_path / "attached-out").read_text() == "finished 3000\n"
     state = _state(program.pid)
     assert state["State"][0] in "RS" and int(state["SigPnd"], 16) == 0

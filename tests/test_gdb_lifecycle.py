@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from harness.gdb import run_gdb
-from harness.processes import wait_for_exit
+from harness.processes import end, wait_for_exit
 from harness.programs import build, build_shared
 
 HIT = re.compile(r"^hbreak-if (\d+), (?:0x[0-9a-f]+ in )?(\w+) \((.*?)\) at", re.M)
@@ -99,8 +99,7 @@ def test_attach_and_quit_while_armed_lets_the_program_finish(kernel_tier, tmp_pa
         assert hits(result.stdout) == [(1, "target", "i=1000")]
         assert program.wait(timeout=60) == 0
     finally:
-        program.kill()
-        program.wait()
+        end(program)
     assert out.read_text() == "finished 3000000\n"
 
 

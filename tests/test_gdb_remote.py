@@ -6,7 +6,7 @@ import subprocess
 
 from harness.gdb import run_gdb
 from harness.gdbserver import IN_OWN_NAMESPACE, gdbserver, pipe
-from harness.processes import PERF_EVENTS_HELD, wait_for_exit
+from harness.processes import PERF_EVENTS_HELD, end, wait_for_exit
 from harness.programs import build
 from harness.stops import stops
 from test_gdb_lifecycle import hits
@@ -154,21 +154,21 @@ with open(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children") as children:
         with open(f"/proc/{{child}}/comm") as comm:
             if comm.read().strip() == "gdbserver":
                 os.kill(int(child), signal.SIGKILL)
+                print("gdbserver killed")
 program = os.pidfd_open({program.pid})
-print("program ended" if select.select([program], [], [], 60)[0] else "program still runs")
+print("program ended" if select.select([program], [], [], 30)[0] else "program still runs")
 end"""
     try:
         result = _checked(run_gdb(survivor, [
             f"target remote | gdbserver --attach - {program.pid}",
             "hbreak-if target i % 1000 == 7", "set var go = 1", "continue", "print i",
-            kill_gdbserver_and_wait]))
-        assert "[kernel tier]" in result.stdout
+            kill_gdbserver_and_wait], timeout=120))
+        assert "[kernel tier]" in result.stdout and "gdbserver killed" in result.stdout
         assert result.values()[1] == "7"
         assert "program ended" in result.stdout
         assert program.wait(timeout=60) == 0
     finally:
-        program.kill()
-        program.wait()
+        end(program)
     assert out.read_text() == "finished 300000\n"
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from harness.gdb import GDB, run_gdb
 from harness.paths import REPO
+from harness.processes import end
 from harness.programs import build
 from harness.stops import gdb_stops
 from harness.users import as_user, give, private_directory, real_user
@@ -107,8 +108,7 @@ def test_a_private_gdb_with_capabilities_attaches_to_the_users_own_program(
             allow_errors=True)   # the attach stops in libc, whose source is not installed
         assert program.wait(timeout=60) == 0
     finally:
-        program.kill()
-        program.wait()
+        end(program)
     assert "[kernel tier]" in result.stdout
     assert "Traceback" not in result.output and "warning: hbreak-if" not in result.output
     assert _stops(result) == [7, 10007, 20007]

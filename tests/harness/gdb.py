@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from harness.paths import GDB, PLUGIN
+from harness.processes import end
 
 # Output must not depend on the terminal, the user's settings or the network.
 SETTINGS = (
@@ -126,7 +127,7 @@ def run_gdb(binary, commands: Sequence[str], args=(), timeout: float = 60,
                 # A process that left the group (gdbserver's program, say) holds the pipes.
                 out, err = (bytes(held.stdout or b"").decode(errors="replace"),
                             bytes(held.stderr or b"").decode(errors="replace"))
-                proc.wait()
+                end(proc)
             result = GdbResult(out, err, proc.returncode, argv)
             raise GdbTimeout(f"gdb timed out after {timeout}s:\n{result}") from None
     return GdbResult(out, err, proc.returncode, argv)

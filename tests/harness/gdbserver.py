@@ -9,6 +9,8 @@ import subprocess
 import threading
 from contextlib import contextmanager
 
+from harness.processes import end
+
 GDBSERVER = shutil.which("gdbserver") or "/usr/bin/gdbserver"
 IN_OWN_NAMESPACE = ("unshare", "--pid", "--fork", "--mount-proc")
 _LISTENING = re.compile(r"Listening on port (\d+)")
@@ -76,4 +78,4 @@ def gdbserver(*program, options=("--once",), namespace=True, prefix=()):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        proc.wait()
+        end(proc)

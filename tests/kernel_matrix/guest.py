@@ -70,7 +70,7 @@ def work():
     req = request()
     setup(req["repo"])
     os.environ["HBREAK_IF_TIMEOUT_SCALE"] = str(req.get("timeout_scale", 1))
-    os.environ["PYTEST_TIMEOUT"] = str(1800 * req.get("timeout_scale", 1))
+    os.environ["PYTEST_TIMEOUT"] = str(600 * req.get("timeout_scale", 1))
     os.chdir(req["repo"])
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import suite
