@@ -22,6 +22,9 @@ SETTINGS = (
 )
 
 _VALUE = re.compile(r"^\$(\d+) = (.*)$")
+# What `info breakpoints` says with none: GDB 13 "No breakpoints or watchpoints.", GDB 16 and 18
+# "No breakpoints, watchpoints, tracepoints, or catchpoints."
+NO_BREAKPOINTS = re.compile(r"^No breakpoints(?: or|,) watchpoints", re.M)
 
 
 class GdbError(AssertionError):
