@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up hbreak-if on Debian 12 / Ubuntu 24.04. Safe to run again.
+# Sets up hbreak-if on Debian 12 or 13 (tests/gdb_matrix runs it on 13 and on unstable too).
+# Safe to run again. Elsewhere with apt it installs the same packages, saying it is untested there.
 #   --dev               virtualenv .venv with the test tools (pip install -e .[test]); implies --bcc,
 #                       since the tests cover raw C predicates too
 #   --bcc               also python3-bpfcc, for raw C predicates (hbreak-if -c)
@@ -13,10 +14,24 @@ for arg in "$@"; do
         --dev) dev=1 bcc=1 ;;
         --bcc) bcc=1 ;;
         --register-gdbinit) register=1 ;;
-        -h|--help) sed -n '2,6s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option: $arg" >&2; exit 2 ;;
     esac
 done
+
+# The distributions this script was run on (README, "GDB matrix"); others are told so.
+os_id="$( . /etc/os-release 2>/dev/null && echo "${ID:-?} ${VERSION_ID:-unstable}")"
+os_name="$( . /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-unknown}")"
+case "$os_id" in
+    "debian 12"|"debian 13"|"debian unstable") ;;
+    *) echo "install.sh: untested on ${os_name}; trying Debian's package names" >&2 ;;
+esac
+if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+    echo "install.sh: needs apt-get and dpkg; elsewhere install gdb, gdbserver, gcc, make," >&2
+    echo "  python3 with venv, pygments, llvm, procps, libcap tools and BCC's Python module by" >&2
+    echo "  hand, then: python3 -m venv --system-site-packages .venv && .venv/bin/pip install -e '.[test]'" >&2
+    exit 1
+fi
 
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)

@@ -32,7 +32,9 @@ def test_api_handles_and_errors(kernel_tier, tmp_path):
         "print('after stop', int(gdb.parse_and_eval('i')), bp.is_valid())\n")
     result = run_gdb(loop, [f"source {script}"]).check()
     assert "created 1 kernel True True" in result.stdout
-    assert "refused: A syntax error in expression, near `'." in result.stdout
+    # GDB 13: "near `'.", GDB 16 and 18: "near the end of `i =='."
+    assert re.search(r"^refused: A syntax error in expression, near (`'|the end of `i ==')\.$",
+                     result.stdout, re.M), result.stdout
     assert "breakpoints [1]" in result.stdout
     # A temporary breakpoint is gone once it has stopped, as with tbreak.
     assert "after stop 10 False" in result.stdout

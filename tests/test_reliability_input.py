@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from harness.gdb import gdb_major
 from harness.programs import build
 from harness.stops import gdb_stops, hbreak_if_stops
 from reliability.conditions import HypothesisDraw
@@ -65,7 +66,9 @@ ADVERSARIAL = [
     ("hbreak-if -ignore target i == 2", r"-ignore takes a number, not 'target'"),
     ("hbreak-if -ignore " + "9" * 5000 + " target i == 1", r"-ignore takes a number"),
     ("hbreak-if -x target i == 2", r"invalid explicit location argument"),
-    ("hbreak-if - target i == 2", r"syntax error"),
+    # GDB 16 and 18 read a lone `-` as a line offset, pending where that line has no code,
+    # as for `break -`; GDB 13 leaves it to the condition, a syntax error.
+    ("hbreak-if - target i == 2", r"syntax error" if gdb_major() < 16 else None),
     ("hbreak-if -- -t target i == 2", r"invalid explicit location"),
     ("hbreak-if -explain nosuch i == 1", r"pending: nothing to compile"),
     ("hbreak-if -c", r"a location is needed"),

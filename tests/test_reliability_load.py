@@ -62,7 +62,10 @@ def test_a_million_filtered_hits_and_a_thousand_stops_leave_gdb_as_it_was(kernel
     stops = [s for s in data["samples"] if s["label"].startswith("stop ")]
     assert len(stops) == 10
     for s in stops:
-        assert s["fds"] == armed["fds"], s      # one perf event, one BPF program, throughout
+        # One perf event, one BPF program, throughout. GDB's own files may only get fewer:
+        # GDB 16 closes some between stops that GDB 13 keeps open.
+        assert kernel_fds(s["fds"]) == kernel_fds(armed["fds"]), s
+        assert s["fds"].get("other", 0) <= armed["fds"].get("other", 0), s
     assert kernel_fds(armed["fds"])["anon_inode:[perf_event]"] == 1
     # Memory: from the 100th stop to the 1000th, GDB grows by less than 4 MiB (measured on
     # Linux 6.18 / GDB 13.1: about 0.1 MiB).

@@ -30,6 +30,10 @@ from ..compiler.syntax import parse, replace_spans
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
 _SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
+# Registers that only a live Linux process's target description has: with no process, GDB 16
+# and 18 die of a segmentation fault compiling them (GDB 13 compiles them).
+_PROCESS_REGISTERS = re.compile(r"\$(?:orig_rax|fs_base|gs_base)\b")
+_CRASHES_ON_PROCESS_REGISTERS = int(gdb.VERSION.split(".")[0]) >= 16
 
 # Listings compiled at exactly their address, for the current program image.
 _listings = {}
@@ -195,6 +199,9 @@ def _compile(address, linespec, expression, may_move_pc):
     if _wide_integers(symbols):
         raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
                             "cannot hold")
+    if (_CRASHES_ON_PROCESS_REGISTERS and _PROCESS_REGISTERS.search(expression)
+            and gdb.selected_inferior().pid == 0):
+        raise AxUnavailable("GDB compiles orig_rax, fs_base and gs_base only for a live process")
     expression = _extended_locals(symbols, expression)
     if linespec is not None:
         listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),

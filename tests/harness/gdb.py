@@ -1,5 +1,6 @@
 """Run /usr/bin/gdb in batch mode on a program and capture what it prints."""
 
+import functools
 import os
 import re
 import signal
@@ -23,6 +24,16 @@ SETTINGS = (
 )
 
 _VALUE = re.compile(r"^\$(\d+) = (.*)$")
+# What `info breakpoints` says with none: GDB 13 "No breakpoints or watchpoints.", GDB 16 and 18
+# "No breakpoints, watchpoints, tracepoints, or catchpoints."
+NO_BREAKPOINTS = re.compile(r"^No breakpoints(?: or|,) watchpoints", re.M)
+
+
+@functools.lru_cache(maxsize=None)
+def gdb_major(gdb=GDB) -> int:
+    """The major version of `gdb`, for the tests of what one GDB does differently."""
+    out = subprocess.run([gdb, "--version"], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^GNU gdb .*?(\d+)\.\d+", out, re.M).group(1))
 
 
 class GdbError(AssertionError):

@@ -232,9 +232,7 @@ def table(rows):
                      f"{t['passed']}/{t['failed']}/{t['skipped']}",
                      f"{t['diff_passed']}/{t['diff_run']}", _us(r, "hbreak-if"), _us(r, "gdb"),
                      f"{r.get('seconds', 0):.0f}s", "ok" if row_ok(r) else "FAIL"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa
-    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)])
+    return suite.text_table(head, body)
 
 
 def guest_command(args):

@@ -54,7 +54,7 @@ ROWS = {
 }
 
 
-def _stream(argv, env=None, cwd=REPO, echo=None, timeout=None):
+def stream(argv, env=None, cwd=REPO, echo=None, timeout=None):
     """Run argv, echo each output line through `echo`, return (returncode, output)."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", cwd=cwd, env=env, stdin=subprocess.DEVNULL)
@@ -71,15 +71,22 @@ def _stream(argv, env=None, cwd=REPO, echo=None, timeout=None):
     return proc.wait(), "".join(lines)
 
 
+def text_table(head, body):
+    """Rows of cells as aligned columns under a header and a rule."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, body)])
+
+
 def probe(prefix, echo=None):
     start = time.perf_counter()
-    rc, out = _stream([*prefix, PYTHON, "-m", "gdb_plugin.kernel.probe"], echo=echo)
+    rc, out = stream([*prefix, PYTHON, "-m", "gdb_plugin.kernel.probe"], echo=echo)
     m = re.search(r"^tier: (\S+)", out, re.M)
     return {"tier": m.group(1) if m else None, "output": out, "returncode": rc,
             "seconds": round(time.perf_counter() - start, 2)}
 
 
-def _junit(path):
+def junit_cases(path):
     """[(test name, outcome, message)] from pytest's junit XML."""
     try:
         root = ET.parse(path).getroot()
@@ -109,8 +116,8 @@ def tests(prefix, expect, selection, workers, echo=None, timeout=3600):
                 "-q", "-rfEs", "--junitxml", str(xml)]
         if workers > 1:
             argv += ["-n", str(workers)]
-        rc, _ = _stream(argv + list(selection), env=env, echo=echo, timeout=timeout)
-        cases = _junit(xml)
+        rc, _ = stream(argv + list(selection), env=env, echo=echo, timeout=timeout)
+        cases = junit_cases(xml)
     count = lambda outcomes, which=None: sum(  # noqa: E731
         1 for name, o, _ in cases if o in outcomes and (which is None or name.startswith(which)))
     diff = "test_same_stops_as_gdb_conditional_breakpoint"
@@ -125,7 +132,7 @@ def tests(prefix, expect, selection, workers, echo=None, timeout=3600):
 def per_hit_cost(prefix, target_s, repeats, echo=None):
     """cost.py in the test virtualenv, under `prefix` (so gdb has the row's privileges)."""
     start = time.perf_counter()
-    rc, out = _stream([*prefix, str(VENV_PYTHON), str(HERE / "cost.py"), "--target",
+    rc, out = stream([*prefix, str(VENV_PYTHON), str(HERE / "cost.py"), "--target",
                        str(target_s), "--repeats", str(repeats)], echo=echo)
     m = re.search(r"^COST-JSON (.*)$", out, re.M)
     if rc != 0 or not m:

@@ -55,6 +55,9 @@ int g_arr[16];
 long long g_big;
 unsigned long long g_ubig;
 int g_div;
+/* GDB 16 and 18 know the type _Bool only from the program's debug information (GDB 13 has it
+ * built in), so the conditions that cast to it need a _Bool here. */
+_Bool g_flag;
 volatile long sink;
 static const char *names[4] = {"alpha", "beta", "gamma", "delta"};
 
