@@ -5,6 +5,8 @@ Modules, in the order a condition goes through them:
   tokens      tokens of GDB's C expression syntax, with positions
   syntax      a parse tree with spans (the &&/||/!/?: skeleton, shifts, casts)
   hazards     where AX disagrees with GDB's own evaluation: rewrite or refuse
+  literals    character literals as GDB's `char` values (AX refuses them)
+  enums       enums as the integers GDB takes them for (AX refuses or ignores them)
   partial     which parts the kernel can decide; compile_condition()
   ax          the `maint agent-eval` listing -> typed ops
   stackdepth  static stack depths, checked at every join

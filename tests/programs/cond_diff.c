@@ -1,8 +1,8 @@
 /* Subject of the GDB-versus-kernel differential test of compiled conditions.
  *
  * `cond_diff N` calls the noinline target(i, l, u, s, r, str) for i = 0..N-1, with globals,
- * a struct array (bit-fields, nested struct, pointers that are sometimes NULL) and values of
- * every width and signedness, all a function of i (deterministic, no heap, no time).
+ * a struct array (bit-fields, nested struct, pointers that are sometimes NULL), enums and values
+ * of every width and signedness, all a function of i (deterministic, no heap, no time).
  *
  * `cond_diff N armed`: print "ready PID", wait for one byte on stdin, then run; a SIGTRAP
  * handler records g_iter for every perf breakpoint trap (si_code TRAP_PERF), and the program
@@ -41,6 +41,9 @@ struct rec {
     unsigned int bf_c : 12;
 };
 
+enum mode { MODE_IDLE, MODE_RUN, MODE_STOP = 7 };
+enum delta { DELTA_DOWN = -1, DELTA_NONE, DELTA_UP };
+
 struct rec recs[8];
 struct rec *g_cur;
 int *g_null;
@@ -55,6 +58,8 @@ int g_arr[16];
 long long g_big;
 unsigned long long g_ubig;
 int g_div;
+enum mode g_mode;
+enum delta g_delta;
 volatile long sink;
 static const char *names[4] = {"alpha", "beta", "gamma", "delta"};
 
@@ -124,6 +129,8 @@ int main(int argc, char **argv)
         g_uc = (unsigned char)(i * 7);
         g_sc = (signed char)(i * 5);
         g_div = i % 5;
+        g_mode = i % 3 == 2 ? MODE_STOP : (enum mode)(i % 3);
+        g_delta = (enum delta)(i % 3 - 1);
         g_big = (long long)i << 40;
         g_ubig = ~(unsigned long long)i;
         g_arr[i % 16] = i;
