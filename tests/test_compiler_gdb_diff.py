@@ -150,6 +150,16 @@ CONDITIONS = [
     ("g_delta == DELTA_UP || g_mode == 7", EXACT),
     ("sizeof(g_mode) == 4 && i == 9", EXACT),
     ("sizeof 'a' == 1 && i == 10", EXACT),
+    # GDB's string functions: str is alpha, beta, gamma, delta in turn
+    ('$_streq(str, "gamma")', EXACT),
+    ('!$_streq(str, "beta") && i % 7 == 0', EXACT),
+    ('$_strlen(str) == 4 || i == 3', EXACT),
+    ('$_strlen(str) > 4 && i > 390', EXACT),
+    ("$_streq(str, names[2]) && i % 3 == 0", EXACT),
+    ("$_streq(str, (char *)g_bad)", EXACT),
+    ('$_streq(str, "gam" "ma")', GDB_ONLY),
+    ('$_streq(g_cur->name, "abcdefg")', GDB_ONLY),
+    ('$_regex(str, "^g")', GDB_ONLY),
     # partial: the kernel filters, GDB decides the rest
     ("i > 300 && str[0] == 103.0", PARTIAL),
     ("i > 350 && $_siginfo.si_signo == 5", PARTIAL),

@@ -11,6 +11,7 @@ Modules, in the order a condition goes through them:
   ax          the `maint agent-eval` listing -> typed ops
   stackdepth  static stack depths, checked at every join
   lower       AX -> eBPF, with "unsure" where GDB would report an error
+  strings     $_streq and $_strlen with GDB's meaning; stringcode: their eBPF
   flow        an assembler that drops unreachable code (the verifier refuses it)
   predicate   the whole program and what a match does (return value or signal)
   result      CompiledCondition and the kernel-part tree
