@@ -159,6 +159,25 @@ def _wide_integers(symbols):
     return False
 
 
+def _references_read(symbols, expression):
+    """The C++ references among `symbols` that `expression` reads as values: GDB's
+    agent-expression compiler reads such a reference as the address it holds (GDB reads the
+    object), and through it only as `r.member`."""
+    references = {symbol.name for symbol in symbols if symbol.type is not None
+                  and symbol.type.strip_typedefs().code in (gdb.TYPE_CODE_REF,
+                                                            gdb.TYPE_CODE_RVALUE_REF)}
+    if not references:
+        return []
+    try:
+        tree = parse(expression)
+    except ConditionSyntaxError:
+        return []
+    through = {id(node.children[0].unparenthesized()) for node in tree.walk()
+               if node.kind == "member" and node.op == "."}
+    return sorted({name for node in value_names(tree)
+                   if (name := node.text(expression)) in references and id(node) not in through})
+
+
 def _extended_locals(symbols, expression):
     """`expression` with each local integer narrower than 64 bits (among its `symbols`) cast to
     its own type through `long long`, which makes AX extend it: GDB's AX leaves a local whose
@@ -195,6 +214,10 @@ def _compile(address, linespec, expression, may_move_pc):
     if _wide_integers(symbols):
         raise AxUnavailable("it uses an integer wider than 64 bits, which agent expressions "
                             "cannot hold")
+    references = _references_read(symbols, expression)
+    if references:
+        raise AxUnavailable(f"it reads the C++ reference {references[0]}, which GDB's agent "
+                            "expressions read as the address it holds")
     expression = _extended_locals(symbols, expression)
     if linespec is not None:
         listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),
