@@ -160,9 +160,9 @@ def _wide_integers(symbols):
 
 
 def _references_read(symbols, expression):
-    """The C++ references among `symbols` that `expression` reads as values: GDB's
-    agent-expression compiler reads such a reference as the address it holds (GDB reads the
-    object), and through it only as `r.member`."""
+    """The C++ references among `symbols` that `expression` uses other than as `r.member`:
+    GDB's agent-expression compiler takes a reference for the address it holds (in `r == 1`,
+    `&r`, `sizeof r`), where GDB takes the object."""
     references = {symbol.name for symbol in symbols if symbol.type is not None
                   and symbol.type.strip_typedefs().code in (gdb.TYPE_CODE_REF,
                                                             gdb.TYPE_CODE_RVALUE_REF)}
@@ -172,10 +172,12 @@ def _references_read(symbols, expression):
         tree = parse(expression)
     except ConditionSyntaxError:
         return []
+    members = {id(node.children[1]) for node in tree.walk() if node.kind == "member"}
     through = {id(node.children[0].unparenthesized()) for node in tree.walk()
                if node.kind == "member" and node.op == "."}
-    return sorted({name for node in value_names(tree)
-                   if (name := node.text(expression)) in references and id(node) not in through})
+    return sorted({name for node in tree.walk() if node.kind == "name"
+                   and (name := node.text(expression)) in references
+                   and id(node) not in members | through})
 
 
 def _extended_locals(symbols, expression):
