@@ -9,9 +9,10 @@ ends within it (at most MAX_STRING bytes) and is ASCII, which decodes the same i
 charset GDB's C support uses; else the hit goes to GDB. Arguments are string literals of ASCII
 characters or, as GDB checks, pointers to a one-byte character type: GDB proves the type with
 `(typeof(A))0` (a pointer, not an array or a struct), `sizeof(*(A))` (one byte) and `*(A) == 0`
-(an integer, not void or bool). `$_regex` stays with GDB: a regular expression has no bounded
-form in the kernel. `$_memeq` calls into the program to place a literal in its memory, which
-GDB 13 fails to do on some machines, so it stays with GDB too.
+(an integer, not void or bool). A `char` array (GDB reads it to its NUL or its end) stays
+with GDB, as do `$_regex` (a regular expression has no bounded form in the kernel) and
+`$_memeq` (not compiled yet; with a literal argument GDB even calls into the program to place
+the literal in its memory).
 """
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def _argument(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr,
         expr = parse_listing(agent_eval(argument))
     except CompileError:
         return None
-    # Its values may spill to the stack, below which the strings are read.
+    # Its values may spill to the stack: well above the word where stringcode.py keeps the
+    # first argument's address while it computes the second.
     return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
 
 
