@@ -1,39 +1,22 @@
-"""Differential test: where the compiled predicate lets a hit through versus where GDB's own
-`break target if COND` stops, on tests/programs/cond_diff.c built at -O0 and -O2.
-
-1. In GDB, with the program live, every condition is compiled with compile_condition and
-   GDB's real `maint agent-eval -at target` (the compile time is recorded).
-2. In the same GDB, one `break target if COND` per condition; the program runs to the end,
-   and at every stop the breakpoints whose hit counts grew say which conditions held (a
-   condition GDB cannot evaluate -- unreadable memory, division by zero -- also stops).
-3. Outside GDB, per condition, the program runs with the compiled predicate attached to a
-   perf breakpoint at the same address; a SIGTRAP handler records the iterations that trap.
-
-The kernel's iterations must include GDB's, and equal them when the condition compiled
-exactly. Each condition also states what it should compile to: exactly, partially, or not at
-all (GDB decides every hit).
+"""Differential test (tests/harness/conditions.py): where the compiled predicate lets a hit
+through versus where GDB's own `break target if COND` stops, on tests/programs/cond_diff.c
+built at -O0 and -O2. The kernel's iterations must include GDB's, and equal them when the
+condition compiled exactly. Each condition also states what it should compile to: exactly,
+partially, or not at all (GDB decides every hit).
 """
 from __future__ import annotations
 
-import json
-import re
 import statistics
-import subprocess
-import textwrap
 
 import pytest
 
-from harness.gdb import run_gdb
-from harness.kernel import require_kernel_tier
-from harness.paths import REPO
+from harness.conditions import (EXACT, GDB_ONLY, PARTIAL, disagreements, gdb_side,
+                                kernel_side, kind)
 from harness.programs import build
-from gdb_plugin.kernel.bpf import BpfProgram
-from gdb_plugin.kernel.perf import PerfBreakpoint
 
 pytestmark = [pytest.mark.gdb, pytest.mark.slow]
 
 ITERATIONS = 400
-EXACT, PARTIAL, GDB_ONLY = "exact", "partial", "gdb"
 
 # (condition, what it compiles to, GDB's own spelling if the condition uses a bare register
 # name GDB itself would not understand; None: GDB gets the condition as written).
@@ -134,162 +117,70 @@ CONDITIONS = [
     ("$cs == 0x33 && i == 4", EXACT),
     ("$ss == 0x2b && i == 6", EXACT),
     ("$orig_rax == -1 && i == 8", EXACT),
+    # character literals (GDB's `char`), enums (GDB's integers), sizeof
+    ("i > 300 && str[0] == 'g'", EXACT),
+    ("str[0] == 'b'", EXACT),
+    ("!(str[0] == 'a')", EXACT),
+    ("str[1] == '\\x65' && i % 3 == 0", EXACT),
+    ("g_cur->name[1] - 'a' == 3", EXACT),
+    ("i % 10 == 0 ? str[0] == 'a' : i % 7 == 0", EXACT),
+    ("g_mode == MODE_STOP", EXACT),
+    ("g_mode != MODE_IDLE && i % 5 == 0", EXACT),
+    ("g_delta < 0", EXACT),
+    ("g_mode < -1 && i % 50 == 0", EXACT),
+    ("(enum mode)(i % 8) == MODE_STOP", EXACT),
+    ("(int)g_delta == -1 && i > 100", EXACT),
+    ("g_delta == DELTA_UP || g_mode == 7", EXACT),
+    ("sizeof(g_mode) == 4 && i == 9", EXACT),
+    ("sizeof 'a' == 1 && i == 10", EXACT),
+    # GDB's string functions: str is alpha, beta, gamma, delta in turn
+    ('$_streq(str, "gamma")', EXACT),
+    ('!$_streq(str, "beta") && i % 7 == 0', EXACT),
+    ('$_strlen(str) == 4 || i == 3', EXACT),
+    ('$_strlen(str) > 4 && i > 390', EXACT),
+    ("$_streq(str, names[2]) && i % 3 == 0", EXACT),
+    ("$_streq(str, (char *)g_bad)", EXACT),
+    ('$_streq(str, "gam" "ma")', GDB_ONLY),
+    ('$_streq(g_cur->name, "abcdefg")', GDB_ONLY),
+    ('$_regex(str, "^g")', GDB_ONLY),
     # partial: the kernel filters, GDB decides the rest
-    ("i > 300 && str[0] == 'g'", PARTIAL),
+    ("i > 300 && str[0] == 103.0", PARTIAL),
     ("i > 350 && $_siginfo.si_signo == 5", PARTIAL),
     ("i > 1.5 && i < 30", PARTIAL),
     ("&target == 0 || i < 5", GDB_ONLY),
     ("i < 20 && &target != 0", PARTIAL),
     ("$fp != 0 && i == 3", PARTIAL),
     ("$fs_base != 0 && i == 2", PARTIAL),
-    ("i % 4 == 0 && (str[0] == 'g' || str[1] == 'l')", PARTIAL),
-    ("i % 10 == 0 ? str[0] == 'a' : i % 7 == 0", PARTIAL),
-    ("str[0] == 'b' ? i % 2 == 0 : i % 3 == 0", PARTIAL),
+    ("i % 4 == 0 && (str[0] == 103.0 || str[1] == 'l')", PARTIAL),
+    ("i % 10 == 0 ? str[0] == 97.0 : i % 7 == 0", PARTIAL),
+    ("str[0] == 98.0 ? i % 2 == 0 : i % 3 == 0", PARTIAL),
     # nothing the kernel can decide
-    ("str[0] == 'b'", GDB_ONLY),
-    ("i % 10 == 0 || str[1] == 'x'", GDB_ONLY),
-    ("!(str[0] == 'a')", GDB_ONLY),
+    ("str[0] == 98.0", GDB_ONLY),
+    ("i % 10 == 0 || str[1] == 120.0", GDB_ONLY),
+    ("!(str[0] == 97.0)", GDB_ONLY),
     ("(_Bool)(i & 6) == 1", GDB_ONLY),
     ("i + 0.5 > 100", GDB_ONLY),
 ]
 assert len(CONDITIONS) >= 60
 
-GDB_SCRIPT = textwrap.dedent(r'''
-    import json, sys, time
-    import gdb
-    sys.path.insert(0, REPO)
-    from gdb_plugin.compiler import AxUnavailable, compile_condition, parse_listing
-    from gdb_plugin.compiler.predicate import build_program
-    from gdb_plugin.compiler.result import KernelLeaf
-    from gdb_plugin.ebpf import encode_program
-
-    conditions = json.load(open(CONDITIONS_JSON))
-    gdb.execute("break main", to_string=True)
-    gdb.execute("run", to_string=True)
-    probe_bp = gdb.Breakpoint("target", internal=True)
-    address = probe_bp.locations[0].address
-    probe_bp.delete()
-    block = gdb.block_for_pc(address)
-
-    def agent_eval(expression):
-        try:
-            return gdb.execute("maint agent-eval -at target, " + expression, to_string=True)
-        except gdb.error as error:
-            raise AxUnavailable(str(error))
-
-    def is_program_symbol(name):
-        try:
-            return (gdb.lookup_symbol(name, block)[0] is not None
-                    or gdb.lookup_global_symbol(name) is not None)
-        except gdb.error:
-            return False
-
-    compiled = []
-    for item in conditions:
-        start = time.perf_counter()
-        result = compile_condition(item["condition"], agent_eval, is_program_symbol)
-        seconds = time.perf_counter() - start
-        # The compiler's own share: reading the listings, lowering, assembling.
-        start = time.perf_counter()
-        for _, ax in result.ax_listings:
-            build_program(KernelLeaf("x", parse_listing(ax.listing)))
-        pure = time.perf_counter() - start
-        compiled.append({
-            "rewritten": result.rewritten, "exact": result.exact,
-            "kernel_part": result.kernel_part,
-            "program": encode_program(result.program).hex(),
-            "scopes": sorted({ax.scope for _, ax in result.ax_listings}),
-            "notes": [str(note) for note in result.notes], "seconds": seconds,
-            "pure_seconds": pure,
-        })
-
-    breakpoints = []
-    for item in conditions:
-        bp = gdb.Breakpoint("target")
-        bp.condition = item["gdb_condition"]
-        breakpoints.append(bp)
-    counts = [0] * len(breakpoints)
-    stops = [[] for _ in breakpoints]
-    while True:
-        gdb.execute("continue", to_string=True)
-        if not gdb.selected_inferior().pid:
-            break
-        iteration = int(gdb.parse_and_eval("g_iter"))
-        for k, bp in enumerate(breakpoints):
-            if bp.hit_count > counts[k]:
-                counts[k] = bp.hit_count
-                stops[k].append(iteration)
-    json.dump({"address": address, "compiled": compiled, "stops": stops},
-              open(OUTPUT_JSON, "w"))
-''')
-
-
-def gdb_side(exe, tmp_path):
-    conditions = [{"condition": c[0], "gdb_condition": c[2] if len(c) > 2 else c[0]}
-                  for c in CONDITIONS]
-    (tmp_path / "conditions.json").write_text(json.dumps(conditions))
-    script = tmp_path / "diff.py"
-    script.write_text(f"REPO = {str(REPO)!r}\nCONDITIONS_JSON = "
-                      f"{str(tmp_path / 'conditions.json')!r}\nOUTPUT_JSON = "
-                      f"{str(tmp_path / 'out.json')!r}\n" + GDB_SCRIPT)
-    result = run_gdb(exe, [f"source {script}"], args=[ITERATIONS], plugin=False, timeout=600)
-    if not (tmp_path / "out.json").exists():
-        raise AssertionError(f"the GDB side failed:\n{result}")
-    return json.loads((tmp_path / "out.json").read_text())
-
-
-def kernel_side(exe, address, program_hex):
-    """Iterations at which the predicate let the breakpoint hit through."""
-    proc = subprocess.Popen([str(exe), str(ITERATIONS), "armed"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        ready = proc.stdout.readline().split()
-        assert ready and ready[0] == "ready", ready
-        program = BpfProgram.load(bytes.fromhex(program_hex), name="cond_diff")
-        with program, PerfBreakpoint.open(proc.pid, address) as bp:
-            bp.attach_bpf(program)
-            bp.enable()
-            out, _ = proc.communicate("g", timeout=60)
-            assert bp.count() == ITERATIONS
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    m = re.search(r"^hits:(.*)$", out, re.M)
-    assert m, out
-    return [int(v) for v in m.group(1).split()]
-
-
 def check_condition(index, data, kernel):
     """Problems with condition `index`, as sentences (none: it agrees with GDB)."""
     condition, expected = CONDITIONS[index][:2]
     compiled = data["compiled"][index]
-    gdb_stops, kernel_hits = set(data["stops"][index]), set(kernel[index])
-    details = (f"{condition}\n    kernel part: {compiled['kernel_part']}\n"
-               f"    notes: {compiled['notes']}\n    GDB stops only: "
-               f"{sorted(gdb_stops - kernel_hits)[:20]}\n    kernel only: "
-               f"{sorted(kernel_hits - gdb_stops)[:20]}")
-    kind = (EXACT if compiled["exact"] else
-            PARTIAL if compiled["kernel_part"] is not None else GDB_ONLY)
-    problems = []
-    if not gdb_stops <= kernel_hits:
-        problems.append("the kernel suppressed hits GDB stops at")
-    if kind != expected:
-        problems.append(f"compiled {kind}, expected {expected}")
-    if compiled["exact"] and gdb_stops != kernel_hits:
-        problems.append("exact, but the kernel let through hits GDB does not stop at")
-    if kind == GDB_ONLY and kernel_hits != set(range(ITERATIONS)):
-        problems.append("nothing compiled, yet the kernel suppressed hits")
-    if compiled["scopes"] and compiled["scopes"] != [data["address"]]:
-        problems.append(f"compiled for {compiled['scopes']}, not {data['address']:#x}")
-    return [f"{problem}: {details}" for problem in problems]
+    problems = disagreements(condition, compiled, data["stops"][index], kernel[index],
+                             data["address"], ITERATIONS)
+    if kind(compiled) != expected:
+        problems.append(f"compiled {kind(compiled)}, expected {expected}: {condition}")
+    return problems
 
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 def test_kernel_agrees_with_gdb(kernel_tier, tmp_path, opt):
     exe = build("cond_diff", opt, extra=("-no-pie",))
-    data = gdb_side(exe, tmp_path)
-    kernel = [kernel_side(exe, data["address"], item["program"]) for item in data["compiled"]]
+    data = gdb_side(exe, tmp_path, [(c[0], c[2] if len(c) > 2 else c[0]) for c in CONDITIONS],
+                    ITERATIONS)
+    kernel = [kernel_side(exe, data["address"], item["program"], ITERATIONS)
+              for item in data["compiled"]]
 
     problems = [p for index in range(len(CONDITIONS)) for p in check_condition(index, data,
                                                                                  kernel)]

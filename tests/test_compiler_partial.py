@@ -1,7 +1,7 @@
 """Partial compilation: the kernel part must hold whenever the condition holds.
 
 A stand-in for GDB's AX compiler handles a small language -- the variables a, b, c (in rdi,
-rsi, rdx), integers, comparisons, !, &&, ||, ?: -- and refuses function calls and character
+rsi, rdx), integers, comparisons, !, &&, ||, ?: -- and refuses function calls and wide character
 literals the way GDB does; its type checks (`(typeof(X))0`) fail only for `|`. Hypothesis builds conditions mixing both; for every assignment of
 the variables and of what the refused parts evaluate to, the compiled program (run in the
 reference interpreter) must let the hit through whenever the condition is true, and must
@@ -124,7 +124,7 @@ def compile_with(condition, gdb=None, on_match=None) -> CompiledCondition:
 
 
 # -- the over-approximation property ------------------------------------------------------------
-OPAQUE = ["f(a)", "g(b) == 2", "a == 'x'", "c > 1.5"]       # refused by GDB or by the compiler
+OPAQUE = ["f(a)", "g(b) == 2", "a == L'x'", "c > 1.5"]       # refused by GDB or by the compiler
 
 
 @st.composite
@@ -217,7 +217,7 @@ def test_kernel_part_never_rejects_a_true_condition(condition):
     ("a == 1 ? b == 2 : f(a)", "(a == 1) ? (b == 2) : (1)", False),
     ("f(a) ? b == 2 : c == 3", "(b == 2) || (c == 3)", False),
     ("f(a) ? b == 2 : g(b) == 2", None, False),
-    ("a == 'x' && b == 2", "b == 2", False),
+    ("a == L'x' && b == 2", "b == 2", False),
     ("c > 1.5 && b == 2", "b == 2", False),
     ("f(a)", None, False),
     # GDB type-checks the right operand of && and || even when the left one decides: a type
@@ -245,12 +245,13 @@ def test_whole_condition_is_one_round_trip_when_it_compiles():
 
 
 def test_notes_say_where_each_part_runs_and_why():
-    compiled = compile_with("a == 1 && f(a) && b == 'x' && c > 1.5")
+    compiled = compile_with("a == 1 && f(a) && b == L'x' && c > 1.5")
     notes = [str(note) for note in compiled.notes]
     assert notes == [
         "`a == 1` runs in the kernel",
         "`f(a)` calls a function: GDB evaluates it at each stop",
-        "`b == 'x'` uses a character literal, which GDB's agent expressions do not support: "
+        "`b == L'x'` uses a character literal other than a plain ASCII one, which GDB's agent "
+        "expressions do not support: "
         "GDB evaluates it at each stop",
         "`c > 1.5` uses the floating-point number 1.5: GDB evaluates it at each stop",
     ]

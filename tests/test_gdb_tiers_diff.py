@@ -9,7 +9,8 @@ import pytest
 from harness.gdb import run_gdb
 from harness.paths import REPO
 from harness.programs import build
-from test_compiler_gdb_diff import CONDITIONS, ITERATIONS, gdb_side
+from harness.conditions import gdb_side
+from test_compiler_gdb_diff import CONDITIONS, ITERATIONS
 
 PER_RUN = 4  # x86 debug registers: more would fall back to software breakpoints
 
@@ -45,7 +46,8 @@ HBREAK_IF_SCRIPT = textwrap.dedent(r'''
 def expected(tmp_path_factory):
     """GDB's own stops for every condition of the corpus, in one GDB session."""
     exe = build("cond_diff", "-O0", extra=("-no-pie",))
-    return exe, gdb_side(exe, tmp_path_factory.mktemp("gdb-side"))["stops"]
+    spellings = [(c[0], c[2] if len(c) > 2 else c[0]) for c in CONDITIONS]
+    return exe, gdb_side(exe, tmp_path_factory.mktemp("gdb-side"), spellings, ITERATIONS)["stops"]
 
 
 def _hbreak_if_stops(exe, conditions, tier, tmp_path):

@@ -5,10 +5,13 @@ Modules, in the order a condition goes through them:
   tokens      tokens of GDB's C expression syntax, with positions
   syntax      a parse tree with spans (the &&/||/!/?: skeleton, shifts, casts)
   hazards     where AX disagrees with GDB's own evaluation: rewrite or refuse
+  literals    character literals as GDB's `char` values (AX refuses them)
+  enums       enums as the integers GDB takes them for (AX refuses or ignores them)
   partial     which parts the kernel can decide; compile_condition()
   ax          the `maint agent-eval` listing -> typed ops
   stackdepth  static stack depths, checked at every join
   lower       AX -> eBPF, with "unsure" where GDB would report an error
+  strings     $_streq and $_strlen with GDB's meaning; stringcode: their eBPF
   flow        an assembler that drops unreachable code (the verifier refuses it)
   predicate   the whole program and what a match does (return value or signal)
   result      CompiledCondition and the kernel-part tree

@@ -16,7 +16,7 @@ evaluates the whole condition itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Union
+from typing import Dict, Optional, Union
 
 from ..ebpf import Alu, Jmp, Label, Reg, alu64, call, ldx, ld_imm64, load_const, mov32, mov64, stx
 from .ax import AxExpr
@@ -86,10 +86,15 @@ class Outcomes:
 
 
 class _Lowering:
-    def __init__(self, expr: AxExpr, out: FlowAssembler, outcomes: Outcomes):
+    def __init__(self, expr: AxExpr, out: FlowAssembler, outcomes: Outcomes,
+                 value_done: Optional[Label] = None):
         self.expr = expr
         self.out = out
         self.outcomes = outcomes
+        # Value mode: `end` leaves the value in VALUE_REGISTER and jumps to value_done.
+        self.value_done = value_done
+        self.decides_at_end = value_done is None
+        self.deciders = ("if_goto", "end") if self.decides_at_end else ("if_goto",)
         self.flow = analyze(expr)
         if self.flow.max_depth > MAX_DEPTH:
             raise UnsupportedAx(f"agent expression needs a stack of {self.flow.max_depth} "
@@ -175,7 +180,7 @@ class _Lowering:
         while i < len(ops):
             depth = self.flow.depth_before[i]
             if i in self.flow.targets:
-                if self.out.reachable and ops[i].name == "end":
+                if self.out.reachable and ops[i].name == "end" and self.decides_at_end:
                     self.branch_on_value(depth - 1, False, i)
                 if self.out.reachable:
                     self.materialize(depth)
@@ -196,20 +201,23 @@ class _Lowering:
         op = self.expr.ops[i]
         name = op.name
         if name in _COMPARE:
-            if self.fusable(i + 1, "if_goto", "end"):
+            if self.fusable(i + 1, *self.deciders):
                 return 2 + self.branch_on_compare(name, d, False, i + 1)
-            if self.fusable(i + 1, "log_not") and self.fusable(i + 2, "if_goto", "end"):
+            if self.fusable(i + 1, "log_not") and self.fusable(i + 2, *self.deciders):
                 return 3 + self.branch_on_compare(name, d, True, i + 2)
             self.compare_value(name, d)
         elif name == "log_not":
-            if self.fusable(i + 1, "if_goto", "end"):
+            if self.fusable(i + 1, *self.deciders):
                 return 2 + self.branch_on_value(d - 1, True, i + 1)
             self.log_not(d)
+        elif name == "end" and self.value_done is not None:
+            self.materialize(d)
+            self.out.goto(self.value_done)
         elif name in ("if_goto", "end"):
             return 1 + self.branch_on_value(d - 1, False, i)
         elif name == "goto":
             target = self.index_of[op.arg]
-            if self.expr.ops[target].name == "end":
+            if self.expr.ops[target].name == "end" and self.decides_at_end:
                 # Jumping to `end` is deciding on the value on top.
                 return 1 + self.branch_on_value(d - 1, False, target)
             self.materialize(d)
@@ -519,3 +527,15 @@ def lower(expr: AxExpr, out: FlowAssembler, outcomes: Outcomes) -> None:
     Expects the context pointer in r6 (CTX). Raises UnsupportedAx for what eBPF cannot do.
     """
     _Lowering(expr, out, outcomes).run()
+
+
+VALUE_REGISTER = SLOT_REGISTERS[0]      # the home of stack depth 0
+
+
+def lower_value(expr: AxExpr, out: FlowAssembler, unsure: Label) -> Reg:
+    """Emit `expr` into `out` for its value, which is in the returned register where the code
+    continues (or it leaves through `unsure`)."""
+    done = out.new_label("value")
+    _Lowering(expr, out, Outcomes(unsure, unsure, unsure), done).run()
+    out.place(done)
+    return VALUE_REGISTER

@@ -19,14 +19,17 @@ from typing import Callable, List, Optional, Tuple
 
 from .ax import AxExpr, parse_listing
 from .errors import AxUnavailable, CompileError, ConditionSyntaxError
+from .enums import enums_as_integers
 from .flow import FlowAssembler
 from .hazards import (address_of_names, computed_shift_count, divisors, kernel_form, refusal,
                       signed_pointer_differences)
+from .literals import character_value, characters_as_integers
 from .lower import Outcomes, lower
 from .predicate import OnMatch, ReturnVerdict, build_program
 from .registers import rewrite_registers
 from .result import (CompiledCondition, KernelAnd, KernelChoice, KernelLeaf, KernelNot,
                      KernelOr, KernelPart, PartNote)
+from .strings import MAX_STRING, string_test
 from .syntax import Node, parse
 from .tokens import CHAR, STRING
 from .typecheck import type_probes
@@ -47,8 +50,10 @@ def _why_gdb_refused(gdb_error: str, tree: Node) -> str:
     nodes = list(tree.walk())
     if any(n.kind == "call" for n in nodes):
         return "calls a function"
-    if any(n.kind == "literal" and n.op == CHAR for n in nodes):
-        return "uses a character literal, which GDB's agent expressions do not support"
+    if any(n.kind == "literal" and n.op == CHAR and character_value(n.token.text) is None
+           for n in nodes):
+        return ("uses a character literal other than a plain ASCII one, which GDB's agent "
+                "expressions do not support")
     if any(n.kind == "literal" and n.op == STRING for n in nodes):
         return "uses a string"
     if any(n.kind in ("unary", "postfix") and n.op in ("++", "--") for n in nodes) or any(
@@ -116,8 +121,9 @@ class _Splitter:
         self.type_error_everywhere: Optional[str] = None
 
     def eval(self, expression: str) -> str:
+        """GDB's listing for `expression`, its character literals given as GDB's values."""
         try:
-            return self.agent_eval(expression)
+            return self.agent_eval(characters_as_integers(expression))
         except AxUnavailable:
             if not self.environment_checked:
                 self.environment_checked = True
@@ -151,31 +157,44 @@ class _Splitter:
             if _constant_zero(probe):
                 return None, (f"divides by `{divisor}`, a constant zero: GDB reports an "
                               "error where its agent expressions fold the division away")
+        form = enums_as_integers(text, node, self.eval, refused=False)
+        try:
+            return self.compiled(form, node), ""
+        except AxUnavailable as error:
+            refusal_text = error.gdb_error
+        except CompileError as error:
+            return None, str(error)
+        if "Invalid combination of types" in refusal_text:
+            try:
+                return self.compiled(enums_as_integers(text, node, self.eval, refused=True),
+                                     node), ""
+            except AxUnavailable as error:
+                refusal_text = error.gdb_error
+            except CompileError as error:
+                return None, str(error)
+        return None, _why_gdb_refused(refusal_text, node)
+
+    def compiled(self, text: str, node: Node) -> KernelLeaf:
+        """`text` (the tree of the user's form of it: `node`) compiled for the kernel; raises
+        AxUnavailable with GDB's refusal, or CompileError saying why not."""
         try:
             compiled_text = kernel_form(text)
         except ConditionSyntaxError as error:
-            return None, f"cannot be compiled ({error})"
+            raise CompileError(f"cannot be compiled ({error})") from None
         if compiled_text != text and self.may_type_error(text):
             # The rewrite may hide it: in `n >> $rbp` the count becomes `(int)$rbp`.
-            return None, "may be a type error for GDB, which the form compiled for the kernel hides"
-        try:
-            expr = parse_listing(self.eval(compiled_text))
-        except AxUnavailable as error:
-            return None, _why_gdb_refused(error.gdb_error, node)
-        except CompileError as error:
-            return None, str(error)
-        expr = signed_pointer_differences(node, expr)
+            raise CompileError("may be a type error for GDB, which the form compiled for the "
+                               "kernel hides")
+        expr = signed_pointer_differences(node, parse_listing(self.eval(compiled_text)))
         if expr is None:
-            return None, ("divides unsigned beside a subtraction, which may be a difference "
-                          "of pointers that GDB's agent expressions divide unsigned")
-        try:
-            # Lower once now, so that a register eBPF cannot read is found here.
-            out = FlowAssembler()
-            labels = [out.new_label() for _ in range(3)]
-            lower(expr, out, Outcomes(*labels))
-        except CompileError as error:
-            return None, str(error)
-        return KernelLeaf(compiled_text, expr), ""
+            raise CompileError("divides unsigned beside a subtraction, which may be a "
+                               "difference of pointers that GDB's agent expressions divide "
+                               "unsigned")
+        # Lower once now, so that a register eBPF cannot read is found here.
+        out = FlowAssembler()
+        labels = [out.new_label() for _ in range(3)]
+        lower(expr, out, Outcomes(*labels))
+        return KernelLeaf(compiled_text, expr)
 
     def may_type_error(self, text: str) -> bool:
         """Unless GDB type-checks every path through `text` (see typecheck.py)."""
@@ -200,6 +219,11 @@ class _Splitter:
                     text, True, "runs in the kernel; where a shift count falls outside 0..63 "
                                 "the kernel lets the hit through and GDB decides")])
             return _Outcome(leaf, True, [PartNote(text, True, "runs in the kernel")])
+        strings = string_test(node, self.text, self.eval)
+        if strings is not None:
+            return _Outcome(strings, True, [PartNote(text, True, (
+                f"runs in the kernel; a string longer than {MAX_STRING} bytes, unreadable or "
+                "not ASCII lets the hit through and GDB decides"))])
         if node.kind == "binary" and node.op in ("&&", "||"):
             outcomes = [self.split(child, in_branch) for child in _flatten(node, node.op)]
             notes = [n for o in outcomes for n in o.notes]

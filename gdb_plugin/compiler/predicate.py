@@ -20,7 +20,9 @@ from typing import Callable, List, Optional
 from ..ebpf import Alu, Insn, Reg, alu64, call, ld_map_fd, mov64, st, stx
 from .flow import FlowAssembler
 from .lower import CTX, Outcomes, lower
-from .result import KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, KernelPart
+from .result import (KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, KernelPart,
+                     KernelString)
+from .stringcode import emit_string
 
 MATCH, NO_MATCH, UNSURE = "match", "no match", "unsure"
 HELPER_SEND_SIGNAL_THREAD = 117
@@ -91,6 +93,8 @@ def emit_part(part: Optional[KernelPart], out: FlowAssembler, outcomes: Outcomes
         out.goto(outcomes.true)
     elif isinstance(part, KernelLeaf):
         lower(part.ax, out, outcomes)
+    elif isinstance(part, KernelString):
+        emit_string(part, out, outcomes)
     elif isinstance(part, KernelNot):
         emit_part(part.part, out, Outcomes(outcomes.false, outcomes.true, outcomes.unsure))
     elif isinstance(part, (KernelAnd, KernelOr)):

@@ -39,14 +39,24 @@ class KernelChoice:
     otherwise: Optional["KernelPart"]
 
 
-KernelPart = Union[KernelLeaf, KernelAnd, KernelOr, KernelNot, KernelChoice]
+@dataclass(frozen=True)
+class KernelString:
+    """`$_streq(A, B)`, or `$_strlen(A) OP N`, over strings read in the kernel (strings.py).
+    Each argument is the agent expression of a `char *` or the bytes of a string literal."""
+    text: str
+    function: str                               # "$_streq" or "$_strlen"
+    args: Tuple[Union[AxExpr, bytes], ...]
+    compare: Optional[Tuple[str, int]] = None   # $_strlen's comparison: (operator, N)
+
+
+KernelPart = Union[KernelLeaf, KernelAnd, KernelOr, KernelNot, KernelChoice, KernelString]
 
 
 def kernel_text(part: Optional[KernelPart]) -> str:
     """The kernel part as one GDB expression (None, "no filter", is `1`)."""
     if part is None:
         return "1"
-    if isinstance(part, KernelLeaf):
+    if isinstance(part, (KernelLeaf, KernelString)):
         return part.text
     if isinstance(part, KernelNot):
         return f"!({kernel_text(part.part)})"
@@ -58,7 +68,7 @@ def kernel_text(part: Optional[KernelPart]) -> str:
 
 
 def leaves(part: Optional[KernelPart]) -> List[KernelLeaf]:
-    if part is None:
+    if part is None or isinstance(part, KernelString):
         return []
     if isinstance(part, KernelLeaf):
         return [part]

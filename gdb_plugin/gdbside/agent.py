@@ -163,6 +163,27 @@ def _wide_integers(symbols):
     return False
 
 
+def _references_read(symbols, expression):
+    """The C++ references among `symbols` that `expression` uses other than as `r.member`:
+    GDB's agent-expression compiler takes a reference for the address it holds (in `r == 1`,
+    `&r`, `sizeof r`), where GDB takes the object."""
+    references = {symbol.name for symbol in symbols if symbol.type is not None
+                  and symbol.type.strip_typedefs().code in (gdb.TYPE_CODE_REF,
+                                                            gdb.TYPE_CODE_RVALUE_REF)}
+    if not references:
+        return []
+    try:
+        tree = parse(expression)
+    except ConditionSyntaxError:
+        return []
+    members = {id(node.children[1]) for node in tree.walk() if node.kind == "member"}
+    through = {id(node.children[0].unparenthesized()) for node in tree.walk()
+               if node.kind == "member" and node.op == "."}
+    return sorted({name for node in tree.walk() if node.kind == "name"
+                   and (name := node.text(expression)) in references
+                   and id(node) not in members | through})
+
+
 def _extended_locals(symbols, expression):
     """`expression` with each local integer narrower than 64 bits (among its `symbols`) cast to
     its own type through `long long`, which makes AX extend it: GDB's AX leaves a local whose
@@ -202,6 +223,10 @@ def _compile(address, linespec, expression, may_move_pc):
     if (_CRASHES_ON_PROCESS_REGISTERS and _PROCESS_REGISTERS.search(expression)
             and gdb.selected_inferior().pid == 0):
         raise AxUnavailable("GDB compiles orig_rax, fs_base and gs_base only for a live process")
+    references = _references_read(symbols, expression)
+    if references:
+        raise AxUnavailable(f"it reads the C++ reference {references[0]}, which GDB's agent "
+                            "expressions read as the address it holds")
     expression = _extended_locals(symbols, expression)
     if linespec is not None:
         listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),

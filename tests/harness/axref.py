@@ -6,7 +6,7 @@
   counts outside 0..63). Written from the GDB manual's "Agent Expressions" appendix,
   independently of the compiler.
 * run_bpf: an interpreter for the eBPF the compiler emits (ALU64, 32-bit moves, jumps,
-  LD_IMM64, stack and context loads, helpers probe_read_user and send_signal_thread),
+  LD_IMM64, stack and context loads, helpers probe_read_user(_str) and send_signal_thread),
   checking the verifier's basic rules on the way (no backward jumps, no reads of unwritten
   stack, no helper-clobbered register reads, only 8-byte context loads).
 
@@ -282,6 +282,21 @@ def run_bpf(insns, registers: Dict[int, int], memory: Memory, max_steps: int = 1
                         data = bytes(size)
                         regs[0] = (-14) & MASK
                     stack[index:index + size] = data
+                    for i in range(index, index + size):
+                        written[i] = True
+                elif insn.imm == 114:                      # probe_read_user_str
+                    dst, size, src = get(1), get(2), get(3)
+                    index = stack_index(dst, size)
+                    data = bytearray()
+                    try:
+                        while len(data) < size - 1 and (not data or data[-1]):
+                            data += memory.read(src + len(data), 1)
+                        data = data if data and not data[-1] else data + b"\0"
+                        regs[0] = len(data)
+                    except Unreadable:
+                        data = bytearray(size)
+                        regs[0] = (-14) & MASK
+                    stack[index:index + len(data)] = data
                     for i in range(index, index + size):
                         written[i] = True
                 elif insn.imm == 117:

@@ -1,4 +1,5 @@
-"""Compile tests/programs/*.c once per (source, flags), shared by all pytest-xdist workers."""
+"""Compile tests/programs/*.c and *.cpp once per (source, flags), shared by all pytest-xdist
+workers."""
 
 import hashlib
 import os
@@ -9,6 +10,7 @@ from pathlib import Path
 from harness.paths import BUILD, PROGRAMS
 
 CC = "gcc"
+CXX = "g++"
 
 # Link flags a program always needs, so tests need not repeat them.
 _NEEDS = {
@@ -21,9 +23,16 @@ _NEEDS = {
 }
 
 
+def _source(name: str) -> Path:
+    """tests/programs/<name>.c, or <name>.cpp for C++."""
+    c = PROGRAMS / f"{name}.c"
+    return c if c.exists() else PROGRAMS / f"{name}.cpp"
+
+
 def _compile(name: str, flags: list, filename: str) -> Path:
-    src = PROGRAMS / f"{name}.c"
-    source = src.read_bytes()
+    src = _source(name)
+    # The headers a program includes are part of what it is built from.
+    source = b"".join(path.read_bytes() for path in [src, *sorted(PROGRAMS.glob("*.h"))])
     key = hashlib.sha256(source + b"\0" + "\0".join(flags).encode()).hexdigest()[:16]
     out_dir = BUILD / f"{name}-{key}"
     out = out_dir / filename
@@ -37,7 +46,7 @@ def _compile(name: str, flags: list, filename: str) -> Path:
     os.close(fd)
     try:
         # Flags after the source, so that -l libraries are linked.
-        cmd = [CC, "-g", "-o", tmp, str(src), *flags]
+        cmd = [CXX if src.suffix == ".cpp" else CC, "-g", "-o", tmp, str(src), *flags]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
@@ -53,7 +62,8 @@ def _compile(name: str, flags: list, filename: str) -> Path:
 
 
 def build(name: str, opt: str = "-O0", extra=()) -> Path:
-    """Executable built from tests/programs/<name>.c with -g, `opt` and `extra` gcc flags."""
+    """Executable built from tests/programs/<name>.c (or .cpp) with -g, `opt` and `extra`
+    compiler flags."""
     return _compile(name, [opt, *extra, *_NEEDS.get(name, ())], name)
 
 

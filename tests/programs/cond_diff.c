@@ -1,23 +1,14 @@
 /* Subject of the GDB-versus-kernel differential test of compiled conditions.
  *
  * `cond_diff N` calls the noinline target(i, l, u, s, r, str) for i = 0..N-1, with globals,
- * a struct array (bit-fields, nested struct, pointers that are sometimes NULL) and values of
- * every width and signedness, all a function of i (deterministic, no heap, no time).
+ * a struct array (bit-fields, nested struct, pointers that are sometimes NULL), enums and values
+ * of every width and signedness, all a function of i (deterministic, no heap, no time).
  *
- * `cond_diff N armed`: print "ready PID", wait for one byte on stdin, then run; a SIGTRAP
- * handler records g_iter for every perf breakpoint trap (si_code TRAP_PERF), and the program
- * prints "hits: i i i ..." at the end. */
+ * `cond_diff N armed`: the armed protocol of armed.h. */
 #define _GNU_SOURCE
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#ifndef TRAP_PERF
-#define TRAP_PERF 6
-#endif
-#define MAX_N 4096
+#include "armed.h"
 
 struct point {
     int x;
@@ -41,6 +32,9 @@ struct rec {
     unsigned int bf_c : 12;
 };
 
+enum mode { MODE_IDLE, MODE_RUN, MODE_STOP = 7 };
+enum delta { DELTA_DOWN = -1, DELTA_NONE, DELTA_UP };
+
 struct rec recs[8];
 struct rec *g_cur;
 int *g_null;
@@ -58,10 +52,10 @@ int g_div;
 /* GDB 16 and 18 know the type _Bool only from the program's debug information (GDB 13 has it
  * built in), so the conditions that cast to it need a _Bool here. */
 _Bool g_flag;
+enum mode g_mode;
+enum delta g_delta;
 volatile long sink;
 static const char *names[4] = {"alpha", "beta", "gamma", "delta"};
-
-static volatile unsigned char hit[MAX_N];
 
 __attribute__((noinline)) long target(int i, long l, unsigned int u, short s, struct rec *r,
                                       const char *str)
@@ -69,14 +63,6 @@ __attribute__((noinline)) long target(int i, long l, unsigned int u, short s, st
     long acc = i + l + u + s + r->id + str[0];
     sink += acc;
     return acc;
-}
-
-static void on_trap(int sig, siginfo_t *info, void *context)
-{
-    (void)sig;
-    (void)context;
-    if (info->si_code == TRAP_PERF && g_iter >= 0 && g_iter < MAX_N)
-        hit[g_iter] = 1;
 }
 
 int main(int argc, char **argv)
@@ -103,18 +89,8 @@ int main(int argc, char **argv)
         recs[k].bf_c = (unsigned)k * 600;
     }
 
-    if (armed) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_trap;
-        sa.sa_flags = SA_SIGINFO;
-        sigaction(SIGTRAP, &sa, NULL);
-        printf("ready %d\n", (int)getpid());
-        fflush(stdout);
-        char go;
-        if (read(0, &go, 1) != 1)
-            return 2;
-    }
+    if (armed && armed_wait() != 0)
+        return 2;
 
     for (int i = 0; i < n; i++) {
         g_iter = i;
@@ -127,18 +103,15 @@ int main(int argc, char **argv)
         g_uc = (unsigned char)(i * 7);
         g_sc = (signed char)(i * 5);
         g_div = i % 5;
+        g_mode = i % 3 == 2 ? MODE_STOP : (enum mode)(i % 3);
+        g_delta = (enum delta)(i % 3 - 1);
         g_big = (long long)i << 40;
         g_ubig = ~(unsigned long long)i;
         g_arr[i % 16] = i;
         sink += target(i, (long)i * -3, (unsigned)i * 3u, (short)-i, g_cur, names[i % 4]);
     }
 
-    if (armed) {
-        printf("hits:");
-        for (int i = 0; i < n; i++)
-            if (hit[i])
-                printf(" %d", i);
-        printf("\n");
-    }
+    if (armed)
+        armed_report(n);
     return 0;
 }

@@ -1,0 +1,111 @@
+"""GDB's string functions, `$_streq(A, B)` and `$_strlen(A) OP N`, decided in the kernel.
+
+GDB evaluates them in Python (gdb/python/lib/gdb/function/strfns.py) as `A.string() ==
+B.string()` and `len(A.string())`: each argument is read up to its NUL and decoded in the
+current charset, and an unreadable byte, a type that is not a string, or a byte the charset
+cannot decode is an error (GDB stops). The kernel (stringcode.py) reads each string with
+bpf_probe_read_user_str into a buffer of STRING_BUFFER bytes and decides only when every string
+ends within it (at most MAX_STRING bytes) and is ASCII, which decodes the same in every
+charset GDB's C support uses; else the hit goes to GDB. Arguments are string literals of ASCII
+characters or, as GDB checks, pointers to a one-byte character type: GDB proves the type with
+`(typeof(A))0` (a pointer, not an array or a struct), `sizeof(*(A))` (one byte) and `*(A) == 0`
+(an integer, not void or bool). A `char` array (GDB reads it to its NUL or its end) stays
+with GDB, as do `$_regex` (a regular expression has no bounded form in the kernel) and
+`$_memeq` (not compiled yet; with a literal argument GDB even calls into the program to place
+the literal in its memory).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Union
+
+from .ax import AxExpr, parse_listing
+from .errors import CompileError
+from .literals import literal_bytes
+from .lower import MAX_DEPTH
+from .result import KernelString
+from .stackdepth import analyze
+from .syntax import Node
+from .tokens import DOLLAR, INT, STRING, int_literal_value
+
+STRING_BUFFER = 256
+MAX_STRING = STRING_BUFFER - 2          # with its NUL, the string leaves a byte unused
+_COMPARISONS = {"==", "!=", "<", ">", "<=", ">="}
+_MIRRORED = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+_INT_MAX = (1 << 31) - 1
+
+Eval = Callable[[str], str]
+
+
+def _callee(node: Node, text: str, name: str, arity: int) -> bool:
+    node = node.unparenthesized()
+    return (node.kind == "call" and len(node.children) == arity + 1
+            and node.children[0].kind == "name" and node.children[0].op == DOLLAR
+            and node.children[0].text(text) == name)
+
+
+def _constant(listing: str) -> Optional[int]:
+    ops = parse_listing(listing).ops
+    if len(ops) == 2 and ops[0].name.startswith("const") and ops[1].name == "end":
+        return ops[0].arg
+    return None
+
+
+def _argument(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr, bytes]]:
+    """A string literal's bytes, or the agent expression of a `char *` GDB reads a string
+    from; None if GDB might read it otherwise or fail on it."""
+    node = node.unparenthesized()
+    if node.kind == "literal" and node.op == STRING:
+        if node.end != node.token.end:          # "a" "b": GDB joins them
+            return None
+        data = literal_bytes(node.token.text)
+        return data if data is not None and len(data) <= MAX_STRING else None
+    argument = node.text(text)
+    try:
+        agent_eval(f"(typeof({argument}))0")
+        agent_eval(f"*({argument}) == 0")
+        if _constant(agent_eval(f"sizeof(*({argument}))")) != 1:
+            return None
+        expr = parse_listing(agent_eval(argument))
+    except CompileError:
+        return None
+    # Its values may spill to the stack: well above the word where stringcode.py keeps the
+    # first argument's address while it computes the second.
+    return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
+
+
+def _small_integer(node: Node, text: str) -> Optional[int]:
+    """The value of `N` or `-N`, N a decimal, octal or hex int literal without suffix."""
+    node = node.unparenthesized()
+    sign = 1
+    if node.kind == "unary" and node.op == "-":
+        sign, node = -1, node.children[0].unparenthesized()
+    if node.kind != "literal" or node.op != INT or not node.token.text.isalnum() or \
+            node.token.text[-1:] in "uUlL":
+        return None
+    value = int_literal_value(node.token.text)
+    return sign * value if value <= _INT_MAX else None
+
+
+def string_test(node: Node, text: str, agent_eval: Eval) -> Optional[KernelString]:
+    """The kernel form of `node` if it is `$_streq(A, B)` or `$_strlen(A) OP N` (or `N OP
+    $_strlen(A)`) with arguments the kernel reads as GDB does; else None."""
+    node = node.unparenthesized()
+    whole = node.text(text)
+    if _callee(node, text, "$_streq", 2):
+        args = [_argument(child, text, agent_eval) for child in node.children[1:]]
+        if all(arg is not None for arg in args):
+            return KernelString(whole, "$_streq", tuple(args))
+        return None
+    if node.kind != "binary" or node.op not in _COMPARISONS:
+        return None
+    left, right = node.children
+    op = node.op
+    if not _callee(left, text, "$_strlen", 1):
+        left, right, op = right, left, _MIRRORED[op]
+    value = _small_integer(right, text)
+    if not _callee(left, text, "$_strlen", 1) or value is None:
+        return None
+    arg = _argument(left.unparenthesized().children[1], text, agent_eval)
+    if arg is None:
+        return None
+    return KernelString(whole, "$_strlen", (arg,), (op, value))

@@ -1,0 +1,84 @@
+"""GDB's string functions in the kernel (compiler/strings.py, stringcode.py), run in the
+reference eBPF interpreter: match, no match, or unsure (GDB decides) exactly where GDB's
+`A.string() == B.string()` is true, false, or an error or beyond the kernel's bound."""
+import pytest
+
+from harness.axref import Memory, run_bpf
+from gdb_plugin.compiler import AxUnavailable
+from gdb_plugin.compiler.predicate import build_program
+from gdb_plugin.compiler.result import KernelString
+from gdb_plugin.compiler.strings import MAX_STRING, string_test
+from gdb_plugin.compiler.syntax import parse
+from test_compiler_lower import VERDICTS, listing
+
+MATCH, NO_MATCH, UNSURE = 1, 0, 2
+A, B = 0x10000, 0x20000                  # where rdi and rsi point
+RDI, RSI = listing("reg 5", "end"), listing("reg 4", "end")
+
+
+def verdict(part, a=None, b=None):
+    regions = {address: data for address, data in ((A, a), (B, b)) if data is not None}
+    run = run_bpf(build_program(part, VERDICTS), {5: A, 4: B}, Memory(regions))
+    return run.r0
+
+
+@pytest.mark.parametrize("memory,expected", [
+    (b"omega\0", MATCH), (b"omegb\0", NO_MATCH), (b"omega!\0", NO_MATCH), (b"\0", NO_MATCH),
+    (b"omega", UNSURE),                                   # unreadable before its NUL
+    (b"x" * MAX_STRING + b"\0", NO_MATCH), (b"x" * (MAX_STRING + 1) + b"\0", UNSURE),
+    (b"om\xe9ga\0", UNSURE), (b"omega\0\xe9", MATCH),     # GDB cannot decode, or not read
+])
+def test_streq_with_a_literal(memory, expected):
+    assert verdict(KernelString("t", "$_streq", (RDI, b"omega")), memory) == expected
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    (b"alpha\0", b"alpha\0junk", MATCH), (b"alpha\0", b"alph\0", NO_MATCH),
+    (b"alpha\0", b"alpha\xff\0", UNSURE), (b"\0", b"\0", MATCH), (b"x\0", None, UNSURE),
+])
+def test_streq_of_two_strings_in_memory(a, b, expected):
+    assert verdict(KernelString("t", "$_streq", (RDI, RSI)), a, b) == expected
+
+
+def test_streq_with_the_literal_first():
+    part = KernelString("t", "$_streq", (b"alpha", RSI))
+    assert verdict(part, None, b"alpha\0") == MATCH
+    assert verdict(part, None, b"alpHa\0") == NO_MATCH
+
+
+@pytest.mark.parametrize("op,value,expected", [
+    ("==", 5, MATCH), ("!=", 5, NO_MATCH), ("<", 6, MATCH), (">", 5, NO_MATCH),
+    ("<=", 4, NO_MATCH), (">=", -1, MATCH),
+])
+def test_strlen_compared_with_an_integer(op, value, expected):
+    assert verdict(KernelString("t", "$_strlen", (RDI,), (op, value)), b"gamma\0") == expected
+    assert verdict(KernelString("t", "$_strlen", (b"gamma",), (op, value))) == expected
+
+
+def test_strlen_of_an_unreadable_string_is_unsure():
+    assert verdict(KernelString("t", "$_strlen", (RDI,), ("==", 5)), None) == UNSURE
+
+
+class StringGdb:
+    """GDB's answers for `p` (a char * in rdi) and `i` (an int)."""
+
+    def __call__(self, expression):
+        answers = {"(typeof(p))0": "const8 0", "*(p) == 0": "const8 0",
+                   "sizeof(*(p))": "const8 1", "p": "reg 5"}
+        if expression not in answers:
+            raise AxUnavailable("Attempt to take contents of a non-pointer value.")
+        ops = listing(answers[expression], "end").ops
+        return "Scope: 0x1000\nReg mask: 20\n" + "".join(
+            f"{op.offset:3d}  {op.name} {op.arg}\n" if op.arg is not None else
+            f"{op.offset:3d}  {op.name}\n" for op in ops)
+
+
+@pytest.mark.parametrize("text,kernel", [
+    ('$_streq(p, "x")', True), ('$_streq("x", p)', True), ("$_streq(p, p)", True),
+    ("$_strlen(p) > 3", True), ("-3 < $_strlen(p)", True), ("$_strlen(p) == 0x10", True),
+    ('$_streq(p, "x" "y")', False), ('$_streq(i, "x")', False), ('$_streq(p, "\\xe9")', False),
+    ("$_strlen(p) < 5u", False), ("$_strlen(p) + 1 == 5", False), ('$_regex(p, "x")', False),
+    ('$_streq(p, "' + "x" * (MAX_STRING + 1) + '")', False),
+])
+def test_which_string_tests_the_kernel_takes(text, kernel):
+    assert (string_test(parse(text), text, StringGdb()) is not None) == kernel
