@@ -148,13 +148,16 @@ def test_gdbserver_killed_while_armed_leaves_its_attached_program_running(kernel
     survivor, out = build("survivor"), tmp_path / "out"
     program = subprocess.Popen([survivor, "300000", out, "wait"])
     kill_gdbserver_and_wait = f"""python
-import os, select, signal
-with open(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children") as children:
-    for child in children.read().split():
-        with open(f"/proc/{{child}}/comm") as comm:
-            if comm.read().strip() == "gdbserver":
-                os.kill(int(child), signal.SIGKILL)
-                print("gdbserver killed")
+import os, re, select, signal
+with open("/proc/{program.pid}/status") as status:
+    tracer = int(re.search(r"^TracerPid:\\s+(\\d+)", status.read(), re.M)[1])
+with open(f"/proc/{{tracer}}/comm") as comm:
+    name = comm.read().strip()
+if name == "gdbserver":
+    os.kill(tracer, signal.SIGKILL)
+    print("gdbserver killed")
+else:
+    print(f"the program's tracer is {{tracer}} ({{name}}), not gdbserver")
 program = os.pidfd_open({program.pid})
 print("program ended" if select.select([program], [], [], 30)[0] else "program still runs")
 end"""
@@ -163,7 +166,8 @@ end"""
             f"target remote | gdbserver --attach - {program.pid}",
             "hbreak-if target i % 1000 == 7", "set var go = 1", "continue", "print i",
             kill_gdbserver_and_wait], timeout=120))
-        assert "[kernel tier]" in result.stdout and "gdbserver killed" in result.stdout
+        assert "[kernel tier]" in result.stdout, result
+        assert "gdbserver killed" in result.stdout, result
         assert result.values()[1] == "7"
         assert "program ended" in result.stdout
         assert program.wait(timeout=60) == 0
