@@ -145,26 +145,3 @@ def test_partial_compilation_is_explained_and_gdb_decides_the_rest(kernel_tier, 
     assert result.values()[1] == "114"  # the first i > 100 with i % 16 == 2
 
 
-@pytest.mark.parametrize("location,condition", [("*target", "$rdi % 3 == 1"),
-                                                ("-function target", "i % 3 == 1")])
-def test_location_compiled_at_the_first_stop_keeps_stopping_under_commands_that_continue(
-        kernel_tier, loop, location, condition):
-    """Set before `run`, such a location is compiled at the first stop; the stop's `commands`
-    (here: print and continue) run as soon as GDB does anything there, before the new
-    predicate is armed.  The old one must stay armed meanwhile, and the report stays silent."""
-    expected = gdb_stops(loop, location, condition, args=["20"])
-    got, result = hbreak_if_stops(loop, location, condition, args=["20"])
-    assert len(expected) == 7      # calls 1, 4, ..., 19 (at *target, `i` is not stored yet)
-    assert got == expected
-    assert "hbreak-if 1," not in result.stdout   # `silent` commands: no report, as GDB's own
-    assert "warning" not in result.stderr
-
-
-def test_hits_before_a_put_off_compilation_are_not_called_filtered_in_the_kernel(kernel_tier,
-                                                                                 loop):
-    """`*ADDRESS` set before `run` is compiled at its first stop: until then GDB rejected the
-    hits; at the next run the kernel filters from the start."""
-    result = run_gdb(loop, ["hbreak-if *target $rdi == 5", "run", "run"], args=["10"]).check()
-    reports = re.findall(r"^hbreak-if 1, .*\n.*\n(\(\d+ hits filtered in the kernel\))?",
-                         result.stdout, re.M)
-    assert reports == ["", "(5 hits filtered in the kernel)"], result.stdout

@@ -184,7 +184,9 @@ def _sources():
     return {path: path.read_text() for path in PLUGIN_DIR.rglob("*.py")}
 
 
-def test_plugin_starts_no_program_and_changes_no_credentials():
+def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
+    """The one program started is a separate GDB (preflight.py: its own executable, no shell,
+    no init files) that compiles a condition and exits."""
     forbidden = re.compile(r"\bsubprocess\b|os\.system|os\.exec\w*|os\.spawn\w*|os\.popen|"
                            r"shell=True|\bset(e|re)?[ug]id\b|capset|PR_CAP_AMBIENT|"
                            r"(?<![\w.])(eval|exec|compile)\(")
@@ -193,10 +195,16 @@ def test_plugin_starts_no_program_and_changes_no_credentials():
              if forbidden.search(line) and not line.strip().startswith(("#", "def "))]
     # The self-test's child gives up its capabilities (what it keeps is checked in
     # test_kernel_probe.py): the one capset, with sets that are all clear.
-    drop = "gdb_plugin/kernel/privileges.py"
+    drop, preflight = "gdb_plugin/kernel/privileges.py", "gdb_plugin/gdbside/preflight.py"
     assert set(found) <= {
         (drop, "self._capset = libc.capset"),
-        (drop, "if self._capset(ctypes.byref(self._header), self._nothing) != 0:")}, found
+        (drop, "if self._capset(ctypes.byref(self._header), self._nothing) != 0:"),
+        (preflight, "import subprocess"),
+        (preflight, "done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, "
+                    "text=True,"),
+        (preflight, "except (OSError, subprocess.SubprocessError):")}, found
+    started = (REPO / preflight).read_text()
+    assert 'os.readlink("/proc/self/exe")' in started and '"-nx", "-batch"' in started
     assert "self._nothing = (_CapData * 2)()" in (REPO / drop).read_text()
     forks = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
                    if "os.fork()" in text)

@@ -4,7 +4,8 @@
 post-prologue address; without `-at` it compiles at the selected frame's pc.
 Every listing names its pc ("Scope:"), which is checked against the address
 asked for.  Where no linespec names the address (a `*ADDR` inside a line):
-  * a condition that reads no local variable compiles the same anywhere;
+  * a condition that reads no local variable compiles the same anywhere in the
+    same block, so the listing of the address's line serves;
   * otherwise the selected frame's pc is moved to ADDR for the compilation and
     restored right after.
 
@@ -26,6 +27,7 @@ from ..compiler import AxUnavailable
 from ..compiler.errors import ConditionSyntaxError
 from ..compiler.hazards import value_names
 from ..compiler.syntax import parse, replace_spans
+from .preflight import compiles_in_a_separate_gdb, object_file_of
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
@@ -43,14 +45,15 @@ _allowed = 0
 
 
 class NotCompiledYet(AxUnavailable):
-    """Compiling would need a GDB command that may fail, inside GDB's event processing."""
+    """Compiling needs a moment that has not come: a GDB command that may fail, inside GDB's
+    event processing, or a stopped program whose pc can be moved."""
 
     raised = 0  # how many times, so that a caller can tell a compilation was put off
 
-    def __init__(self):
+    def __init__(self, why="GDB cannot do it while it handles the program's start, exec or "
+                           "library loads"):
         NotCompiledYet.raised += 1
-        super().__init__("compiled for the kernel at the next stop: GDB cannot do it while it "
-                         "handles the program's start, exec or library loads")
+        super().__init__(f"compiled for the kernel at the next stop: {why}")
 
 
 @contextlib.contextmanager
@@ -110,14 +113,19 @@ class _InternalErrorsAbortTheCommand:
 compiling = _InternalErrorsAbortTheCommand  # around a whole compilation
 
 
-def _agent_eval(arguments):
+def _agent_eval(arguments, object_file=None):
     """`maint agent-eval ARGUMENTS`, within the rules above; what GDB said is kept by the
-    whole ARGUMENTS (where and what), since an expression may compile at one location only."""
+    whole ARGUMENTS (where and what), since an expression may compile at one location only.
+    Inside GDB's events, arguments not yet known may be vouched for by a separate GDB on the
+    `object_file` that holds the location (preflight.py)."""
+    if "\n" in arguments or "\r" in arguments:   # GDB would run the next line as a command
+        raise AxUnavailable("the condition spans more than one line")
     remembered = arguments.startswith("-at ")  # without -at, it depends on the selected pc
     if remembered and _verdicts.get(arguments):
         raise AxUnavailable(_verdicts[arguments])
     if not _allowed and not (remembered and arguments in _verdicts):
-        raise NotCompiledYet()
+        if not (remembered and compiles_in_a_separate_gdb(object_file, arguments)):
+            raise NotCompiledYet()
     try:
         with _InternalErrorsAbortTheCommand():
             output = gdb.execute(f"maint agent-eval {arguments}", to_string=True)
@@ -228,20 +236,24 @@ def _compile(address, linespec, expression, may_move_pc):
         raise AxUnavailable(f"it reads the C++ reference {references[0]}, which GDB's agent "
                             "expressions read as the address it holds")
     expression = _extended_locals(symbols, expression)
+    object_file = None if _allowed else object_file_of(address)
     if linespec is not None:
-        listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}"),
+        listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}", object_file),
                                     address)
+        if listing is not None:
+            return listing
+    line = _line_linespec(address)
+    frame_free = not any(symbol.needs_frame for symbol in symbols)
+    if line is not None:
+        output = _agent_eval(f"-at {line}, {expression}", object_file)
+        listing = _listing_at_scope(output, address)
+        if listing is None and frame_free:
+            listing = _listing_in_same_block(output, address)
         if listing is not None:
             return listing
     if not _allowed:
         raise NotCompiledYet()
-    line = _line_linespec(address)
-    if line is not None:
-        listing = _listing_at_scope(_agent_eval(f"-at {line}, {expression}"),
-                                    address)
-        if listing is not None:
-            return listing
-    if not any(symbol.needs_frame for symbol in symbols):
+    if frame_free:
         output = _agent_eval(expression)
         return output[output.index("Scope:"):] if "Scope:" in output else output
     if may_move_pc:
@@ -249,6 +261,25 @@ def _compile(address, linespec, expression, may_move_pc):
     raise AxUnavailable(f"GDB compiles conditions on local variables only at the start of a "
                         f"line, and {address:#x} is inside one: set this breakpoint while the "
                         f"program is stopped to have the kernel filter on them")
+
+
+def _listing_in_same_block(output, address):
+    """A listing of `output` compiled where the same names mean the same variables as at
+    `address` (the same innermost block): for a condition that reads no frame, it is valid at
+    `address` too.  `-at LINE` is a command whose outcome is remembered, so unlike compiling
+    at the selected pc it can be redone while GDB handles the program's start or a library load."""
+    wanted = _block_span(address)
+    scopes = [int(match.group(1), 16) for match in _SCOPE.finditer(output)]
+    same = [scope for scope in scopes if wanted is not None and _block_span(scope) == wanted]
+    return _listing_at_scope(output, same[0]) if same else None
+
+
+def _block_span(address):
+    try:
+        block = gdb.block_for_pc(address)
+    except RuntimeError:
+        return None
+    return (block.start, block.end) if block is not None else None
 
 
 def settled(address, linespec):
@@ -260,7 +291,8 @@ def settled(address, linespec):
 
 def _compile_with_pc_at(address, expression):
     if not gdb.selected_inferior().pid or gdb.selected_thread() is None:
-        raise AxUnavailable("the program is not running, and the address is not a linespec")
+        raise NotCompiledYet("GDB compiles a local variable inside a line only where the "
+                             "program is stopped")
     newest = gdb.newest_frame()
     saved_pc = newest.pc()
     if saved_pc == address:

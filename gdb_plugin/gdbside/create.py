@@ -8,7 +8,7 @@ from ..compiler.hazards import flags_as_integers
 from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
 from . import arming, ignore, remote, whereabouts
-from .agent import is_program_symbol
+from .agent import NotCompiledYet, is_program_symbol
 from .cmdline import Request, check_ignore, check_location, check_one_line
 from .leftovers import delete_leftovers
 from .model import HBreakIf, registry
@@ -85,10 +85,13 @@ def assess(bp: HBreakIf) -> None:
         bp.tier, bp.reason = choose_tier()
     if bp.tier == TIER_PTRACE or not bp.condition or not bp.addresses():
         return
+    put_off = NotCompiledYet.raised
     try:
         compiled = compile_at(bp, bp.addresses()[0], may_move_pc=True)
     except AxUnavailable:
         return  # decided per address when the program runs
+    if NotCompiledYet.raised != put_off:
+        return  # a part compiles only once the program runs
     bp.notes = [note for note in compiled.notes if not note.in_kernel]
     if compiled.kernel_part is None:
         bp.tier, bp.reason = TIER_PTRACE, NOTHING_COMPILES
