@@ -2,10 +2,12 @@
 stops as GDB's own `break LOCATION if CONDITION`, and the hits before the stop were rejected in
 the kernel, not by GDB."""
 import re
+import subprocess
 
 import pytest
 
 from harness.gdb import run_gdb
+from harness.processes import end
 from harness.programs import build, build_shared
 from harness.stops import gdb_stops, hbreak_if_stops
 
@@ -21,9 +23,9 @@ def address_of(binary, expression):
     return result.values()[1]
 
 
-def second_instruction_of_line(binary, line):
-    """`*target+OFFSET` naming the second instruction of loop.c:LINE, inside the line."""
-    result = run_gdb(binary, [f"info line loop.c:{line}", "x/2i $_"], plugin=False).check()
+def second_instruction_of_line(binary, line, source="loop.c"):
+    """`*target+OFFSET` naming the second instruction of SOURCE:LINE, inside the line."""
+    result = run_gdb(binary, [f"info line {source}:{line}", "x/2i $_"], plugin=False).check()
     return "*" + re.findall(r"<(target\+\d+)>", result.stdout)[-1]
 
 
@@ -125,3 +127,29 @@ def test_pending_condition_naming_the_programs_globals_is_compiled_at_the_first_
     reports = re.findall(r"^hbreak-if 1, .*\n.*\n(\(\S+ hits filtered in the kernel\))?",
                          result.stdout, re.M)
     assert reports == ["", "(2,999 hits filtered in the kernel)"], result.stdout
+
+
+def test_set_after_start_inside_a_line_on_a_local_the_kernel_filters_from_the_first_hit(
+        kernel_tier, pie):
+    location = second_instruction_of_line(pie, 26)
+    result = run_gdb(pie, ["start", f"hbreak-if {location} i == 2999", "continue", "print i"],
+                     args=[N]).check()
+    assert "(2,999 hits filtered in the kernel)" in result.stdout, result.stdout
+    assert result.values() == {1: "2999"}
+
+
+def test_set_on_an_attached_program_inside_a_line_the_kernel_filters_from_the_first_hit(
+        kernel_tier, tmp_path):
+    survivor = build("survivor")
+    location = second_instruction_of_line(survivor, 14, "survivor.c")
+    program = subprocess.Popen([survivor, str(N), tmp_path / "out", "wait"])
+    try:
+        result = run_gdb(survivor, [f"attach {program.pid}", f"hbreak-if {location} i == 2999",
+                                    "set var go = 1", "continue", "print i", "continue"]).check(
+                                        allow_errors=True)
+        assert "(2,999 hits filtered in the kernel)" in result.stdout, result.stdout
+        assert result.values() == {1: "2999"}
+        assert program.wait(timeout=60) == 0
+    finally:
+        end(program)
+    assert (tmp_path / "out").read_text() == f"finished {N}\n"
