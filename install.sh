@@ -38,8 +38,9 @@ sudo=()
 
 packages=(gdb gcc libc6-dev make python3 python3-venv python3-pygments llvm procps libcap2-bin tmux)
 if [ "$bcc" -eq 1 ]; then packages+=(python3-bpfcc); fi
-# The tests run GDB against gdbserver, over a pipe and in a pid namespace of its own.
-if [ "$dev" -eq 1 ]; then packages+=(gdbserver); fi
+# The tests run GDB against gdbserver, over a pipe and in a pid namespace of its own, and
+# build C++ programs as well as C ones.
+if [ "$dev" -eq 1 ]; then packages+=(gdbserver g++); fi
 
 missing=()
 for p in "${packages[@]}"; do

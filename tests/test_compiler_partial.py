@@ -271,7 +271,7 @@ def test_a_compiled_part_of_an_undecidable_disjunction_is_noted():
 def test_registers_are_rewritten_for_gdb_and_kernel():
     compiled = compile_condition("rdi == 3 && eax < 0", FakeGdb(),
                                  lambda name: False)
-    assert compiled.rewritten == "$rdi == 3 && ((int)$rax) < 0"
+    assert compiled.rewritten == "$rdi == 3 && ((int)((long)$rax & 0xffffffff)) < 0"
 
 
 def test_a_type_error_at_every_hit_leaves_no_filter():

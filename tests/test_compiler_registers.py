@@ -33,23 +33,28 @@ def test_registers_outside_pt_regs_are_refused_by_name(number, name):
     ("rip != 0 && eflags & 0x200", "$rip != 0 && $eflags & 0x200"),
     ("r8 + r15 > rsp", "$r8 + $r15 > $rsp"),
     ("pc == 0x401000 || sp < 4096", "$rip == 0x401000 || $rsp < 4096"),
-    ("eax < 0", "((int)$rax) < 0"),
-    ("ax == -1", "((short)$rax) == -1"),
-    ("al == 'a'", "((signed char)$rax) == 'a'"),
-    ("ah > 2", "((signed char)($rax >> 8)) > 2"),
-    ("bh + ch + dh", "((signed char)($rbx >> 8)) + ((signed char)($rcx >> 8)) + "
-                     "((signed char)($rdx >> 8))"),
-    ("esi == edi", "((int)$rsi) == ((int)$rdi)"),
-    ("si + di + bp", "((short)$rsi) + ((short)$rdi) + ((short)$rbp)"),
-    ("sil | dil | bpl | spl", "((signed char)$rsi) | ((signed char)$rdi) | "
-                              "((signed char)$rbp) | ((signed char)$rsp)"),
-    ("esp == ebp", "((int)$rsp) == ((int)$rbp)"),
-    ("r8d + r9w + r10l + r11b", "((int)$r8) + ((short)$r9) + ((signed char)$r10) + "
-                                "((signed char)$r11)"),
+    ("eax < 0", "((int)((long)$rax & 0xffffffff)) < 0"),
+    ("ax == -1", "((short)((long)$rax & 0xffff)) == -1"),
+    ("al == 'a'", "((signed char)((long)$rax & 0xff)) == 'a'"),
+    ("ah > 2", "((signed char)(((long)$rax >> 8) & 0xff)) > 2"),
+    ("bh + ch + dh", "((signed char)(((long)$rbx >> 8) & 0xff)) + "
+                     "((signed char)(((long)$rcx >> 8) & 0xff)) + "
+                     "((signed char)(((long)$rdx >> 8) & 0xff))"),
+    ("esi == edi", "((int)((long)$rsi & 0xffffffff)) == ((int)((long)$rdi & 0xffffffff))"),
+    ("si + di + bp", "((short)((long)$rsi & 0xffff)) + ((short)((long)$rdi & 0xffff)) + "
+                     "((short)((long)$rbp & 0xffff))"),
+    ("sil | dil | bpl | spl", "((signed char)((long)$rsi & 0xff)) | "
+                              "((signed char)((long)$rdi & 0xff)) | "
+                              "((signed char)((long)$rbp & 0xff)) | "
+                              "((signed char)((long)$rsp & 0xff))"),
+    ("esp == ebp", "((int)((long)$rsp & 0xffffffff)) == ((int)((long)$rbp & 0xffffffff))"),
+    ("r8d + r9w + r10l + r11b", "((int)((long)$r8 & 0xffffffff)) + ((short)((long)$r9 & 0xffff)) + "
+                                "((signed char)((long)$r10 & 0xff)) + "
+                                "((signed char)((long)$r11 & 0xff))"),
     ("$pc == $sp", "$rip == $rsp"),
     ("$ps & 1", "$eflags & 1"),
-    ("$eax == $r12d", "((int)$rax) == ((int)$r12)"),
-    ("$ah", "((signed char)($rax >> 8))"),
+    ("$eax == $r12d", "((int)((long)$rax & 0xffffffff)) == ((int)((long)$r12 & 0xffffffff))"),
+    ("$ah", "((signed char)(((long)$rax >> 8) & 0xff))"),
     # GDB's own registers stay; $fp is GDB's frame base, not rbp
     ("$rax == $fp", "$rax == $fp"),
     ("$r8b == 1", "$r8b == 1"),                 # not a GDB register: a convenience variable
@@ -71,7 +76,7 @@ def test_rewrite(condition, rewritten):
 def test_program_symbols_win_over_register_names():
     symbols = {"ax", "rip", "count"}
     assert (rewrite_registers("ax + rip + eax + count", symbols.__contains__)
-            == "ax + rip + ((int)$rax) + count")
+            == "ax + rip + ((int)((long)$rax & 0xffffffff)) + count")
 
 
 def test_whitespace_and_spelling_outside_registers_is_kept():

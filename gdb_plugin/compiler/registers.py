@@ -72,8 +72,11 @@ _FULL_NAMES = ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
                "cs", "ss", "ds", "es", "fs", "gs", "fs_base", "gs_base", "orig_rax"]
 
 # GDB's own types for its amd64 pseudo-registers: $eax is int32_t, $ax int16_t, $al and $ah
-# int8_t -- all signed. Each becomes a cast of the full register with the same type.
+# int8_t -- all signed. Each becomes a cast of the full register's bits, masked first: GDB 16
+# truncates a negative integer by its magnitude in a cast (there `(signed char)-765` is -3, not
+# 3), a non-negative one as C does.
 _INT32, _INT16, _INT8 = "int", "short", "signed char"
+_MASKS = {_INT32: "0xffffffff", _INT16: "0xffff", _INT8: "0xff"}
 
 
 def _sub_registers() -> Dict[str, Tuple[str, str, int]]:
@@ -110,9 +113,8 @@ _TAG_KEYWORDS = {"struct", "union", "enum", "class"}
 
 
 def _sub_register_text(full: str, ctype: str, shift: int) -> str:
-    if shift:
-        return f"(({ctype})(${full} >> {shift}))"
-    return f"(({ctype})${full})"
+    bits = f"((long)${full} >> {shift})" if shift else f"(long)${full}"   # $rsp is a pointer
+    return f"(({ctype})({bits} & {_MASKS[ctype]}))"
 
 
 def _replacement_for_bare(name: str) -> Optional[str]:

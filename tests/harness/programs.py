@@ -12,8 +12,12 @@ from harness.paths import BUILD, PROGRAMS
 CC = "gcc"
 CXX = "g++"
 
-# Link flags a program always needs, so tests need not repeat them.
+# Flags a program always needs, so tests need not repeat them. The differential programs are
+# C17: GCC 15 compiles C23 by default, where DWARF names the boolean type `bool`, and GDB 16 and
+# 18 know `_Bool` (which their conditions cast to) only from the program.
 _NEEDS = {
+    "cond_diff": ("-std=gnu17",),
+    "rel_diff": ("-std=gnu17",),
     "threads": ("-pthread",),
     "traps": ("-pthread",),
     "many_threads": ("-pthread",),
