@@ -23,7 +23,8 @@ import re
 
 import gdb
 
-from ..compiler import AxUnavailable
+from ..compiler import AxUnavailable, CompileError
+from ..compiler.ax import parse_listing
 from ..compiler.errors import ConditionSyntaxError
 from ..compiler.hazards import value_names
 from ..compiler.syntax import parse, replace_spans
@@ -218,9 +219,35 @@ def agent_eval_at(address, linespec=None, may_move_pc=False):
     def agent_eval(expression):
         key = (address, expression)
         if key not in _listings:
-            _listings[key] = _compile(address, linespec, expression, may_move_pc)
+            _listings[key] = _checked_folding(
+                _compile(address, linespec, expression, may_move_pc), expression)
         return _listings[key]
     return agent_eval
+
+
+def _checked_folding(listing, expression):
+    """GDB 18 folds a logical operation between constants to 0 in agent expressions (`0 || 1`
+    compiles to `const8 0`, while `print 0 || 1` is 1): a listing that is one constant, for an
+    expression with `&&` or `||`, is checked against GDB's own value of it where GDB can
+    evaluate it (the listing reads neither registers nor memory)."""
+    if "&&" not in expression and "||" not in expression:
+        return listing
+    try:
+        ops = parse_listing(listing).ops
+    except CompileError:
+        return listing
+    if len(ops) != 2 or not ops[0].name.startswith("const") or ops[1].name != "end":
+        return listing
+    try:
+        value = int(gdb.parse_and_eval(expression))
+    except (gdb.error, OverflowError, ValueError):
+        return listing      # GDB cannot evaluate it here (a type probe without a frame)
+    if value == ops[0].arg:
+        return listing
+    if not 0 <= value < 1 << 63:
+        raise AxUnavailable(f"GDB's agent expression folds it to {ops[0].arg}, not {value}")
+    header = [line for line in listing.splitlines() if line.startswith(("Scope:", "Reg mask"))]
+    return "\n".join([*header, f"  0  const64 {value}", "  9  end", ""])
 
 
 def _compile(address, linespec, expression, may_move_pc):
