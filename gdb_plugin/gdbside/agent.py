@@ -23,16 +23,18 @@ import re
 
 import gdb
 
-from ..compiler import AxUnavailable, CompileError
-from ..compiler.ax import parse_listing
+from ..compiler import AxUnavailable
 from ..compiler.errors import ConditionSyntaxError
 from ..compiler.hazards import value_names
 from ..compiler.syntax import parse, replace_spans
+from ..compiler.tokens import STRING
 from .preflight import compiles_in_a_separate_gdb, object_file_of
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
 _SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
+# Nodes that read nothing when made of literals (not `*` or `&`, not a string).
+_LITERAL_ONLY = {"literal", "paren", "unary", "binary", "ternary"}
 # Registers that only a live Linux process's target description has: with no process, GDB 16
 # and 18 die of a segmentation fault compiling them (GDB 13 compiles them).
 _PROCESS_REGISTERS = re.compile(r"\$(?:orig_rax|fs_base|gs_base)\b")
@@ -219,35 +221,39 @@ def agent_eval_at(address, linespec=None, may_move_pc=False):
     def agent_eval(expression):
         key = (address, expression)
         if key not in _listings:
-            _listings[key] = _checked_folding(
-                _compile(address, linespec, expression, may_move_pc), expression)
+            _listings[key] = _compile(address, linespec, _literal_logic_folded(expression),
+                                      may_move_pc)
         return _listings[key]
     return agent_eval
 
 
-def _checked_folding(listing, expression):
-    """GDB 18 folds a logical operation between constants to 0 in agent expressions (`0 || 1`
-    compiles to `const8 0`, while `print 0 || 1` is 1): a listing that is one constant, for an
-    expression with `&&` or `||`, is checked against GDB's own value of it where GDB can
-    evaluate it (the listing reads neither registers nor memory)."""
+def _literal_logic_folded(expression):
+    """`expression` with each `&&` or `||` made of literals only (`(31 < 33) || (1 > 2)`)
+    replaced by GDB's own value of it: GDB 18 compiles such an operation to 0 in agent
+    expressions (`0 || 1` is `const8 0`, while `print 0 || 1` is 1), even inside a larger
+    condition. A literal-only operation reads nothing, so evaluating it here is safe."""
     if "&&" not in expression and "||" not in expression:
-        return listing
+        return expression
     try:
-        ops = parse_listing(listing).ops
-    except CompileError:
-        return listing
-    if len(ops) != 2 or not ops[0].name.startswith("const") or ops[1].name != "end":
-        return listing
-    try:
-        value = int(gdb.parse_and_eval(expression))
-    except (gdb.error, OverflowError, ValueError):
-        return listing      # GDB cannot evaluate it here (a type probe without a frame)
-    if value == ops[0].arg:
-        return listing
-    if not 0 <= value < 1 << 63:
-        raise AxUnavailable(f"GDB's agent expression folds it to {ops[0].arg}, not {value}")
-    header = [line for line in listing.splitlines() if line.startswith(("Scope:", "Reg mask"))]
-    return "\n".join([*header, f"  0  const64 {value}", "  9  end", ""])
+        tree = parse(expression)
+    except ConditionSyntaxError:
+        return expression
+    spans = []
+
+    def visit(node):
+        if (node.kind == "binary" and node.op in ("&&", "||")
+                and all(part.kind in _LITERAL_ONLY and part.op not in (STRING, "*", "&")
+                        for part in node.walk())):
+            try:
+                spans.append((node.start, node.end,
+                              str(int(gdb.parse_and_eval(node.text(expression))))))
+            except (gdb.error, OverflowError, ValueError):
+                pass
+            return
+        for child in node.children:
+            visit(child)
+    visit(tree)
+    return replace_spans(expression, spans)
 
 
 def _compile(address, linespec, expression, may_move_pc):
