@@ -21,7 +21,8 @@ LIBRARIES = 20
 CALLS = 3000
 CONDITION = f"x == {CALLS - 1}"
 _DIR = os.path.join(build.BUILD, "library_load")
-_LIBRARY = "__attribute__((noinline)) int f{k}(int x) {{ static volatile int s; s += x; return x; }}\n"
+_LIBRARY = ("__attribute__((noinline)) int f{k}(int x) "
+            "{{ static volatile int s; s += x; return x; }}\n")
 _PROGRAM = r"""
 #include <dlfcn.h>
 #include <stdio.h>

@@ -33,8 +33,10 @@ from .preflight import compiles_in_a_separate_gdb, object_file_of
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
 _SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
-# Nodes that read nothing when made of literals (not `*` or `&`, not a string).
+# Nodes that read nothing and cannot fail when made of literals: not `*` or `&` (memory), not
+# `/` or `%` (division by zero), not a string.
 _LITERAL_ONLY = {"literal", "paren", "unary", "binary", "ternary"}
+_NOT_LITERAL_ONLY = (STRING, "*", "&", "/", "%")
 # Registers that only a live Linux process's target description has: with no process, GDB 16
 # and 18 die of a segmentation fault compiling them (GDB 13 compiles them).
 _PROCESS_REGISTERS = re.compile(r"\$(?:orig_rax|fs_base|gs_base)\b")
@@ -231,7 +233,8 @@ def _literal_logic_folded(expression):
     """`expression` with each `&&` or `||` made of literals only (`(31 < 33) || (1 > 2)`)
     replaced by GDB's own value of it: GDB 18 compiles such an operation to 0 in agent
     expressions (`0 || 1` is `const8 0`, while `print 0 || 1` is 1), even inside a larger
-    condition. A literal-only operation reads nothing, so evaluating it here is safe."""
+    condition. A literal-only operation reads nothing and cannot fail, so evaluating it here
+    is safe even while GDB handles the program's events."""
     if "&&" not in expression and "||" not in expression:
         return expression
     try:
@@ -242,7 +245,7 @@ def _literal_logic_folded(expression):
 
     def visit(node):
         if (node.kind == "binary" and node.op in ("&&", "||")
-                and all(part.kind in _LITERAL_ONLY and part.op not in (STRING, "*", "&")
+                and all(part.kind in _LITERAL_ONLY and part.op not in _NOT_LITERAL_ONLY
                         for part in node.walk())):
             try:
                 spans.append((node.start, node.end,

@@ -19,7 +19,7 @@ import tempfile
 import gdb
 
 _TIMEOUT_S = 10
-# (object file, its mtime, arguments) a separate GDB did not compile: not asked again in this session.
+# (object file, its mtime, arguments) a separate GDB did not compile: not asked again.
 _refused = set()
 _data_directory = None
 
