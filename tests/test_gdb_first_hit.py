@@ -8,19 +8,13 @@ import pytest
 
 from harness.gdb import run_gdb
 from harness.processes import end
-from harness.programs import build, build_shared
+from harness.programs import build, build_shared, symbol_address
 from harness.stops import gdb_stops, hbreak_if_stops
 
 N = 3000
 # Registers and globals, which mean the same at every instruction of target (at its first one
 # too, where GDB's `i` is not stored yet); true at the call with i == 2999 only.
 CONDITION = "$rdi > 2990 && g_cur->id == 7 && g_unsigned == 2999 * 2654435761u"
-
-
-def address_of(binary, expression):
-    """What `print/x` gives for `expression` in `binary`, without running it."""
-    result = run_gdb(binary, [f"print/x {expression}"], plugin=False).check()
-    return result.values()[1]
 
 
 def second_instruction_of_line(binary, line, source="loop.c"):
@@ -40,7 +34,8 @@ def no_pie():
 
 
 LOCATIONS = {
-    "*ADDRESS, not PIE": lambda pie, no_pie: (no_pie, f"*{address_of(no_pie, '&target')}"),
+    "*ADDRESS, not PIE": lambda pie, no_pie: (no_pie,
+                                              f"*{symbol_address(no_pie, 'target'):#x}"),
     "*FUNCTION, PIE": lambda pie, no_pie: (pie, "*target"),
     "*ADDRESS inside a line": lambda pie, no_pie: (pie, second_instruction_of_line(pie, 26)),
     "-function": lambda pie, no_pie: (pie, "-function target"),

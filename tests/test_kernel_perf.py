@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from harness.programs import build
+from harness.programs import build, symbol_address
 
 from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, call, encode_program, exit_insn, jmp, ldx,
                               mov64)
@@ -58,15 +58,6 @@ def subject_exe():
     return build("kernel_calls", "-O2", extra=("-no-pie",))
 
 
-def nm_address(exe, symbol):
-    out = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[2] == symbol:
-            return int(parts[0], 16)
-    raise LookupError(symbol)
-
-
 class Subject:
     """A running kernel_calls, stopped before its calls until go()."""
 
@@ -78,7 +69,7 @@ class Subject:
         assert ready[0] == "ready", ready
         self.pid = int(ready[1])
         self.target = int(ready[2], 16)
-        assert self.target == nm_address(exe, "target")
+        assert self.target == symbol_address(exe, "target")
 
     def go(self, timeout=60):
         """Let it run; return its list of (x, si_code, si_perf_data, si_addr, flags)."""

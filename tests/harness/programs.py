@@ -74,3 +74,13 @@ def build(name: str, opt: str = "-O0", extra=()) -> Path:
 def build_shared(name: str, opt: str = "-O0", extra=()) -> Path:
     """Shared library (lib<name>.so) built from tests/programs/<name>.c."""
     return _compile(name, [opt, "-shared", "-fPIC", *extra], f"lib{name}.so")
+
+
+def symbol_address(exe: Path, symbol: str) -> int:
+    """The address `nm` gives for `symbol` in `exe` (final in a program built -no-pie)."""
+    out = subprocess.run(["nm", str(exe)], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == symbol:
+            return int(parts[0], 16)
+    raise LookupError(symbol)
