@@ -378,6 +378,19 @@ def test_lowering_matches_reference(expr, vector_list):
     check(expr, vector_list)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ax_programs(), st.lists(vectors(), min_size=1, max_size=4))
+def test_lowering_for_a_gdb_narrowing_by_magnitude_is_the_reference_or_unsure(expr, vector_list):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("gdb_plugin.compiler.narrowing._gdb_truncates_magnitude", True)
+        program = build_program(KernelLeaf("generated", expr), VERDICTS)
+    for vector in vector_list:
+        registers, memory = resolve(vector, PAGE, INTERPRETER_FIXED)
+        want = EXPECTED_R0[reference(expr, registers, memory)]
+        got = run_bpf(program, registers, memory).r0
+        assert got in (want, 2), f"{expr.format()}\nregisters {registers}\nexpected {want}: {got}"
+
+
 # -- every op, every operand form -------------------------------------------------------------
 OPERAND_VALUES = [0, 1, 5, 63, 64, 0x7F, 0x80, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
                   1 << 32, (1 << 63) - 1, 1 << 63, MASK, MASK - 4]
@@ -670,3 +683,53 @@ Reg mask: 40
     assert verdict(expr, {6: rbp}, memory) == 1
     memory = Memory({rbp - 4: (0xFFFFFFFF).to_bytes(4, "little")})
     assert verdict(expr, {6: rbp}, memory) == 0
+
+
+@pytest.fixture
+def gdb_narrowing_by_magnitude(monkeypatch):
+    monkeypatch.setattr("gdb_plugin.compiler.narrowing._gdb_truncates_magnitude", True)
+
+
+# (int)(rdi OP rsi) == rdx, as GDB compiles it for ints, with GDB 16's values where they differ
+# from C's: -70000 << 16 is 292552704 there and -292552704 in C.
+@pytest.mark.parametrize("op,a,b,c_value", [
+    ("lsh", -70000, 16, -292552704), ("mul", -70000, 100000, 1589934592),
+    ("mul", -3, 1431655766, -2)])
+def test_a_narrowing_gdb_16_does_by_magnitude_is_left_to_gdb(gdb_narrowing_by_magnitude,
+                                                              op, a, b, c_value):
+    expr = listing("reg 5", "reg 4", op, "ext 32", "reg 1", "equal", "end")
+    registers = {5: a & MASK, 4: b & MASK, 1: c_value & MASK}
+    assert verdict(expr, registers) == 2
+    cast = listing("reg 5", "ext 16", "reg 1", "equal", "end")   # (short)rdi == rdx
+    assert verdict(cast, {5: -70000 & MASK, 1: -4464 & MASK}) == 2
+    assert verdict(listing("const32 " + str(-70000 & 0xFFFFFFFF), "ext 32", "ext 16", "end")) == 2
+    assert verdict(listing("const32 " + str(-40000 & 0xFFFFFFFF), "ext 32", "ext 16", "end")) == 1
+
+
+@pytest.mark.parametrize("op,a,b", [("lsh", -70000, 15), ("lsh", 70000, 16), ("mul", -70000, 3),
+                                    ("mul", 70000, 100000), ("mul", -65536, 32767)])
+def test_narrowings_gdb_16_does_as_c_stay_in_the_kernel(gdb_narrowing_by_magnitude, op, a, b):
+    c_value = _extend32(a << b if op == "lsh" else a * b)
+    expr = listing("reg 5", "reg 4", op, "ext 32", "reg 1", "equal", "end")
+    assert verdict(expr, {5: a & MASK, 4: b & MASK, 1: c_value & MASK}) == 1
+    assert verdict(expr, {5: a & MASK, 4: b & MASK, 1: (c_value + 1) & MASK}) == 0
+    cast = listing("reg 5", "ext 16", "reg 1", "equal", "end")
+    assert verdict(cast, {5: -40000 & MASK, 1: 25536}) == 1
+
+
+def test_64_bit_products_and_shifts_beyond_64_bits_are_left_to_gdb(gdb_narrowing_by_magnitude):
+    assert rdi_rsi("lsh", -70000, 50) == 2
+    assert rdi_rsi("mul", -70000, 300000000000000) == 2
+    assert rdi_rsi("mul", 1 << 33, 2) == 2
+    assert rdi_rsi("lsh", -70000, 40) == 1 and rdi_rsi("mul", -70000, 3) == 1
+
+
+def test_a_gdb_narrowing_as_c_does_keeps_every_such_hit_in_the_kernel():
+    expr = listing("reg 5", "reg 4", "lsh", "ext 32", "reg 1", "equal", "end")
+    assert verdict(expr, {5: -70000 & MASK, 4: 16, 1: -292552704 & MASK}) == 1
+    assert rdi_rsi("lsh", -70000, 50) == 1
+
+
+def _extend32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value

@@ -22,6 +22,7 @@ from ..ebpf import Alu, Jmp, Label, Reg, alu64, call, ldx, ld_imm64, load_const,
 from .ax import AxExpr
 from .errors import UnsupportedAx
 from .flow import FlowAssembler
+from .narrowing import gdb_truncates_magnitude
 from .registers import pt_regs_field
 from .stackdepth import analyze
 
@@ -64,6 +65,10 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value & INT64_MIN else value
 
 
+def _fits_signed64(exact: int) -> bool:
+    return -(1 << 63) <= exact < (1 << 63)
+
+
 def _fits_imm32(value: int) -> bool:
     return -(1 << 31) <= _signed(value) < (1 << 31)
 
@@ -102,6 +107,8 @@ class _Lowering:
         self.pending: Dict[int, int] = {}       # depth -> constant not yet materialized
         self.labels: Dict[int, Label] = {}       # op index -> label of a jump target
         self.index_of = expr.op_at()
+        # A GDB narrowing by magnitude (narrowing.py) decides values it narrows differently.
+        self.magnitude = gdb_truncates_magnitude()
 
     # -- where values live ---------------------------------------------------------------------
     @staticmethod
@@ -261,6 +268,8 @@ class _Lowering:
 
     def alu(self, name: str, d: int) -> None:
         a, b = d - 2, d - 1
+        if self.magnitude and name == "mul":
+            self.guard_wide_factors(d)
         if self.both_pending(d):
             self.pending[a] = _FOLD[name](self.pending[a], self.pending.pop(b)) & MASK64
             return
@@ -269,6 +278,18 @@ class _Lowering:
         self.out.emit(alu64(_ALU[name], dst, self.operand(b, Reg.R1)))
         self.pending.pop(b, None)
         self.store(a, dst)
+
+    def guard_wide_factors(self, d: int) -> None:
+        """Factors of 33 bits or more may make a product beyond 64 bits, which a GDB narrowing
+        by magnitude would narrow differently: such hits go to GDB."""
+        for k in (d - 2, d - 1):
+            if k in self.pending:
+                if _signed(self.pending[k]) >> 32 not in (0, -1):
+                    self.out.goto(self.outcomes.unsure)
+                continue
+            self.out.emit(mov64(Reg.R3, self.reg_of(k, Reg.R1)), alu64(Alu.ARSH, Reg.R3, 32),
+                          alu64(Alu.ADD, Reg.R3, 1))
+            self.out.jump_if(Jmp.GT, Reg.R3, 1, self.outcomes.unsure)
 
     def divide_unsigned(self, name: str, d: int) -> None:
         a, b = d - 2, d - 1
@@ -341,6 +362,9 @@ class _Lowering:
             if a in self.pending:
                 value = self.pending[a]
                 if name == "lsh":
+                    if self.magnitude and not _fits_signed64(_signed(value) << count):
+                        self.out.goto(self.outcomes.unsure)
+                        return
                     value <<= count
                 elif name == "rsh_signed":
                     value = _signed(value) >> count
@@ -355,7 +379,13 @@ class _Lowering:
             self.out.jump_if(Jmp.GT, amount, 63, self.outcomes.unsure)
         dst = self.work_reg(a)
         self.load_into(a, dst)
+        if self.magnitude and name == "lsh":
+            self.out.emit(mov64(Reg.R3, dst))
         self.out.emit(alu64(_SHIFT[name], dst, amount))
+        if self.magnitude and name == "lsh":
+            # Bits shifted out of 64: a GDB narrowing by magnitude decides (narrowing.py).
+            self.out.emit(mov64(Reg.R2, dst), alu64(Alu.ARSH, Reg.R2, amount))
+            self.out.jump_if(Jmp.NE, Reg.R2, Reg.R3, self.outcomes.unsure)
         self.pending.pop(b, None)
         self.store(a, dst)
 
@@ -371,6 +401,8 @@ class _Lowering:
     def extend(self, k: int, bits: int, signed: bool) -> None:
         if bits >= 64:
             return
+        if self.magnitude:
+            self.guard_magnitude_narrowing(k, bits)
         if signed:
             emit = lambda r: [alu64(Alu.LSH, r, 64 - bits), alu64(Alu.ARSH, r, 64 - bits)]
         elif bits == 32:
@@ -380,6 +412,21 @@ class _Lowering:
         else:
             emit = lambda r: [alu64(Alu.LSH, r, 64 - bits), alu64(Alu.RSH, r, 64 - bits)]
         self.unary_fold_or_emit(k, lambda v: _extend(v, bits, signed), emit)
+
+    def guard_magnitude_narrowing(self, k: int, bits: int) -> None:
+        """A value of -2**bits or less is narrowed differently by a GDB narrowing by magnitude:
+        GDB decides such hits."""
+        least = -(1 << bits)
+        if k in self.pending:
+            if _signed(self.pending[k]) <= least:
+                self.out.goto(self.outcomes.unsure)
+            return
+        value = self.reg_of(k, Reg.R1)
+        if _fits_imm32(least):
+            self.out.jump_if(Jmp.SLE, value, least, self.outcomes.unsure)
+        else:
+            self.out.emit(load_const(Reg.R2, least))
+            self.out.jump_if(Jmp.SLE, value, Reg.R2, self.outcomes.unsure)
 
     def log_not(self, d: int) -> None:
         k = d - 1

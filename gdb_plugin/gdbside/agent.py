@@ -26,6 +26,7 @@ import gdb
 from ..compiler import AxUnavailable
 from ..compiler.errors import ConditionSyntaxError
 from ..compiler.hazards import value_names
+from ..compiler.narrowing import set_gdb_truncates_magnitude
 from ..compiler.syntax import parse, replace_spans
 from ..compiler.tokens import STRING
 from .preflight import compiles_in_a_separate_gdb, object_file_of
@@ -41,6 +42,9 @@ _NOT_LITERAL_ONLY = (STRING, "*", "&", "/", "%")
 # and 18 die of a segmentation fault compiling them (GDB 13 compiles them).
 _PROCESS_REGISTERS = re.compile(r"\$(?:orig_rax|fs_base|gs_base)\b")
 _CRASHES_ON_PROCESS_REGISTERS = int(gdb.VERSION.split(".")[0]) >= 16
+# GDB 16 narrows a negative integer too wide for its type by its magnitude (narrowing.py);
+# asked of this GDB itself, since the releases that do so are not all known.
+set_gdb_truncates_magnitude(int(gdb.parse_and_eval("(short) -70000")) == 4464)
 
 # Listings compiled at exactly their address, for the current program image.
 _listings = {}
