@@ -35,8 +35,9 @@ _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
 _IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
 _SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
 # Nodes that read nothing and cannot fail when made of literals: not `*` or `&` (memory), not
-# `/` or `%` (division by zero), not a string.
-_LITERAL_ONLY = {"literal", "paren", "unary", "binary", "ternary"}
+# `/` or `%` (division by zero), not a string; casts too, as character literals become
+# `((char)0)` before compiling.
+_LITERAL_ONLY = {"literal", "paren", "unary", "binary", "ternary", "cast"}
 _NOT_LITERAL_ONLY = (STRING, "*", "&", "/", "%")
 # Registers that only a live Linux process's target description has: with no process, GDB 16
 # and 18 die of a segmentation fault compiling them (GDB 13 compiles them).
