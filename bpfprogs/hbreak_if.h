@@ -219,6 +219,22 @@ _Static_assert(__builtin_offsetof(struct pt_regs, ss) == 160, "pt_regs layout");
 		hbreak_if_slot_;                                                            \
 	}))
 
+/* LLVM 20 and later refuse __sync_add_and_fetch's value for the BPF cpu BCC compiles for
+ * ("Invalid usage of the XADD return value"); earlier ones emit the fetching add for it (Linux
+ * 5.12+), which is written out for the later ones, whose assembler knows it. */
+#if __clang_major__ >= 20
+#define STATE_INC(i)                                                                        \
+	({                                                                                  \
+		u64 *hbreak_if_counter_ = &STATE(i);                                        \
+		u64 hbreak_if_before_ = 1;                                                  \
+		asm volatile("%0 = atomic_fetch_add((u64 *)(%1 + 0), %0)"                   \
+			     : "+r"(hbreak_if_before_)                                      \
+			     : "r"(hbreak_if_counter_)                                      \
+			     : "memory");                                                   \
+		hbreak_if_before_ + 1;                                                      \
+	})
+#else
 #define STATE_INC(i) __sync_add_and_fetch(&STATE(i), 1)
+#endif
 
 #endif /* HBREAK_IF_H */
