@@ -64,7 +64,8 @@ class StringGdb:
 
     def __call__(self, expression):
         answers = {"(typeof(p))0": "const8 0", "*(p) == 0": "const8 0",
-                   "sizeof(*(p))": "const8 1", "p": "reg 5"}
+                   "sizeof(*(p))": "const8 1", "p": "reg 5", "(i) << 1": "reg 3",
+                   "i": "reg 3", "sizeof((arr)[0])": "const8 1", "&(arr)[0]": "reg 4"}
         if expression not in answers:
             raise AxUnavailable("Attempt to take contents of a non-pointer value.")
         ops = listing(answers[expression], "end").ops
@@ -79,6 +80,35 @@ class StringGdb:
     ('$_streq(p, "x" "y")', False), ('$_streq(i, "x")', False), ('$_streq(p, "\\xe9")', False),
     ("$_strlen(p) < 5u", False), ("$_strlen(p) + 1 == 5", False), ('$_regex(p, "x")', False),
     ('$_streq(p, "' + "x" * (MAX_STRING + 1) + '")', False),
+    ("$_memeq(p, arr, 4)", True), ("$_memeq(p, p, i)", True), ('$_memeq(p, "abc", 3)', False),
+    ("$_memeq(p, s, 3)", False), ("$_memeq(p, p, p)", False),
 ])
 def test_which_string_tests_the_kernel_takes(text, kernel):
     assert (string_test(parse(text), text, StringGdb()) is not None) == kernel
+
+
+def memeq_verdict(length, a=None, b=None, rdx=0):
+    regions = {address: data for address, data in ((A, a), (B, b)) if data is not None}
+    part = KernelString("t", "$_memeq", (RDI, RSI, length))
+    return run_bpf(build_program(part, VERDICTS), {5: A, 4: B, 3: rdx}, Memory(regions)).r0
+
+
+RDX = listing("reg 3", "end")
+
+
+@pytest.mark.parametrize("a,b,n,expected", [
+    (b"abcd", b"abcd", 4, MATCH), (b"abcd", b"abce", 4, NO_MATCH), (b"abcdX", b"abcdY", 4, MATCH),
+    (b"\0\0\0\0", b"\0\0\0\1", 4, NO_MATCH), (b"abc", b"abcd", 4, UNSURE),
+    (b"x" * 256, b"x" * 256, 256, MATCH), (b"x" * 255 + b"y", b"x" * 256, 256, NO_MATCH),
+    (b"x" * 257, b"x" * 257, 257, UNSURE), (None, None, 0, MATCH), (b"a", b"b", 1, NO_MATCH),
+])
+def test_memeq_compares_n_bytes_as_gdb_does(a, b, n, expected):
+    """GDB compares the N bytes (none for N == 0); an unreadable byte is its error, and N beyond
+    the kernel's buffers is left to GDB."""
+    assert memeq_verdict(n, a, b) == expected
+    assert memeq_verdict(RDX, a, b, rdx=n) == expected
+
+
+def test_memeq_with_a_negative_length_is_gdbs_error():
+    assert memeq_verdict(RDX, b"ab", b"ab", rdx=-1 & ((1 << 64) - 1)) == UNSURE
+    assert memeq_verdict(-1, b"ab", b"ab") == UNSURE

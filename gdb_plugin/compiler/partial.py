@@ -29,7 +29,7 @@ from .predicate import OnMatch, ReturnVerdict, build_program
 from .registers import rewrite_registers
 from .result import (CompiledCondition, KernelAnd, KernelChoice, KernelLeaf, KernelNot,
                      KernelOr, KernelPart, PartNote)
-from .strings import MAX_STRING, string_test
+from .strings import MAX_STRING, STRING_BUFFER, string_test
 from .syntax import Node, parse
 from .tokens import CHAR, STRING
 from .typecheck import type_probes
@@ -221,9 +221,11 @@ class _Splitter:
             return _Outcome(leaf, True, [PartNote(text, True, "runs in the kernel")])
         strings = string_test(node, self.text, self.eval)
         if strings is not None:
-            return _Outcome(strings, True, [PartNote(text, True, (
-                f"runs in the kernel; a string longer than {MAX_STRING} bytes, unreadable or "
-                "not ASCII lets the hit through and GDB decides"))])
+            beyond = (f"a length above {STRING_BUFFER} bytes or unreadable memory"
+                      if strings.function == "$_memeq" else
+                      f"a string longer than {MAX_STRING} bytes, unreadable or not ASCII")
+            return _Outcome(strings, True, [PartNote(
+                text, True, f"runs in the kernel; {beyond} lets the hit through and GDB decides")])
         if node.kind == "binary" and node.op in ("&&", "||"):
             outcomes = [self.split(child, in_branch) for child in _flatten(node, node.op)]
             notes = [n for o in outcomes for n in o.notes]

@@ -41,11 +41,13 @@ class KernelChoice:
 
 @dataclass(frozen=True)
 class KernelString:
-    """`$_streq(A, B)`, or `$_strlen(A) OP N`, over strings read in the kernel (strings.py).
-    Each argument is the agent expression of a `char *` or the bytes of a string literal."""
+    """`$_streq(A, B)`, `$_strlen(A) OP N` or `$_memeq(A, B, N)` over memory read in the
+    kernel (strings.py). A string's argument is the agent expression of a `char *` or the
+    bytes of a string literal; $_memeq's are two addresses' and a length's agent expressions
+    (a literal length is an int)."""
     text: str
-    function: str                               # "$_streq" or "$_strlen"
-    args: Tuple[Union[AxExpr, bytes], ...]
+    function: str                               # "$_streq", "$_strlen" or "$_memeq"
+    args: Tuple[Union[AxExpr, bytes, int], ...]
     compare: Optional[Tuple[str, int]] = None   # $_strlen's comparison: (operator, N)
 
 

@@ -1,5 +1,6 @@
 """eBPF for GDB's string functions (strings.py): each string read once, compared a word at a
-time, with no loop for the verifier to unroll.
+time, with no loop for the verifier to unroll. `$_memeq` reads its N bytes the same way, with
+bpf_probe_read_user, into zeroed buffers.
 
 The two strings fill the whole 512-byte BPF stack, one STRING_BUFFER each. A buffer is zeroed
 first, so that after bpf_probe_read_user_str (which stops at the NUL and pads nothing) two
@@ -18,9 +19,14 @@ from .lower import Outcomes, lower_value
 from .result import KernelString
 from .strings import STRING_BUFFER
 
+HELPER_PROBE_READ_USER = 112
 HELPER_PROBE_READ_USER_STR = 114
 BUFFERS = (-2 * STRING_BUFFER, -STRING_BUFFER)      # r10-relative, one per argument
 ADDRESSES = (Reg.R8, Reg.R9)                       # callee-saved: they survive the helper
+LENGTH = Reg.R7                                    # $_memeq's N, callee-saved too
+# Where N waits while the addresses are computed: below the stack their values may spill to,
+# above the word _compute_addresses keeps the first address in.
+LENGTH_SLOT = BUFFERS[0] + 8
 HIGH_BITS = 0x8080808080808080                     # a byte outside ASCII
 _WORDS = STRING_BUFFER // 8
 _JUMPS = {"==": Jmp.EQ, "!=": Jmp.NE, "<": Jmp.SLT, ">": Jmp.SGT, "<=": Jmp.SLE,
@@ -78,8 +84,39 @@ def _words(part: KernelString, out: FlowAssembler) -> None:
             out.emit(alu64(Alu.XOR, Reg.R1, Reg.R2), alu64(Alu.OR, Reg.R4, Reg.R1))
 
 
+def _emit_memeq(part: KernelString, out: FlowAssembler, outcomes: Outcomes) -> None:
+    first, second, length = part.args
+    if isinstance(length, int):
+        if not 0 < length <= STRING_BUFFER:
+            out.goto(outcomes.true if length == 0 else outcomes.unsure)
+            return
+    else:
+        value = lower_value(length, out, outcomes.unsure)
+        # Unsigned, a negative N (GDB's error) is above the buffer too.
+        out.jump_if(Jmp.GT, value, STRING_BUFFER, outcomes.unsure)
+        out.jump_if(Jmp.EQ, value, 0, outcomes.true)
+        out.emit(stx(8, Reg.R10, LENGTH_SLOT, value))
+    pair = KernelString(part.text, part.function, (first, second))
+    _compute_addresses(pair, out, outcomes.unsure)
+    if isinstance(length, int):
+        out.emit(mov64(LENGTH, length))
+    else:
+        out.emit(ldx(8, LENGTH, Reg.R10, LENGTH_SLOT))
+    for k, base in enumerate(BUFFERS):
+        out.emit(*(st(8, Reg.R10, base + 8 * w, 0) for w in range(_WORDS)))
+        out.emit(mov64(Reg.R1, Reg.R10), alu64(Alu.ADD, Reg.R1, base), mov64(Reg.R2, LENGTH),
+                 mov64(Reg.R3, ADDRESSES[k]), call(HELPER_PROBE_READ_USER))
+        out.jump_if(Jmp.NE, Reg.R0, 0, outcomes.unsure)       # unreadable: GDB's error
+    _words(pair, out)
+    out.jump_if(Jmp.EQ, Reg.R4, 0, outcomes.true)
+    out.goto(outcomes.false)
+
+
 def emit_string(part: KernelString, out: FlowAssembler, outcomes: Outcomes) -> None:
     """Code that leaves `part` through outcomes.true/false/unsure."""
+    if part.function == "$_memeq":
+        _emit_memeq(part, out, outcomes)
+        return
     if part.function == "$_strlen" and isinstance(part.args[0], bytes):
         op, value = part.compare
         out.goto(outcomes.true if _HOLDS[op](len(part.args[0]), value) else outcomes.false)

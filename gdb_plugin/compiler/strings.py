@@ -1,4 +1,5 @@
-"""GDB's string functions, `$_streq(A, B)` and `$_strlen(A) OP N`, decided in the kernel.
+"""GDB's string functions, `$_streq(A, B)`, `$_strlen(A) OP N` and `$_memeq(A, B, N)`, decided
+in the kernel.
 
 GDB evaluates them in Python (gdb/python/lib/gdb/function/strfns.py) as `A.string() ==
 B.string()` and `len(A.string())`: each argument is read up to its NUL and decoded in the
@@ -10,9 +11,13 @@ charset GDB's C support uses; else the hit goes to GDB. Arguments are string lit
 characters or, as GDB checks, pointers to a one-byte character type: GDB proves the type with
 `(typeof(A))0` (a pointer, not an array or a struct), `sizeof(*(A))` (one byte) and `*(A) == 0`
 (an integer, not void or bool). A `char` array (GDB reads it to its NUL or its end) stays
-with GDB, as do `$_regex` (a regular expression has no bounded form in the kernel) and
-`$_memeq` (not compiled yet; with a literal argument GDB even calls into the program to place
-the literal in its memory).
+with GDB, as does `$_regex` (a regular expression has no bounded form in the kernel).
+
+`$_memeq(A, B, N)` is GDB's comparison of N bytes at A and at B (each reinterpreted as a
+pointer): true for N == 0 without reading, an error for N < 0 or an unreadable byte. The
+kernel decides it for pointers, integers and arrays (which GDB takes for their address) and N
+up to STRING_BUFFER; a string literal argument stays with GDB, which places it in the
+program's memory by calling into the program.
 """
 from __future__ import annotations
 
@@ -73,6 +78,38 @@ def _argument(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr,
     return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
 
 
+def _address(node: Node, text: str, agent_eval: Eval) -> Optional[AxExpr]:
+    """The agent expression of the address `$_memeq` reads at: a pointer's or an integer's
+    value, an array's address; None for other types and string literals."""
+    node = node.unparenthesized()
+    if node.kind == "literal" and node.op == STRING:
+        return None
+    argument = node.text(text)
+    try:
+        try:
+            agent_eval(f"(typeof({argument}))0")        # a pointer or an integer
+            expr = parse_listing(agent_eval(argument))
+        except CompileError:
+            agent_eval(f"sizeof(({argument})[0])")     # an array: its first element's address
+            expr = parse_listing(agent_eval(f"&({argument})[0]"))
+    except CompileError:
+        return None
+    return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
+
+
+def _length(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr, int]]:
+    """$_memeq's length: a small literal, or the agent expression of an integer."""
+    value = _small_integer(node, text)
+    if value is not None:
+        return value
+    argument = node.unparenthesized().text(text)
+    try:
+        agent_eval(f"({argument}) << 1")                 # an integer (no shift for a pointer)
+        return parse_listing(agent_eval(argument))
+    except CompileError:
+        return None
+
+
 def _small_integer(node: Node, text: str) -> Optional[int]:
     """The value of `N` or `-N`, N a decimal, octal or hex int literal without suffix."""
     node = node.unparenthesized()
@@ -87,14 +124,22 @@ def _small_integer(node: Node, text: str) -> Optional[int]:
 
 
 def string_test(node: Node, text: str, agent_eval: Eval) -> Optional[KernelString]:
-    """The kernel form of `node` if it is `$_streq(A, B)` or `$_strlen(A) OP N` (or `N OP
-    $_strlen(A)`) with arguments the kernel reads as GDB does; else None."""
+    """The kernel form of `node` if it is `$_streq(A, B)`, `$_strlen(A) OP N` (or `N OP
+    $_strlen(A)`) or `$_memeq(A, B, N)` with arguments the kernel reads as GDB does; else
+    None."""
     node = node.unparenthesized()
     whole = node.text(text)
     if _callee(node, text, "$_streq", 2):
         args = [_argument(child, text, agent_eval) for child in node.children[1:]]
         if all(arg is not None for arg in args):
             return KernelString(whole, "$_streq", tuple(args))
+        return None
+    if _callee(node, text, "$_memeq", 3):
+        first, second, length = node.children[1:]
+        args = (_address(first, text, agent_eval), _address(second, text, agent_eval),
+                _length(length, text, agent_eval))
+        if all(arg is not None for arg in args):
+            return KernelString(whole, "$_memeq", args)
         return None
     if node.kind != "binary" or node.op not in _COMPARISONS:
         return None
