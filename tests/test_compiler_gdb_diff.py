@@ -153,7 +153,7 @@ CONDITIONS = [
     ("$_streq(str, names[2]) && i % 3 == 0", EXACT),
     ("$_streq(str, (char *)g_bad)", EXACT),
     ('$_streq(str, "gam" "ma")', GDB_ONLY),
-    ('$_streq(g_cur->name, "abcdefg")', GDB_ONLY),
+    ('$_streq(g_cur->name, "abcdefg")', EXACT),
     ('$_regex(str, "^g")', GDB_ONLY),
     # partial: the kernel filters, GDB decides the rest
     ("i > 300 && str[0] == 103.0", PARTIAL),

@@ -6,7 +6,7 @@ import pytest
 from harness.axref import Memory, run_bpf
 from gdb_plugin.compiler import AxUnavailable
 from gdb_plugin.compiler.predicate import build_program
-from gdb_plugin.compiler.result import KernelString
+from gdb_plugin.compiler.result import CharArray, KernelString
 from gdb_plugin.compiler.strings import MAX_STRING, string_test
 from gdb_plugin.compiler.syntax import parse
 from test_compiler_lower import VERDICTS, listing
@@ -65,7 +65,11 @@ class StringGdb:
     def __call__(self, expression):
         answers = {"(typeof(p))0": "const8 0", "*(p) == 0": "const8 0",
                    "sizeof(*(p))": "const8 1", "p": "reg 5", "(i) << 1": "reg 3",
-                   "i": "reg 3", "sizeof((arr)[0])": "const8 1", "&(arr)[0]": "reg 4"}
+                   "i": "reg 3", "sizeof((arr)[0])": "const8 1", "&(arr)[0]": "reg 4",
+                   "*(arr) == 0": "const8 0", "sizeof(*(arr))": "const8 1",
+                   "(typeof(arr))0": "const8 0", "(typeof(big))0": "const8 0",
+                   "sizeof(arr)": "const8 8", "*(big) == 0": "const8 0",
+                   "sizeof(*(big))": "const8 1", "sizeof(big)": "const16 256"}
         if expression not in answers:
             raise AxUnavailable("Attempt to take contents of a non-pointer value.")
         ops = listing(answers[expression], "end").ops
@@ -80,6 +84,7 @@ class StringGdb:
     ('$_streq(p, "x" "y")', False), ('$_streq(i, "x")', False), ('$_streq(p, "\\xe9")', False),
     ("$_strlen(p) < 5u", False), ("$_strlen(p) + 1 == 5", False), ('$_regex(p, "x")', False),
     ('$_streq(p, "' + "x" * (MAX_STRING + 1) + '")', False),
+    ('$_streq(arr, "x")', True), ("$_strlen(arr) > 2", True), ('$_streq(big, "x")', False),
     ("$_memeq(p, arr, 4)", True), ("$_memeq(p, p, i)", True), ('$_memeq(p, "abc", 3)', False),
     ("$_memeq(p, s, 3)", False), ("$_memeq(p, p, p)", False),
 ])
@@ -112,3 +117,25 @@ def test_memeq_compares_n_bytes_as_gdb_does(a, b, n, expected):
 def test_memeq_with_a_negative_length_is_gdbs_error():
     assert memeq_verdict(RDX, b"ab", b"ab", rdx=-1 & ((1 << 64) - 1)) == UNSURE
     assert memeq_verdict(-1, b"ab", b"ab") == UNSURE
+
+
+ARRAY = CharArray(RSI, 8)                # char arr[8] at B
+
+
+@pytest.mark.parametrize("memory,literal,expected", [
+    (b"abc\0xyzw", b"abc", MATCH), (b"abc\0xyzw", b"abcx", NO_MATCH),
+    (b"abcdefgh", b"abcdefgh", MATCH),                  # no NUL: GDB reads the whole array
+    (b"abcdefgh\0", b"abcdefghi", NO_MATCH), (b"abcdefghi\0", b"abcdefghi", NO_MATCH),
+    (b"\0" * 8, b"", MATCH), (b"abc\xe9\0xyz", b"abc", UNSURE), (b"abc", b"abc", UNSURE),
+])
+def test_streq_of_a_char_array_reads_to_its_nul_or_its_end(memory, literal, expected):
+    assert verdict(KernelString("t", "$_streq", (ARRAY, literal)), b=memory) == expected
+
+
+@pytest.mark.parametrize("memory,length", [(b"abc\0xyzw", 3), (b"abcdefghij", 8),
+                                           (b"\0bcdefgh", 0)])
+def test_strlen_of_a_char_array(memory, length):
+    part = KernelString("t", "$_strlen", (ARRAY,), ("==", length))
+    assert verdict(part, b=memory) == MATCH
+    assert verdict(KernelString("t", "$_strlen", (ARRAY,), ("==", length + 1)), b=memory) \
+        == NO_MATCH

@@ -40,14 +40,21 @@ class KernelChoice:
 
 
 @dataclass(frozen=True)
+class CharArray:
+    """A `char` array GDB reads as a string: up to its first NUL, or all `length` bytes."""
+    address: AxExpr
+    length: int
+
+
+@dataclass(frozen=True)
 class KernelString:
     """`$_streq(A, B)`, `$_strlen(A) OP N` or `$_memeq(A, B, N)` over memory read in the
-    kernel (strings.py). A string's argument is the agent expression of a `char *` or the
-    bytes of a string literal; $_memeq's are two addresses' and a length's agent expressions
-    (a literal length is an int)."""
+    kernel (strings.py). A string's argument is the agent expression of a `char *`, a `char`
+    array or the bytes of a string literal; $_memeq's are two addresses' and a length's agent
+    expressions (a literal length is an int)."""
     text: str
     function: str                               # "$_streq", "$_strlen" or "$_memeq"
-    args: Tuple[Union[AxExpr, bytes, int], ...]
+    args: Tuple[Union[AxExpr, CharArray, bytes, int], ...]
     compare: Optional[Tuple[str, int]] = None   # $_strlen's comparison: (operator, N)
 
 

@@ -10,13 +10,13 @@ lowest word of the stack while the second is computed (its own values stay well 
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from ..ebpf import Alu, Jmp, Reg, alu64, call, ld_imm64, ldx, mov64, st, stx
 from .ax import AxExpr
 from .flow import FlowAssembler
 from .lower import Outcomes, lower_value
-from .result import KernelString
+from .result import CharArray, KernelString
 from .strings import STRING_BUFFER
 
 HELPER_PROBE_READ_USER = 112
@@ -35,11 +35,18 @@ _HOLDS = {"==": int.__eq__, "!=": int.__ne__, "<": int.__lt__, ">": int.__gt__,
           "<=": int.__le__, ">=": int.__ge__}
 
 
+def _address_expr(arg) -> Optional[AxExpr]:
+    """The agent expression of the address an argument is read at (None: not read)."""
+    if isinstance(arg, CharArray):
+        return arg.address
+    return arg if isinstance(arg, AxExpr) else None
+
+
 def _compute_addresses(part: KernelString, out: FlowAssembler, unsure) -> None:
     """ADDRESSES[k] := the address of argument k, for each argument read at run time."""
-    computed = [k for k, arg in enumerate(part.args) if isinstance(arg, AxExpr)]
+    computed = [k for k, arg in enumerate(part.args) if _address_expr(arg) is not None]
     for k in computed:
-        value = lower_value(part.args[k], out, unsure)
+        value = lower_value(_address_expr(part.args[k]), out, unsure)
         if k != computed[-1]:
             out.emit(stx(8, Reg.R10, BUFFERS[0], value))
         else:
@@ -61,19 +68,25 @@ def _fill_buffer(part: KernelString, k: int, out: FlowAssembler, unsure) -> None
                 out.emit(ld_imm64(Reg.R1, word), stx(8, Reg.R10, base + w, Reg.R1))
         out.emit(mov64(ADDRESSES[k], len(data)))
         return
+    # An array is read to its first NUL or its end, as GDB reads it: the helper adds the NUL.
+    size = arg.length + 1 if isinstance(arg, CharArray) else STRING_BUFFER
     out.emit(mov64(Reg.R1, Reg.R10), alu64(Alu.ADD, Reg.R1, base),
-             mov64(Reg.R2, STRING_BUFFER), mov64(Reg.R3, ADDRESSES[k]),
+             mov64(Reg.R2, size), mov64(Reg.R3, ADDRESSES[k]),
              call(HELPER_PROBE_READ_USER_STR))
     # A fault before the NUL is negative (so, unsigned, above any length); a full buffer may
-    # have cut the string short. GDB decides both.
-    out.jump_if(Jmp.GE, Reg.R0, STRING_BUFFER, unsure)
+    # have cut a pointer's string short. GDB decides both.
+    if isinstance(arg, CharArray):
+        out.jump_if(Jmp.GT, Reg.R0, size, unsure)
+    else:
+        out.jump_if(Jmp.GE, Reg.R0, size, unsure)
     out.emit(mov64(ADDRESSES[k], Reg.R0))
 
 
 def _words(part: KernelString, out: FlowAssembler) -> None:
     """R3 := the OR of every word read at run time; R4 := the OR of the XOR of the two
     buffers' words (for $_streq)."""
-    runtime: List[int] = [k for k, arg in enumerate(part.args) if isinstance(arg, AxExpr)]
+    runtime: List[int] = [k for k, arg in enumerate(part.args)
+                          if _address_expr(arg) is not None]
     out.emit(mov64(Reg.R3, 0), mov64(Reg.R4, 0))
     for w in range(_WORDS):
         for k, reg in zip(range(len(part.args)), (Reg.R1, Reg.R2)):

@@ -9,9 +9,11 @@ bpf_probe_read_user_str into a buffer of STRING_BUFFER bytes and decides only wh
 ends within it (at most MAX_STRING bytes) and is ASCII, which decodes the same in every
 charset GDB's C support uses; else the hit goes to GDB. Arguments are string literals of ASCII
 characters or, as GDB checks, pointers to a one-byte character type: GDB proves the type with
-`(typeof(A))0` (a pointer, not an array or a struct), `sizeof(*(A))` (one byte) and `*(A) == 0`
-(an integer, not void or bool). A `char` array (GDB reads it to its NUL or its end) stays
-with GDB, as does `$_regex` (a regular expression has no bounded form in the kernel).
+`(typeof(A))0` (not a struct), `sizeof(*(A))` (one byte) and `*(A) == 0` (an integer, not void
+or bool). An array passes those too, but its own agent expression fails ("not scalar"): a
+`char` array of up to MAX_STRING + 1 bytes GDB reads to its first NUL or to its end, and so
+does the kernel (bpf_probe_read_user_str bounded by the array's size). `$_regex` stays with
+GDB (a regular expression has no bounded form in the kernel).
 
 `$_memeq(A, B, N)` is GDB's comparison of N bytes at A and at B (each reinterpreted as a
 pointer): true for N == 0 without reading, an error for N < 0 or an unreadable byte. The
@@ -27,7 +29,7 @@ from .ax import AxExpr, parse_listing
 from .errors import CompileError
 from .literals import literal_bytes
 from .lower import MAX_DEPTH
-from .result import KernelString
+from .result import CharArray, KernelString
 from .stackdepth import analyze
 from .syntax import Node
 from .tokens import DOLLAR, INT, STRING, int_literal_value
@@ -55,9 +57,10 @@ def _constant(listing: str) -> Optional[int]:
     return None
 
 
-def _argument(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr, bytes]]:
-    """A string literal's bytes, or the agent expression of a `char *` GDB reads a string
-    from; None if GDB might read it otherwise or fail on it."""
+def _argument(node: Node, text: str,
+              agent_eval: Eval) -> Optional[Union[AxExpr, CharArray, bytes]]:
+    """A string literal's bytes, the agent expression of a `char *` GDB reads a string from,
+    or a `char` array; None if GDB might read it otherwise or fail on it."""
     node = node.unparenthesized()
     if node.kind == "literal" and node.op == STRING:
         if node.end != node.token.end:          # "a" "b": GDB joins them
@@ -66,16 +69,35 @@ def _argument(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr,
         return data if data is not None and len(data) <= MAX_STRING else None
     argument = node.text(text)
     try:
-        agent_eval(f"(typeof({argument}))0")
         agent_eval(f"*({argument}) == 0")
         if _constant(agent_eval(f"sizeof(*({argument}))")) != 1:
             return None
-        expr = parse_listing(agent_eval(argument))
+        agent_eval(f"(typeof({argument}))0")
     except CompileError:
         return None
-    # Its values may spill to the stack: well above the word where stringcode.py keeps the
-    # first argument's address while it computes the second.
-    return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
+    try:
+        expr = parse_listing(agent_eval(argument))
+    except CompileError:            # "Value not scalar": an array
+        return _char_array(argument, agent_eval)
+    return expr if _spills_little(expr) else None
+
+
+def _char_array(argument: str, agent_eval: Eval) -> Optional[CharArray]:
+    """`argument` as a `char` array (the caller knows its elements are one-byte integers)."""
+    try:
+        length = _constant(agent_eval(f"sizeof({argument})"))
+        expr = parse_listing(agent_eval(f"&({argument})[0]"))
+    except CompileError:
+        return None
+    if length is None or not 0 < length <= MAX_STRING + 1 or not _spills_little(expr):
+        return None
+    return CharArray(expr, length)
+
+
+def _spills_little(expr: AxExpr) -> bool:
+    """Its values may spill to the stack: well above the word where stringcode.py keeps the
+    first argument's address while it computes the second."""
+    return analyze(expr).max_depth <= MAX_DEPTH // 2
 
 
 def _address(node: Node, text: str, agent_eval: Eval) -> Optional[AxExpr]:
@@ -87,14 +109,14 @@ def _address(node: Node, text: str, agent_eval: Eval) -> Optional[AxExpr]:
     argument = node.text(text)
     try:
         try:
-            agent_eval(f"(typeof({argument}))0")        # a pointer or an integer
-            expr = parse_listing(agent_eval(argument))
+            agent_eval(f"(typeof({argument}))0")        # a pointer or an integer: an
+            expr = parse_listing(agent_eval(argument))  # array's expression fails here
         except CompileError:
             agent_eval(f"sizeof(({argument})[0])")     # an array: its first element's address
             expr = parse_listing(agent_eval(f"&({argument})[0]"))
     except CompileError:
         return None
-    return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
+    return expr if _spills_little(expr) else None
 
 
 def _length(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr, int]]:
