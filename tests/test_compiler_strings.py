@@ -84,6 +84,8 @@ class StringGdb:
     ('$_streq(p, "x" "y")', False), ('$_streq(i, "x")', False), ('$_streq(p, "\\xe9")', False),
     ("$_strlen(p) < 5u", False), ("$_strlen(p) + 1 == 5", False), ('$_regex(p, "x")', False),
     ('$_streq(p, "' + "x" * (MAX_STRING + 1) + '")', False),
+    ("$_strlen(p) == $_strlen(arr)", True), ('$_strlen("ab") < $_strlen(p)', True),
+    ("$_strlen(p) + 1 == $_strlen(p)", False), ("$_strlen(i) == $_strlen(p)", False),
     ('$_streq(arr, "x")', True), ("$_strlen(arr) > 2", True), ('$_streq(big, "x")', False),
     ("$_memeq(p, arr, 4)", True), ("$_memeq(p, p, i)", True), ('$_memeq(p, "abc", 3)', False),
     ("$_memeq(p, s, 3)", False), ("$_memeq(p, p, p)", False),
@@ -139,3 +141,15 @@ def test_strlen_of_a_char_array(memory, length):
     assert verdict(part, b=memory) == MATCH
     assert verdict(KernelString("t", "$_strlen", (ARRAY,), ("==", length + 1)), b=memory) \
         == NO_MATCH
+
+
+@pytest.mark.parametrize("a,b,op,expected", [
+    (b"abc\0", b"xyz\0", "==", MATCH), (b"abc\0", b"xy\0", "==", NO_MATCH),
+    (b"abc\0", b"xy\0", ">", MATCH), (b"\0", b"x\0", "<=", MATCH),
+    (b"abc\0", b"x\xe9\0", "==", UNSURE), (b"abc\0", b"xy", ">", UNSURE),
+])
+def test_strlen_compared_with_another_strlen(a, b, op, expected):
+    assert verdict(KernelString("t", "$_strlen", (RDI, RSI), (op, None)), a, b) == expected
+    literal = KernelString("t", "$_strlen", (RDI, b[:-1]), (op, None))
+    if b.endswith(b"\0") and b"\xe9" not in b:
+        assert verdict(literal, a) == expected

@@ -55,7 +55,8 @@ class KernelString:
     text: str
     function: str                               # "$_streq", "$_strlen" or "$_memeq"
     args: Tuple[Union[AxExpr, CharArray, bytes, int], ...]
-    compare: Optional[Tuple[str, int]] = None   # $_strlen's comparison: (operator, N)
+    # $_strlen's comparison: (operator, N), N None for the second argument's length
+    compare: Optional[Tuple[str, Optional[int]]] = None
 
 
 KernelPart = Union[KernelLeaf, KernelAnd, KernelOr, KernelNot, KernelChoice, KernelString]

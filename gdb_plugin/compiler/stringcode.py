@@ -130,9 +130,10 @@ def emit_string(part: KernelString, out: FlowAssembler, outcomes: Outcomes) -> N
     if part.function == "$_memeq":
         _emit_memeq(part, out, outcomes)
         return
-    if part.function == "$_strlen" and isinstance(part.args[0], bytes):
+    if part.function == "$_strlen" and all(isinstance(arg, bytes) for arg in part.args):
         op, value = part.compare
-        out.goto(outcomes.true if _HOLDS[op](len(part.args[0]), value) else outcomes.false)
+        lengths = [len(arg) for arg in part.args] + ([value] if value is not None else [])
+        out.goto(outcomes.true if _HOLDS[op](*lengths) else outcomes.false)
         return
     _compute_addresses(part, out, outcomes.unsure)
     for k in range(len(part.args)):
@@ -144,6 +145,9 @@ def emit_string(part: KernelString, out: FlowAssembler, outcomes: Outcomes) -> N
         out.jump_if(Jmp.EQ, Reg.R4, 0, outcomes.true)
     else:
         op, value = part.compare
-        out.emit(alu64(Alu.SUB, ADDRESSES[0], 1))          # the length without the NUL
-        out.jump_if(_JUMPS[op], ADDRESSES[0], value, outcomes.true)
+        if value is None:                                    # both lengths count their NUL
+            out.jump_if(_JUMPS[op], ADDRESSES[0], ADDRESSES[1], outcomes.true)
+        else:
+            out.emit(alu64(Alu.SUB, ADDRESSES[0], 1))      # the length without the NUL
+            out.jump_if(_JUMPS[op], ADDRESSES[0], value, outcomes.true)
     out.goto(outcomes.false)

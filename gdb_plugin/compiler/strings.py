@@ -1,5 +1,5 @@
-"""GDB's string functions, `$_streq(A, B)`, `$_strlen(A) OP N` and `$_memeq(A, B, N)`, decided
-in the kernel.
+"""GDB's string functions, `$_streq(A, B)`, `$_strlen(A) OP N` (N a literal or another
+`$_strlen`) and `$_memeq(A, B, N)`, decided in the kernel.
 
 GDB evaluates them in Python (gdb/python/lib/gdb/function/strfns.py) as `A.string() ==
 B.string()` and `len(A.string())`: each argument is read up to its NUL and decoded in the
@@ -147,8 +147,8 @@ def _small_integer(node: Node, text: str) -> Optional[int]:
 
 def string_test(node: Node, text: str, agent_eval: Eval) -> Optional[KernelString]:
     """The kernel form of `node` if it is `$_streq(A, B)`, `$_strlen(A) OP N` (or `N OP
-    $_strlen(A)`) or `$_memeq(A, B, N)` with arguments the kernel reads as GDB does; else
-    None."""
+    $_strlen(A)`, or `$_strlen(A) OP $_strlen(B)`) or `$_memeq(A, B, N)` with arguments the
+    kernel reads as GDB does; else None."""
     node = node.unparenthesized()
     whole = node.text(text)
     if _callee(node, text, "$_streq", 2):
@@ -169,10 +169,14 @@ def string_test(node: Node, text: str, agent_eval: Eval) -> Optional[KernelStrin
     op = node.op
     if not _callee(left, text, "$_strlen", 1):
         left, right, op = right, left, _MIRRORED[op]
-    value = _small_integer(right, text)
-    if not _callee(left, text, "$_strlen", 1) or value is None:
+    if not _callee(left, text, "$_strlen", 1):
         return None
-    arg = _argument(left.unparenthesized().children[1], text, agent_eval)
-    if arg is None:
+    measured = [left] + ([right] if _callee(right, text, "$_strlen", 1) else [])
+    value = None if len(measured) == 2 else _small_integer(right, text)
+    if len(measured) == 1 and value is None:
         return None
-    return KernelString(whole, "$_strlen", (arg,), (op, value))
+    args = tuple(_argument(call.unparenthesized().children[1], text, agent_eval)
+                 for call in measured)
+    if any(arg is None for arg in args):
+        return None
+    return KernelString(whole, "$_strlen", args, (op, value))
