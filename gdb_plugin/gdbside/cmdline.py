@@ -22,8 +22,9 @@ def check_one_line(*texts) -> None:
 
 
 def check_location(location: str) -> None:
-    """An empty linespec, or one empty before a comma (`,f`), fails an assertion in GDB 13's
-    gdb.decode_line and `maint agent-eval -at` (GDB's `break ,` calls the comma garbage)."""
+    """An empty linespec, or one empty before a comma (`,f`), fails an assertion in the
+    gdb.decode_line and `maint agent-eval -at` of GDB 13, 16 and 18 (measured; GDB's own
+    `break ,` calls the comma garbage)."""
     text = location.strip()
     if not text:
         raise CommandLineError(f"a location is needed. {USAGE}")
