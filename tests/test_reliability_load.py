@@ -184,13 +184,13 @@ def test_gdb_killed_among_matching_hits_is_the_only_sigtrap_risk(kernel_tier):
 
 
 def _thread_stops(binary, command, args, plugin, setup=()):
-    # The script resumes the program itself: GDB 18 in batch mode goes on with the script
-    # after a few stops whose commands end in `continue`, and ends the program with it.
-    script = [*setup, command,
-              'commands\nsilent\nprintf "S %d %d\\n", tid, j\n'
-              'python __import__("reliability_fd_probe").sample()\nend',
-              "continue" if setup else "run",
-              "while $_isvoid($_exitcode)\ncontinue\nend"]
+    # Python records each stop and resumes the program: GDB 18 in batch mode goes on with the
+    # script after a few stops whose commands end in `continue`, and ends the program with it.
+    script = [*setup, command, "continue" if setup else "run",
+              "python\nwhile gdb.selected_inferior().pid:\n"
+              "    print('S', gdb.parse_and_eval('tid'), gdb.parse_and_eval('j'))\n"
+              "    sys.modules['reliability_fd_probe'].sample()\n"
+              "    gdb.execute('continue')\nend"]
     probe = ("python\nimport os, sys, types\n"
              "m = types.ModuleType('reliability_fd_probe'); m.most = 0\n"
              "def sample():\n"
