@@ -645,7 +645,7 @@ def test_deep_stacks_spill_to_the_bpf_stack():
 # -- what cannot be lowered -------------------------------------------------------------------
 @pytest.mark.parametrize("lines,message", [
     (["reg 22", "end"], r"\$fs is not saved in the kernel's pt_regs"),
-    (["reg 58", "end"], r"\$fs_base is not saved"),
+    (["reg 23", "end"], r"\$gs is not saved"),
     (["reg 40", "end"], r"\$xmm0 is not saved"),
     (["const8 1", "trace_quick 4", "end"], "collects memory for a tracepoint"),
     (["getv 1", "end"], "reads a trace state variable"),
@@ -733,3 +733,15 @@ def test_a_gdb_narrowing_as_c_does_keeps_every_such_hit_in_the_kernel():
 def _extend32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - (1 << 32) if value >> 31 else value
+
+
+@pytest.mark.parametrize("number,member", [(58, "fsbase"), (59, "gsbase")])
+def test_fs_base_and_gs_base_are_read_from_the_current_task(number, member):
+    """As GDB's $fs_base: the kernel's copy in task_struct.thread (its offset from the BTF)."""
+    from gdb_plugin.kernel.btf import task_thread_offset
+    from harness.axref import CURRENT_TASK
+    at = CURRENT_TASK + task_thread_offset(member)
+    expr = listing(f"reg {number}", "const32 305419896", "equal", "end")
+    assert verdict(expr, memory=Memory({at: (0x12345678).to_bytes(8, "little")})) == 1
+    assert verdict(expr, memory=Memory({at: (0x12345679).to_bytes(8, "little")})) == 0
+    assert verdict(expr) == 2                   # unreadable: GDB decides

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Union
 
 from ..ebpf import Alu, Jmp, Label, Reg, alu64, call, ldx, ld_imm64, load_const, mov32, mov64, stx
+from ..kernel.btf import BtfError, task_thread_offset
 from .ax import AxExpr
 from .errors import UnsupportedAx
 from .flow import FlowAssembler
 from .narrowing import gdb_truncates_magnitude
-from .registers import pt_regs_field
+from .registers import THREAD_BASES, pt_regs_field
 from .stackdepth import analyze
 
 CTX = Reg.R6                       # the perf_event context (struct bpf_perf_event_data *)
@@ -33,7 +34,9 @@ SPILL_BASE = -16                   # depth 3 + j lives at r10 + SPILL_BASE - 8 *
 BPF_STACK = 512
 MAX_DEPTH = len(SLOT_REGISTERS) + (BPF_STACK + SPILL_BASE) // 8 + 1
 
+HELPER_GET_CURRENT_TASK = 35
 HELPER_PROBE_READ_USER = 112
+HELPER_PROBE_READ_KERNEL = 113
 
 MASK64 = (1 << 64) - 1
 INT64_MIN = 1 << 63
@@ -535,11 +538,30 @@ class _Lowering:
         self.store(k, dst)
 
     def reg(self, k: int, number: int) -> None:
+        if number in THREAD_BASES:
+            self.thread_base(k, THREAD_BASES[number])
+            return
         field = pt_regs_field(number)
         dst = self.work_reg(k)
         self.out.emit(ldx(8, dst, CTX, field.offset))
         if field.mask != MASK64:
             self.out.emit(alu64(Alu.AND, dst, field.mask))
+        self.store(k, dst)
+
+    def thread_base(self, k: int, member: str) -> None:
+        """current->thread.MEMBER, read with bpf_probe_read_kernel."""
+        try:
+            offset = task_thread_offset(member)
+        except BtfError as error:
+            raise UnsupportedAx(f"${member[:2]}_base is read from the kernel's task, and {error}")
+        out = self.out
+        out.emit(call(HELPER_GET_CURRENT_TASK), mov64(Reg.R3, Reg.R0),
+                 alu64(Alu.ADD, Reg.R3, offset), mov64(Reg.R1, Reg.R10),
+                 alu64(Alu.ADD, Reg.R1, READ_BUFFER), mov64(Reg.R2, 8),
+                 call(HELPER_PROBE_READ_KERNEL))
+        out.jump_if(Jmp.NE, Reg.R0, 0, self.outcomes.unsure)
+        dst = self.work_reg(k)
+        out.emit(ldx(8, dst, Reg.R10, READ_BUFFER))
         self.store(k, dst)
 
     def copy(self, src: int, dst: int) -> None:

@@ -2,8 +2,11 @@
 front-end rewrite of register names in a condition into forms GDB's AX compiler accepts.
 
 A perf_event BPF program sees the interrupted user registers as the `struct pt_regs` at the
-start of its context. Registers that are not saved there (fs_base, ds/es/fs/gs, x87, vector
-and mask registers) cannot be read by the predicate.
+start of its context. fs_base and gs_base are not there: the predicate reads them from the
+current task's `thread` (THREAD_BASES), where the kernel keeps the values arch_prctl and clone
+set (a program that writes them with WRFSBASE/WRGSBASE bypasses that copy until it is next
+scheduled out). Other registers (ds/es/fs/gs, x87, vector and mask registers) cannot be read
+by the predicate.
 """
 from __future__ import annotations
 
@@ -50,6 +53,10 @@ PT_REGS: Dict[int, PtRegsField] = {
 }
 
 
+# GDB register number -> member of the kernel's `struct thread_struct` holding it.
+THREAD_BASES: Dict[int, str] = {58: "fsbase", 59: "gsbase"}
+
+
 def register_name(number: int) -> str:
     return GDB_REGISTER_NAMES.get(number, f"register {number}")
 
@@ -60,8 +67,8 @@ def pt_regs_field(number: int) -> PtRegsField:
     if field is None:
         raise UnsupportedAx(
             f"${register_name(number)} is not saved in the kernel's pt_regs, so the eBPF "
-            "predicate cannot read it (only the general registers, rip, eflags, cs, ss and "
-            "orig_rax can be)")
+            "predicate cannot read it (only the general registers, rip, eflags, cs, ss, "
+            "orig_rax, fs_base and gs_base can be)")
     return field
 
 

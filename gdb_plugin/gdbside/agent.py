@@ -223,6 +223,59 @@ def _extended_locals(symbols, expression):
         for node in names if (name := node.text(expression)) in narrow])
 
 
+# Types a thread-local may have to be read through `*(TYPE *)`: spelled as `str(type)`, then
+# ` *` (a function pointer or an array would need the declarator written around the `*`).
+_THREAD_LOCAL_CODES = (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR, gdb.TYPE_CODE_ENUM,
+                       gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
+
+
+def _thread_locals(symbols, expression):
+    """`expression` with each thread-local variable of the program's executable (among its
+    `symbols`) read at its place in the thread's static TLS block, `(*(int *)($fs_base +
+    -4))`: GDB's agent expressions cannot locate thread-locals (DW_OP_form_tls_address), and
+    the kernel reads $fs_base from the thread (compiler/registers.py). An executable's
+    thread-locals lie at the same offset from $fs_base in every thread; GDB says where, which
+    needs a live thread and may fail, so it is asked only where a failure is harmless."""
+    local = {}
+    executable = gdb.current_progspace().filename
+    for symbol in symbols:
+        if (symbol.addr_class != gdb.SYMBOL_LOC_COMPUTED or symbol.needs_frame
+                or symbol.symtab is None or symbol.symtab.objfile.filename != executable):
+            continue
+        target = symbol.type.strip_typedefs() if symbol.type is not None else None
+        if target is None or not (target.code in _THREAD_LOCAL_CODES or (
+                target.code == gdb.TYPE_CODE_PTR
+                and target.target().strip_typedefs().code != gdb.TYPE_CODE_FUNC)):
+            continue
+        if not _allowed or gdb.selected_thread() is None:
+            raise NotCompiledYet(f"{symbol.name} may be a thread-local, which is found in a "
+                                 "live thread, at a stop")
+        if not _is_thread_local(symbol):
+            continue
+        try:
+            offset = int(gdb.parse_and_eval(f"(long)&{symbol.name} - (long)$fs_base"))
+        except (gdb.error, OverflowError):
+            continue
+        local[symbol.name] = f"(*({symbol.type} *)($fs_base + {offset}))"
+    if not local:
+        return expression
+    try:
+        names = value_names(parse(expression))
+    except ConditionSyntaxError:
+        return expression
+    return replace_spans(expression, [(node.start, node.end, local[name]) for node in names
+                                      if (name := node.text(expression)) in local])
+
+
+def _is_thread_local(symbol):
+    """GDB's agent expressions refuse the variable for its thread-local location."""
+    try:
+        _agent_eval(f"&{symbol.name}")
+    except AxUnavailable as error:
+        return "tls_address" in str(error)
+    return False
+
+
 def agent_eval_at(address, linespec=None, may_move_pc=False):
     """A callable compiling an expression to an AX listing valid at `address`."""
     def agent_eval(expression):
@@ -276,7 +329,7 @@ def _compile(address, linespec, expression, may_move_pc):
     if references:
         raise AxUnavailable(f"it reads the C++ reference {references[0]}, which GDB's agent "
                             "expressions read as the address it holds")
-    expression = _extended_locals(symbols, expression)
+    expression = _thread_locals(symbols, _extended_locals(symbols, expression))
     object_file = None if _allowed else object_file_of(address)
     if linespec is not None:
         listing = _listing_at_scope(_agent_eval(f"-at {linespec}, {expression}", object_file),

@@ -6,7 +6,8 @@
   counts outside 0..63). Written from the GDB manual's "Agent Expressions" appendix,
   independently of the compiler.
 * run_bpf: an interpreter for the eBPF the compiler emits (ALU64, 32-bit moves, jumps,
-  LD_IMM64, stack and context loads, helpers probe_read_user(_str) and send_signal_thread),
+  LD_IMM64, stack and context loads, helpers probe_read_user(_str), probe_read_kernel (from the
+  same Memory), get_current_task (CURRENT_TASK) and send_signal_thread),
   checking the verifier's basic rules on the way (no backward jumps, no reads of unwritten
   stack, no helper-clobbered register reads, only 8-byte context loads).
 
@@ -167,6 +168,7 @@ def ax_value(ops: Sequence[Tuple[int, str, Optional[int]]], registers: Dict[int,
 # -- eBPF -------------------------------------------------------------------------------------
 STACK_TOP = 0x7FFF_0000_0000      # fake addresses the interpreter gives r10 and the context
 CTX_BASE = 0x6000_0000_0000
+CURRENT_TASK = 0xFFFF_8880_0000_0000  # what bpf_get_current_task returns; kernel reads use `memory`
 
 
 class BpfFault(AssertionError):
@@ -272,7 +274,9 @@ def run_bpf(insns, registers: Dict[int, int], memory: Memory, max_steps: int = 1
                 regs[insn.dst] = r & MASK
         elif cls in (5, 6):                                # JMP, JMP32
             if cls == 5 and op == 0x80:                    # call
-                if insn.imm == 112:
+                if insn.imm == 35:                         # get_current_task
+                    regs[0] = CURRENT_TASK
+                elif insn.imm in (112, 113):               # probe_read_user, _kernel
                     dst, size, src = get(1), get(2), get(3)
                     index = stack_index(dst, size)
                     try:
