@@ -43,6 +43,10 @@ _NOT_LITERAL_ONLY = (STRING, "*", "&", "/", "%")
 # and 18 die of a segmentation fault compiling them (GDB 13 compiles them).
 _PROCESS_REGISTERS = re.compile(r"\$(?:orig_rax|fs_base|gs_base)\b")
 _CRASHES_ON_PROCESS_REGISTERS = int(gdb.VERSION.split(".")[0]) >= 16
+# Types read through `*(TYPE *)` as `str(type) + " *"` spells them: an array or a function
+# pointer would need the declarator written around the `*`.
+_POINTED_CODES = (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR, gdb.TYPE_CODE_ENUM, gdb.TYPE_CODE_BOOL,
+                  gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
 # GDB 16 narrows a negative integer too wide for its type by its magnitude (narrowing.py);
 # asked of this GDB itself, since the releases that do so are not all known.
 set_gdb_truncates_magnitude(int(gdb.parse_and_eval("(short) -70000")) == 4464)
@@ -181,25 +185,43 @@ def _wide_integers(symbols):
     return False
 
 
-def _references_read(symbols, expression):
-    """The C++ references among `symbols` that `expression` uses other than as `r.member`:
-    GDB's agent-expression compiler takes a reference for the address it holds (in `r == 1`,
-    `&r`, `sizeof r`), where GDB takes the object."""
-    references = {symbol.name for symbol in symbols if symbol.type is not None
+def _references_as_objects(symbols, expression):
+    """`expression` with each C++ reference among `symbols` that it uses other than as
+    `r.member` read as the object it refers to, `(*(const int *)(r))`: GDB's agent-expression
+    compiler takes a reference for the address it holds (in `r == 1`, `&r`, `sizeof r`), where
+    GDB takes the object. AxUnavailable names a reference whose type cannot be spelled so."""
+    references = {symbol.name: symbol.type.strip_typedefs() for symbol in symbols
+                  if symbol.type is not None
                   and symbol.type.strip_typedefs().code in (gdb.TYPE_CODE_REF,
                                                             gdb.TYPE_CODE_RVALUE_REF)}
     if not references:
-        return []
+        return expression
     try:
         tree = parse(expression)
     except ConditionSyntaxError:
-        return []
+        return expression
     members = {id(node.children[1]) for node in tree.walk() if node.kind == "member"}
     through = {id(node.children[0].unparenthesized()) for node in tree.walk()
                if node.kind == "member" and node.op == "."}
-    return sorted({name for node in tree.walk() if node.kind == "name"
-                   and (name := node.text(expression)) in references
-                   and id(node) not in members | through})
+    spans = []
+    for node in tree.walk():
+        name = node.text(expression)
+        if node.kind != "name" or name not in references or id(node) in members | through:
+            continue
+        referent = references[name].target()
+        if not _spelled_as_pointer_target(referent):
+            raise AxUnavailable(f"it reads the C++ reference {name}, which GDB's agent "
+                                "expressions read as the address it holds")
+        spans.append((node.start, node.end, f"(*({referent} *)({name}))"))
+    return replace_spans(expression, spans)
+
+
+def _spelled_as_pointer_target(target):
+    """Whether `str(target) + " *"` spells a pointer to it (not to an array or a function)."""
+    code = target.strip_typedefs().code
+    if code == gdb.TYPE_CODE_PTR:
+        return target.strip_typedefs().target().strip_typedefs().code != gdb.TYPE_CODE_FUNC
+    return code in _POINTED_CODES
 
 
 def _extended_locals(symbols, expression):
@@ -223,10 +245,6 @@ def _extended_locals(symbols, expression):
         for node in names if (name := node.text(expression)) in narrow])
 
 
-# Types a thread-local may have to be read through `*(TYPE *)`: spelled as `str(type)`, then
-# ` *` (a function pointer or an array would need the declarator written around the `*`).
-_THREAD_LOCAL_CODES = (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR, gdb.TYPE_CODE_ENUM,
-                       gdb.TYPE_CODE_BOOL, gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION)
 
 
 def _thread_locals(symbols, expression):
@@ -242,10 +260,7 @@ def _thread_locals(symbols, expression):
         if (symbol.addr_class != gdb.SYMBOL_LOC_COMPUTED or symbol.needs_frame
                 or symbol.symtab is None or symbol.symtab.objfile.filename != executable):
             continue
-        target = symbol.type.strip_typedefs() if symbol.type is not None else None
-        if target is None or not (target.code in _THREAD_LOCAL_CODES or (
-                target.code == gdb.TYPE_CODE_PTR
-                and target.target().strip_typedefs().code != gdb.TYPE_CODE_FUNC)):
+        if symbol.type is None or not _spelled_as_pointer_target(symbol.type):
             continue
         if not _allowed or gdb.selected_thread() is None:
             raise NotCompiledYet(f"{symbol.name} may be a thread-local, which is found in a "
@@ -325,10 +340,7 @@ def _compile(address, linespec, expression, may_move_pc):
     if (_CRASHES_ON_PROCESS_REGISTERS and _PROCESS_REGISTERS.search(expression)
             and gdb.selected_inferior().pid == 0):
         raise AxUnavailable("GDB compiles orig_rax, fs_base and gs_base only for a live process")
-    references = _references_read(symbols, expression)
-    if references:
-        raise AxUnavailable(f"it reads the C++ reference {references[0]}, which GDB's agent "
-                            "expressions read as the address it holds")
+    expression = _references_as_objects(symbols, expression)
     expression = _thread_locals(symbols, _extended_locals(symbols, expression))
     object_file = None if _allowed else object_file_of(address)
     if linespec is not None:
