@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.axref import STOP_UNSURE, Memory, ax_value, evaluate_ax, run_bpf
+from harness.axref import CURRENT_TASK, STOP_UNSURE, Memory, ax_value, evaluate_ax, run_bpf
 from gdb_plugin.compiler import (AxExpr, AxOp, ReturnVerdict, SendSignal, UnsupportedAx,
                                  build_program, parse_listing)
 from gdb_plugin.compiler.ax import OPCODES
 from gdb_plugin.compiler.result import KernelAnd, KernelLeaf, KernelNot, KernelOr
+from gdb_plugin.kernel.btf import task_thread_offset
 
 MASK = (1 << 64) - 1
 # Distinct verdicts, so that "unsure" cannot pass for "match".
@@ -738,8 +739,6 @@ def _extend32(value: int) -> int:
 @pytest.mark.parametrize("number,member", [(58, "fsbase"), (59, "gsbase")])
 def test_fs_base_and_gs_base_are_read_from_the_current_task(number, member):
     """As GDB's $fs_base: the kernel's copy in task_struct.thread (its offset from the BTF)."""
-    from gdb_plugin.kernel.btf import task_thread_offset
-    from harness.axref import CURRENT_TASK
     at = CURRENT_TASK + task_thread_offset(member)
     expr = listing(f"reg {number}", "const32 305419896", "equal", "end")
     assert verdict(expr, memory=Memory({at: (0x12345678).to_bytes(8, "little")})) == 1

@@ -65,7 +65,7 @@ class StringGdb:
     def __call__(self, expression):
         answers = {"(typeof(p))0": "const8 0", "*(p) == 0": "const8 0",
                    "sizeof(*(p))": "const8 1", "p": "reg 5", "(i) << 1": "reg 3",
-                   "i": "reg 3", "sizeof((arr)[0])": "const8 1", "&(arr)[0]": "reg 4",
+                   "i": "reg 3", "&(arr)[0]": "reg 4",
                    "*(arr) == 0": "const8 0", "sizeof(*(arr))": "const8 1",
                    "(typeof(arr))0": "const8 0", "(typeof(big))0": "const8 0",
                    "sizeof(arr)": "const8 8", "*(big) == 0": "const8 0",

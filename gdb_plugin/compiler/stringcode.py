@@ -55,10 +55,14 @@ def _compute_addresses(part: KernelString, out: FlowAssembler, unsure) -> None:
         out.emit(ldx(8, ADDRESSES[computed[0]], Reg.R10, BUFFERS[0]))
 
 
+def _zero(base: int, out: FlowAssembler) -> None:
+    out.emit(*(st(8, Reg.R10, base + 8 * w, 0) for w in range(_WORDS)))
+
+
 def _fill_buffer(part: KernelString, k: int, out: FlowAssembler, unsure) -> None:
     """Buffer k := argument k's string, zero-padded; ADDRESSES[k] := its length with the NUL."""
     base = BUFFERS[k]
-    out.emit(*(st(8, Reg.R10, base + 8 * w, 0) for w in range(_WORDS)))
+    _zero(base, out)
     arg = part.args[k]
     if isinstance(arg, bytes):
         data = arg + b"\0"
@@ -116,7 +120,7 @@ def _emit_memeq(part: KernelString, out: FlowAssembler, outcomes: Outcomes) -> N
     else:
         out.emit(ldx(8, LENGTH, Reg.R10, LENGTH_SLOT))
     for k, base in enumerate(BUFFERS):
-        out.emit(*(st(8, Reg.R10, base + 8 * w, 0) for w in range(_WORDS)))
+        _zero(base, out)
         out.emit(mov64(Reg.R1, Reg.R10), alu64(Alu.ADD, Reg.R1, base), mov64(Reg.R2, LENGTH),
                  mov64(Reg.R3, ADDRESSES[k]), call(HELPER_PROBE_READ_USER))
         out.jump_if(Jmp.NE, Reg.R0, 0, outcomes.unsure)       # unreadable: GDB's error

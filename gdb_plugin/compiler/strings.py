@@ -86,10 +86,10 @@ def _char_array(argument: str, agent_eval: Eval) -> Optional[CharArray]:
     """`argument` as a `char` array (the caller knows its elements are one-byte integers)."""
     try:
         length = _constant(agent_eval(f"sizeof({argument})"))
-        expr = parse_listing(agent_eval(f"&({argument})[0]"))
     except CompileError:
         return None
-    if length is None or not 0 < length <= MAX_STRING + 1 or not _spills_little(expr):
+    expr = _first_element(argument, agent_eval)
+    if length is None or not 0 < length <= MAX_STRING + 1 or expr is None:
         return None
     return CharArray(expr, length)
 
@@ -108,12 +108,17 @@ def _address(node: Node, text: str, agent_eval: Eval) -> Optional[AxExpr]:
         return None
     argument = node.text(text)
     try:
-        try:
-            agent_eval(f"(typeof({argument}))0")        # a pointer or an integer: an
-            expr = parse_listing(agent_eval(argument))  # array's expression fails here
-        except CompileError:
-            agent_eval(f"sizeof(({argument})[0])")     # an array: its first element's address
-            expr = parse_listing(agent_eval(f"&({argument})[0]"))
+        agent_eval(f"(typeof({argument}))0")        # a pointer or an integer: an array's
+        expr = parse_listing(agent_eval(argument))  # expression fails here
+    except CompileError:
+        return _first_element(argument, agent_eval)
+    return expr if _spills_little(expr) else None
+
+
+def _first_element(argument: str, agent_eval: Eval) -> Optional[AxExpr]:
+    """The agent expression of the address of an array's first element."""
+    try:
+        expr = parse_listing(agent_eval(f"&({argument})[0]"))
     except CompileError:
         return None
     return expr if _spills_little(expr) else None

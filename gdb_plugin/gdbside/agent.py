@@ -234,15 +234,21 @@ def _extended_locals(symbols, expression):
         if (symbol.needs_frame and target is not None and target.sizeof < 8
                 and target.code in (gdb.TYPE_CODE_INT, gdb.TYPE_CODE_CHAR)):
             narrow[symbol.name] = str(symbol.type)
-    if not narrow:
+    return _with_names_replaced(expression, {
+        name: f"(({type_name})(long long)({name}))" for name, type_name in narrow.items()})
+
+
+def _with_names_replaced(expression, replacements):
+    """`expression` with each name it reads as a value that `replacements` has replaced."""
+    if not replacements:
         return expression
     try:
         names = value_names(parse(expression))
     except ConditionSyntaxError:
         return expression      # not a condition of ours (a type probe): nothing is read
     return replace_spans(expression, [
-        (node.start, node.end, f"(({narrow[name]})(long long)({name}))")
-        for node in names if (name := node.text(expression)) in narrow])
+        (node.start, node.end, replacements[name])
+        for node in names if (name := node.text(expression)) in replacements])
 
 
 
@@ -272,14 +278,7 @@ def _thread_locals(symbols, expression):
         except (gdb.error, OverflowError):
             continue
         local[symbol.name] = f"(*({symbol.type} *)($fs_base + {offset}))"
-    if not local:
-        return expression
-    try:
-        names = value_names(parse(expression))
-    except ConditionSyntaxError:
-        return expression
-    return replace_spans(expression, [(node.start, node.end, local[name]) for node in names
-                                      if (name := node.text(expression)) in local])
+    return _with_names_replaced(expression, local)
 
 
 def _is_thread_local(symbol):
