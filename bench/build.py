@@ -64,7 +64,8 @@ def _c_workload(name, title, condition, check, threads=1, program=None, short=""
 
 
 def workloads(thread_count: int = 4) -> List[Workload]:
-    """The workloads of the report: (a) loop, (b) mem, (c) threads, (d) python, (e) watch."""
+    """The workloads of the report: (a) loop, (b) mem, (c) threads, (d) python, (e) watch,
+    (f) strings."""
     return [
         _c_workload("loop", "(a) tight loop, target(i), condition on an argument",
                     lambda h: f"i == {h - 1}", "i", short="(a) loop: i == N-1"),
@@ -83,6 +84,10 @@ def workloads(thread_count: int = 4) -> List[Workload]:
         _c_workload("watch", "(e) writes to a global, a conditional watchpoint on it",
                     lambda h: f"state == {h - 1}", "state", location="state",
                     watch_length=8, short="(e) watch: state == N-1"),
+        # At lookup's entry g_calls counts the calls before: N-1 at the last.
+        _c_workload("strings", "(f) string condition on an argument, $_streq(name, \"needle\")",
+                    lambda h: '$_streq(name, "needle")', "g_calls", location="lookup",
+                    short='(f) strings: $_streq(name, "needle")'),
     ]
 
 
