@@ -382,11 +382,12 @@ class _Lowering:
             self.out.jump_if(Jmp.GT, amount, 63, self.outcomes.unsure)
         dst = self.work_reg(a)
         self.load_into(a, dst)
-        if self.magnitude and name == "lsh":
+        # Bits shifted out of 64: a GDB narrowing by magnitude decides (narrowing.py).
+        guarded = self.magnitude and name == "lsh"
+        if guarded:
             self.out.emit(mov64(Reg.R3, dst))
         self.out.emit(alu64(_SHIFT[name], dst, amount))
-        if self.magnitude and name == "lsh":
-            # Bits shifted out of 64: a GDB narrowing by magnitude decides (narrowing.py).
+        if guarded:
             self.out.emit(mov64(Reg.R2, dst), alu64(Alu.ARSH, Reg.R2, amount))
             self.out.jump_if(Jmp.NE, Reg.R2, Reg.R3, self.outcomes.unsure)
         self.pending.pop(b, None)
@@ -531,10 +532,15 @@ class _Lowering:
                  alu64(Alu.ADD, Reg.R1, READ_BUFFER),
                  mov64(Reg.R2, size),
                  call(HELPER_PROBE_READ_USER))
-        # GDB reports unreadable memory as an error, and an error stops the program.
-        out.jump_if(Jmp.NE, Reg.R0, 0, self.outcomes.unsure)
+        self.take_read(k, size)
+
+    def take_read(self, k: int, size: int) -> None:
+        """Depth k := the `size` bytes a probe-read helper put at READ_BUFFER (zero-extended,
+        like AX refN). A failed read is unsure: GDB reports unreadable memory as an error,
+        and an error stops the program."""
+        self.out.jump_if(Jmp.NE, Reg.R0, 0, self.outcomes.unsure)
         dst = self.work_reg(k)
-        out.emit(ldx(size, dst, Reg.R10, READ_BUFFER))      # zero-extends, like AX refN
+        self.out.emit(ldx(size, dst, Reg.R10, READ_BUFFER))
         self.store(k, dst)
 
     def reg(self, k: int, number: int) -> None:
@@ -554,15 +560,11 @@ class _Lowering:
             offset = task_thread_offset(member)
         except BtfError as error:
             raise UnsupportedAx(f"${member[:2]}_base is read from the kernel's task, and {error}")
-        out = self.out
-        out.emit(call(HELPER_GET_CURRENT_TASK), mov64(Reg.R3, Reg.R0),
-                 alu64(Alu.ADD, Reg.R3, offset), mov64(Reg.R1, Reg.R10),
-                 alu64(Alu.ADD, Reg.R1, READ_BUFFER), mov64(Reg.R2, 8),
-                 call(HELPER_PROBE_READ_KERNEL))
-        out.jump_if(Jmp.NE, Reg.R0, 0, self.outcomes.unsure)
-        dst = self.work_reg(k)
-        out.emit(ldx(8, dst, Reg.R10, READ_BUFFER))
-        self.store(k, dst)
+        self.out.emit(call(HELPER_GET_CURRENT_TASK), mov64(Reg.R3, Reg.R0),
+                      alu64(Alu.ADD, Reg.R3, offset), mov64(Reg.R1, Reg.R10),
+                      alu64(Alu.ADD, Reg.R1, READ_BUFFER), mov64(Reg.R2, 8),
+                      call(HELPER_PROBE_READ_KERNEL))
+        self.take_read(k, 8)
 
     def copy(self, src: int, dst: int) -> None:
         if src in self.pending:

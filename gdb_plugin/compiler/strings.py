@@ -75,11 +75,8 @@ def _argument(node: Node, text: str,
         agent_eval(f"(typeof({argument}))0")
     except CompileError:
         return None
-    try:
-        expr = parse_listing(agent_eval(argument))
-    except CompileError:            # "Value not scalar": an array
-        return _char_array(argument, agent_eval)
-    return expr if _spills_little(expr) else None
+    expr = _compiled(argument, agent_eval)      # fails for an array: "Value not scalar"
+    return expr if expr is not None else _char_array(argument, agent_eval)
 
 
 def _char_array(argument: str, agent_eval: Eval) -> Optional[CharArray]:
@@ -88,16 +85,21 @@ def _char_array(argument: str, agent_eval: Eval) -> Optional[CharArray]:
         length = _constant(agent_eval(f"sizeof({argument})"))
     except CompileError:
         return None
-    expr = _first_element(argument, agent_eval)
+    expr = _compiled(f"&({argument})[0]", agent_eval)
     if length is None or not 0 < length <= MAX_STRING + 1 or expr is None:
         return None
     return CharArray(expr, length)
 
 
-def _spills_little(expr: AxExpr) -> bool:
-    """Its values may spill to the stack: well above the word where stringcode.py keeps the
-    first argument's address while it computes the second."""
-    return analyze(expr).max_depth <= MAX_DEPTH // 2
+def _compiled(expression: str, agent_eval: Eval) -> Optional[AxExpr]:
+    """The agent expression of `expression`, if GDB compiles it and its values spill to the
+    stack only well above the word where stringcode.py keeps the first argument's address
+    while it computes the second."""
+    try:
+        expr = parse_listing(agent_eval(expression))
+    except CompileError:
+        return None
+    return expr if analyze(expr).max_depth <= MAX_DEPTH // 2 else None
 
 
 def _address(node: Node, text: str, agent_eval: Eval) -> Optional[AxExpr]:
@@ -109,19 +111,10 @@ def _address(node: Node, text: str, agent_eval: Eval) -> Optional[AxExpr]:
     argument = node.text(text)
     try:
         agent_eval(f"(typeof({argument}))0")        # a pointer or an integer: an array's
-        expr = parse_listing(agent_eval(argument))  # expression fails here
+        expr = _compiled(argument, agent_eval)      # expression fails here
     except CompileError:
-        return _first_element(argument, agent_eval)
-    return expr if _spills_little(expr) else None
-
-
-def _first_element(argument: str, agent_eval: Eval) -> Optional[AxExpr]:
-    """The agent expression of the address of an array's first element."""
-    try:
-        expr = parse_listing(agent_eval(f"&({argument})[0]"))
-    except CompileError:
-        return None
-    return expr if _spills_little(expr) else None
+        expr = None
+    return expr if expr is not None else _compiled(f"&({argument})[0]", agent_eval)
 
 
 def _length(node: Node, text: str, agent_eval: Eval) -> Optional[Union[AxExpr, int]]:
