@@ -29,11 +29,10 @@ class BtfError(Exception):
 
 
 class _Type:
-    __slots__ = ("name", "kind", "kind_flag", "ref", "members")
+    __slots__ = ("name", "kind", "ref", "members")
 
-    def __init__(self, name: str, kind: int, kind_flag: bool, ref: int,
-                 members: List[Tuple[str, int, int]]):
-        self.name, self.kind, self.kind_flag, self.ref = name, kind, kind_flag, ref
+    def __init__(self, name: str, kind: int, ref: int, members: List[Tuple[str, int, int]]):
+        self.name, self.kind, self.ref = name, kind, ref
         self.members = members      # (name, type id, bit offset) for structs and unions
 
 
@@ -65,7 +64,7 @@ def parse(data: bytes) -> List[Optional[_Type]]:
                 members.append((name_at(member_name), member_type, bit_offset))
         fixed, per_member = _TRAILING.get(kind, (0, 0))
         at += fixed + per_member * vlen
-        types.append(_Type(name_at(name_off), kind, kind_flag, size_or_type, members))
+        types.append(_Type(name_at(name_off), kind, size_or_type, members))
     return types
 
 
