@@ -185,8 +185,10 @@ def _sources():
 
 
 def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
-    """The one program started is a separate GDB (preflight.py: its own executable, no shell,
-    no init files) that compiles a condition and exits."""
+    """The programs started: a separate GDB (preflight.py: its own executable, no shell, no init
+    files) that compiles a condition and exits, and the remote agent, by the command the user
+    set with `set hbreak-if remote-agent` (agentlink.py: split as a shell would, never run by
+    one)."""
     forbidden = re.compile(r"\bsubprocess\b|os\.system|os\.exec\w*|os\.spawn\w*|os\.popen|"
                            r"shell=True|\bset(e|re)?[ug]id\b|capset|PR_CAP_AMBIENT|"
                            r"(?<![\w.])(eval|exec|compile)\(")
@@ -196,14 +198,21 @@ def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
     # The self-test's child gives up its capabilities (what it keeps is checked in
     # test_kernel_probe.py): the one capset, with sets that are all clear.
     drop, preflight = "gdb_plugin/kernel/privileges.py", "gdb_plugin/gdbside/preflight.py"
+    link = "gdb_plugin/gdbside/agentlink.py"
     assert set(found) <= {
         (drop, "self._capset = libc.capset"),
         (drop, "if self._capset(ctypes.byref(self._header), self._nothing) != 0:"),
         (preflight, "import subprocess"),
         (preflight, "done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, "
                     "text=True,"),
-        (preflight, "except (OSError, subprocess.SubprocessError):")}, found
+        (preflight, "except (OSError, subprocess.SubprocessError):"),
+        (link, "import subprocess"),
+        (link, "self._proc = subprocess.Popen(shlex.split(self.command), "
+               "stdin=subprocess.PIPE,"),
+        (link, "stdout=subprocess.PIPE, stderr=subprocess.PIPE,"),
+        (link, "except (OSError, subprocess.TimeoutExpired):")}, found
     started = (REPO / preflight).read_text()
+    assert "shell=" not in (REPO / link).read_text()
     assert 'os.readlink("/proc/self/exe")' in started and '"-nx", "-batch"' in started
     assert "self._nothing = (_CapData * 2)()" in (REPO / drop).read_text()
     forks = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
@@ -217,7 +226,8 @@ def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
 
 def test_the_only_programs_loaded_are_generated_or_user_predicates():
     """Every BPF_PROG_LOAD goes through kernel/bpf.py; its callers hand it instructions the
-    compiler built, the self-test's fixed program, or BCC's output for a -c predicate."""
+    compiler built, the self-test's fixed program, BCC's output for a -c predicate, or, in the
+    remote agent, a predicate GDB compiled, which refers to no map (protocol.program)."""
     syscall = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
                      if re.search(r"bpf\(\s*BPF_PROG_LOAD,", text))
     assert syscall == ["gdb_plugin/kernel/bpf.py"], syscall
@@ -225,4 +235,4 @@ def test_the_only_programs_loaded_are_generated_or_user_predicates():
                    if re.search(r"BpfProgram\.load\(", text))
     assert set(loads) <= {"gdb_plugin/kernel/probe.py", "gdb_plugin/gdbside/predicates.py",
                           "gdb_plugin/gdbside/watch.py", "gdb_plugin/cpred/predicate.py",
-                          "gdb_plugin/cpred/build.py"}, loads
+                          "gdb_plugin/cpred/build.py", "gdb_plugin/agent/server.py"}, loads

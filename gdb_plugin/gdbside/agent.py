@@ -29,6 +29,7 @@ from ..compiler.hazards import value_names
 from ..compiler.narrowing import set_gdb_truncates_magnitude
 from ..compiler.syntax import parse, replace_spans
 from ..compiler.tokens import STRING
+from . import whereabouts
 from .preflight import compiles_in_a_separate_gdb, object_file_of
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
@@ -259,8 +260,11 @@ def _thread_locals(symbols, expression):
     -4))`: GDB's agent expressions cannot locate thread-locals (DW_OP_form_tls_address), and
     the kernel reads $fs_base from the thread (compiler/registers.py). An executable's
     thread-locals lie at the same offset from $fs_base in every thread; GDB says where, which
-    needs a live thread and may fail, so it is asked only where a failure is harmless."""
+    needs a live thread and may fail, so it is asked only where a failure is harmless.  A
+    remote target's kernel keeps $fs_base where its own build puts it: there GDB reads them."""
     local = {}
+    if whereabouts.locate(gdb.selected_inferior()).agent is not None:
+        return expression
     executable = gdb.current_progspace().filename
     for symbol in symbols:
         if (symbol.addr_class != gdb.SYMBOL_LOC_COMPUTED or symbol.needs_frame

@@ -12,24 +12,29 @@ no forked process), and counts the copies' hits in it (measured on 6.18 and
 6.1: tests/test_kernel_perf.py).  So a thread created later costs neither a
 descriptor nor a system call, and is armed before it runs its first
 instruction.
+
+A process on a remote target is armed the same way by the agent beside its
+gdbserver (agentlink.py): GDB compiles the predicates, the agent opens the events.
 """
 import errno
 import functools
+import itertools
 import os
 import threading
 from typing import Dict, Optional, Tuple
 
 import gdb
 
-from ..kernel.bpf import BpfProgram
+from ..kernel import procfs
 from ..kernel.errors import KernelError
 from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
 from ..kernel.probe import TIER_PTRACE
 from . import whereabouts
 from .agent import settled
+from .agentlink import AgentError, AgentLink, Refused
 from .model import HBreakIf, registry
-from .predicates import PredicateError, linespec_of, program_for
+from .predicates import Predicate, PredicateError, linespec_of, program_for
 from .tiers import fall_back
 from .watch import watch_bp_type
 
@@ -43,7 +48,7 @@ LISTINGS = 8
 # of that image: a forked child is armed with its parent's program, without compiling in the
 # middle of GDB's fork handling.  Dropped when the breakpoint changes.
 ProgramKey = Tuple[int, int, Tuple[str, float]]
-_programs: Dict[ProgramKey, Optional[BpfProgram]] = {}
+_programs: Dict[ProgramKey, Optional[Predicate]] = {}
 
 
 def _image(inferior) -> Tuple[str, float]:
@@ -96,9 +101,11 @@ class InferiorArming:
     machine), its events are disabled the moment that tracer exits: the process then runs on
     untraced, and GDB learns of it only at its next exchange with the target."""
 
-    def __init__(self, pid: int, tracer: Optional[int] = None):
+    def __init__(self, pid: int, tracer: Optional[int] = None,
+                 agent: Optional[AgentLink] = None):
         self.pid = pid
-        self.groups: Dict[GroupKey, EventGroup] = {}
+        self.agent = agent  # the remote target's agent, which holds the events there
+        self.groups: Dict[GroupKey, object] = {}  # EventGroup, or AgentGroup with an agent
         self._lock = threading.Lock()  # the tracer's watch disables events from its thread
         self.tracer_gone = False
         self._tracer_watch = ExitWatch(tracer, self.disable_all) if tracer else None
@@ -130,54 +137,63 @@ class InferiorArming:
     def hits(self, number: int) -> int:
         return sum(group.hits() for key, group in self.groups.items() if key[0] == number)
 
+    def mappings(self):
+        """(start, end, executable) of each mapping of the process."""
+        if self.agent is None:
+            return procfs.mappings(self.pid)
+        try:
+            return self.agent.mappings()
+        except AgentError:
+            return []  # nothing is armed until the agent answers again
+
+
+class AgentGroup:
+    """The events of one breakpoint at one address, held by a remote target's agent: one per
+    thread the process had, copied into the threads they create, as EventGroup's."""
+
+    complete = True
+
+    def __init__(self, agent: AgentLink, key: int):
+        self.agent = agent
+        self.key: Optional[int] = key  # None once disarmed
+        self._final_hits = 0
+
+    def hits(self) -> int:
+        if self.key is None:
+            return self._final_hits
+        try:
+            return self.agent.count(self.key)
+        except AgentError:
+            return 0  # the process is gone, and its counts with it
+
+    def threads_armed(self, live) -> int:
+        return len(live)
+
+    def close(self) -> None:
+        if self.key is not None:
+            try:
+                self._final_hits = self.agent.disarm(self.key)
+            except AgentError:
+                pass
+            self.key = None
+
 
 _armings: Dict[int, InferiorArming] = {}
-
-
-def _mappings(pid: int):
-    """(start, end, executable) of each mapping of process `pid`: a code location outside the
-    executable ones is not relocated or loaded yet.  Once the main thread has exited
-    (pthread_exit), the process's own maps file is empty: a live thread's is read instead."""
-    ranges = _read_maps(f"/proc/{pid}/maps")
-    for tid in [] if ranges else sorted(_tasks(pid)):
-        ranges = _read_maps(f"/proc/{pid}/task/{tid}/maps")
-        if ranges:
-            break
-    return ranges
-
-
-def _read_maps(path: str):
-    ranges = []
-    try:
-        with open(path) as maps:
-            for line in maps:
-                span, perms = line.split()[:2]
-                start, end = span.split("-")
-                ranges.append((int(start, 16), int(end, 16), "x" in perms))
-    except OSError:
-        pass
-    return ranges
+_agent_keys = itertools.count()  # names of event groups for the agents, never reused
 
 
 def _live_threads(inferior):
     return [t for t in inferior.threads() if t.is_valid() and t.ptid[1] > 0]
 
 
-def _tasks(pid: int):
-    """The threads of process `pid` as the kernel has them, GDB told of them yet or not."""
-    try:
-        return {int(tid) for tid in os.listdir(f"/proc/{pid}/task")}
-    except OSError:
-        return set()
-
-
 def _arming_for(inferior, place) -> InferiorArming:
     arming = _armings.get(inferior.num)
-    if arming is not None and arming.pid != place.pid:
+    if arming is not None and (arming.pid, arming.agent) != (place.pid, place.agent):
         arming.close()
         arming = None
     if arming is None:
-        arming = _armings[inferior.num] = InferiorArming(place.pid, place.other_tracer)
+        arming = _armings[inferior.num] = InferiorArming(place.pid, place.other_tracer,
+                                                         place.agent)
     return arming
 
 
@@ -188,6 +204,15 @@ def disarm(inferior) -> None:
         arming.close()
         for bp in registry:  # the next process's first stop counts its own filtered hits
             bp.hits_at_last_stop = kernel_hits(bp)
+
+
+def rearm(agent: AgentLink) -> None:
+    """A new agent took the place of one that ended: the events it held are gone."""
+    for num, arming in list(_armings.items()):
+        if arming.agent is agent:
+            arming.groups.clear()
+            del _armings[num]
+    sync_all()
 
 
 def disarm_all() -> None:
@@ -272,7 +297,7 @@ def sync(inferior) -> None:
         return
     arming = _arming_for(inferior, place)
     image = _image(inferior)
-    mapped = functools.lru_cache(maxsize=None)(lambda: _mappings(arming.pid))
+    mapped = functools.lru_cache(maxsize=None)(arming.mappings)
     wanted = set().union(*(_wanted(bp, arming, mapped, image) for bp in registry))
     for key in [k for k in arming.groups if k not in wanted]:
         arming.close_group(key)
@@ -329,13 +354,17 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
 class EventRefused(Exception):
     """The kernel refused a perf breakpoint: every tier needs one, GDB's software breakpoint not."""
 
-    def __init__(self, cause: KernelError):
+    def __init__(self, cause: Exception):
         super().__init__(str(cause))
         self.cause = cause
 
 
 def _fill(arming: InferiorArming, bp: HBreakIf, key: GroupKey, image, threads) -> None:
     """Give every thread `bp` stops in an event at the key's address, or a copy of one."""
+    if arming.agent is not None:
+        if key not in arming.groups:
+            arming.groups[key] = _armed_by_agent(arming.agent, bp, key, image)
+        return
     group = arming.groups.get(key)
     if group is None:
         group = arming.groups[key] = EventGroup(inherited=bp.thread is None)
@@ -348,20 +377,37 @@ def _fill(arming: InferiorArming, bp: HBreakIf, key: GroupKey, image, threads) -
         return
     # A thread created while this runs may copy its creator's event or, from one not armed
     # yet, none: it is armed with the next listing, at worst twice, which stops once.
-    tasks = _tasks(arming.pid)
+    tasks = procfs.tasks(arming.pid)
     for _ in range(LISTINGS):
         for lwp in sorted(tasks - group.events.keys()):
             _open(group, bp, lwp, key[1], image)
-        listed_again = _tasks(arming.pid)
+        listed_again = procfs.tasks(arming.pid)
         if listed_again <= tasks:
             group.complete = True
             return
         tasks = listed_again
 
 
+def _armed_by_agent(agent: AgentLink, bp: HBreakIf, key: GroupKey, image) -> AgentGroup:
+    """The agent opens the events on every thread of the process, with the predicate."""
+    program = _program(bp, key[1], image)
+    agent_key = next(_agent_keys)
+    try:
+        agent.arm(agent_key, key[1], bp.number, program.code if program is not None else None)
+    except Refused as refused:
+        if refused.stage == "program":
+            raise PredicateError(str(refused)) from None
+        raise EventRefused(refused) from None
+    except AgentError as error:
+        raise EventRefused(error) from None
+    return AgentGroup(agent, agent_key)
+
+
 def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> None:
     """Open, program and enable one event."""
     program = _program(bp, address, image)
+    if isinstance(program, Predicate):
+        program = program.loaded()
     try:
         if bp.watch is not None:
             event = PerfBreakpoint.open(lwp, address, bp_type=watch_bp_type(bp.watch),

@@ -9,7 +9,7 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import arming, hits, ignore, remote, signals, whereabouts
+from . import agentlink, arming, hits, ignore, remote, signals, whereabouts
 from .agent import forget_listings
 from .create import assess, gdb_condition
 from .leftovers import delete_later, delete_leftovers
@@ -55,6 +55,37 @@ def on_exited(event):
 def on_connection_removed(event):
     # A dropped connection leaves a local process that gdbserver debugged running on, and
     # untraced: none of its events may stay armed.
+    arming.sync_all()
+    agentlink.close_stale()
+
+
+def on_agent_ended(link):
+    """An agent ended unasked, and its events with it: another takes its place and arms its
+    process again, or GDB's own breakpoints serve the program."""
+    if not agentlink.serves(link):
+        return
+    gdb.write(f"warning: hbreak-if: {link.ended_why()}; starting it again.\n", gdb.STDERR)
+    try:
+        link.start()
+    except agentlink.AgentError as error:
+        gdb.write(f"warning: hbreak-if: {error}\nGDB's own breakpoints serve the remote program "
+                  "from its next stop, the condition evaluated by the target.\n", gdb.STDERR)
+        # Asking the target where the program is needs it stopped: at the next stop.
+        whereabouts.drop_agent(link)
+        return
+    arming.rearm(link)
+
+
+def on_stop_follow_remote(event):
+    """Where an agent was lost, the remote program is served anew at its first stop."""
+    if whereabouts.agent_dropped():
+        remote.follow()
+        arming.sync_all()
+
+
+def on_remote_agent_set():
+    """A new agent command serves the remote inferiors from now on."""
+    remote.follow()
     arming.sync_all()
 
 
@@ -125,9 +156,11 @@ def on_detach():
 
 def on_exiting(event):
     arming.disarm_all()
+    agentlink.close_all()
 
 
 def connect():
+    agentlink.install_setting(_quietly(on_remote_agent_set), _quietly(on_agent_ended))
     gdb.events.new_objfile.connect(_quietly(on_new_objfile))
     gdb.events.clear_objfiles.connect(_quietly(on_clear_objfiles))
     gdb.events.new_thread.connect(_quietly(on_new_thread))
@@ -136,6 +169,7 @@ def connect():
     gdb.events.exited.connect(_quietly(signals.done_with_signal))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
+    gdb.events.stop.connect(_quietly(on_stop_follow_remote))
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(hits.report_stop))
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))

@@ -16,7 +16,9 @@ from .model import HBreakIf
 
 
 def _kernel_can_count(bp: HBreakIf) -> bool:
-    return bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.uses_perf and not bp.notes
+    # An agent's kernel has no counter of this machine's.
+    return (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.uses_perf and not bp.notes
+            and not bp.by_agent)
 
 
 def take_from_gdb(bp: HBreakIf) -> None:

@@ -50,6 +50,7 @@ class HBreakIf:
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
     remote: Optional[gdb.Breakpoint] = None  # GDB's own breakpoint while the program is remote
     local_tier: Optional[tuple] = None  # (tier, reason) to return to when it is local again
+    by_agent: bool = False  # armed on a remote target by the agent beside gdbserver
     c_predicate: Optional[object] = None  # a raw C predicate (gdb_plugin.cpred), instead of CONDITION
     ignore_counter: Optional[object] = None  # the ignore count, where the kernel keeps it
     watch: Optional[WatchSpec] = None

@@ -14,6 +14,29 @@ class PredicateError(Exception):
     """The predicate could not be built or loaded; the message says why."""
 
 
+class Predicate:
+    """One compiled predicate, encoded: loaded into this machine's kernel when first used
+    here, or sent as it is to a remote target's agent."""
+
+    def __init__(self, code: bytes, name: str):
+        self.code = code
+        self._name = name
+        self._loaded = None
+
+    def loaded(self) -> BpfProgram:
+        if self._loaded is None:
+            try:
+                self._loaded = BpfProgram.load(self.code, name=self._name)
+            except KernelError as error:
+                raise PredicateError(str(error)) from None
+        return self._loaded
+
+    def close(self) -> None:
+        if self._loaded is not None:
+            self._loaded.close()
+            self._loaded = None
+
+
 def linespec_of(location: str):
     """The location as a linespec for `maint agent-eval -at`, if it is one (not `*ADDRESS`,
     not an explicit `-function F -line N`)."""
@@ -44,7 +67,7 @@ def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
 
 
 def program_for(bp: HBreakIf, address: int):
-    """A loaded program for `bp` at `address`, or None where GDB decides every hit."""
+    """The predicate of `bp` at `address`, or None where GDB decides every hit."""
     if bp.tier == TIER_PTRACE:
         return None
     put_off = NotCompiledYet.raised
@@ -53,7 +76,7 @@ def program_for(bp: HBreakIf, address: int):
     except (NotCompiledYet, RecursionError):
         # Every hit goes to GDB until the next stop, where GDB may compile the condition.
         bp.compile_at_next_stop = True
-        return _load(bp, build_program(None, on_match_for(bp)))
+        return _encoded(bp, build_program(None, on_match_for(bp)))
     if NotCompiledYet.raised != put_off:
         bp.compile_at_next_stop = True
     if bp.ignore_counter is not None and not compiled.exact:
@@ -63,14 +86,11 @@ def program_for(bp: HBreakIf, address: int):
     for note in compiled.notes:
         if not note.in_kernel and note not in bp.notes:
             bp.notes.append(note)
-    return _load(bp, compiled.program)
+    return _encoded(bp, compiled.program)
 
 
-def _load(bp: HBreakIf, program):
-    try:
-        return BpfProgram.load(encode_program(program), name=f"hbreak_if_{bp.number}")
-    except KernelError as error:
-        raise PredicateError(str(error)) from None
+def _encoded(bp: HBreakIf, program) -> Predicate:
+    return Predicate(encode_program(program), f"hbreak_if_{bp.number}")
 
 
 def compile_at_location(location: str, condition):

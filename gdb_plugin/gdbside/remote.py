@@ -11,9 +11,11 @@ the enabled state follow the hbreak-if.
 """
 import gdb
 
+from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
 from . import ignore, whereabouts
 from .leftovers import delete_later
 from .model import HBreakIf, StandIn, registry
+from .tiers import choose_tier, forced_tier
 
 TIER_REMOTE = "remote"
 TIER_REMOTE_EXPLANATION = ("the remote target evaluates the condition at every hit (GDB's own "
@@ -51,22 +53,31 @@ def _debug_register_left() -> bool:
 
 
 def follow() -> None:
-    """Serve a live remote inferior with GDB's own breakpoints; once a process of this machine
-    runs, back to the kernel (not at the remote one's exit: GDB would then try to remove
-    breakpoints from a process that is gone)."""
+    """Serve a live remote inferior with GDB's own breakpoints, or through the agent beside
+    its gdbserver where one is set and proved the process; once a process of this machine
+    runs, back to the kernel here (not at the remote one's exit: GDB would then try to
+    remove breakpoints from a process that is gone)."""
     places = [whereabouts.locate(inferior) for inferior in gdb.inferiors()]
     elsewhere = next((place for place in places if place.remote), None)
+    by_agent = next((place for place in places if place.agent is not None), None)
     if elsewhere is not None:
-        serve(elsewhere.why)
+        serve(elsewhere.why, by_agent=False)
+    elif by_agent is not None:
+        serve(by_agent.why, by_agent=True)
     elif any(place.pid is not None for place in places):
         release()
 
 
-def serve(why: str) -> None:
-    """A remote inferior is live: every code breakpoint moves to the remote tier."""
+def serve(why: str, by_agent: bool) -> None:
+    """A remote inferior is live: every code breakpoint moves to the remote tier, or, through
+    the agent, to the target's kernel."""
     for bp in registry:
-        if bp.remote is not None or not bp.catchpoint.is_valid():
+        if not bp.catchpoint.is_valid():
             continue
+        if (bp.remote is not None, bp.by_agent) == (not by_agent, by_agent):
+            continue  # served so already
+        if bp.remote is not None or bp.by_agent:
+            _back_home(bp)
         if bp.watch is not None or bp.c_predicate is not None:
             if bp.unarmable is None:
                 bp.unarmable = (f"{bp.kind} {bp.number} needs the kernel of the machine the "
@@ -76,23 +87,45 @@ def serve(why: str) -> None:
                           "`watch`/`break ... if` can serve the remote program.\n", gdb.STDERR)
             continue
         bp.local_tier = (bp.tier, bp.reason)
-        bp.tier, bp.reason = TIER_REMOTE, why
-        bp.remote = RemoteBreakpoint(bp)
-        ignore.give_back_to_gdb(bp)  # a count the kernel kept: GDB's breakpoint counts it now
+        # A count the kernel of this machine kept: GDB counts it now.
+        ignore.give_back_to_gdb(bp)
+        if by_agent:
+            bp.by_agent = True
+            if _machine_gave_tier(bp):  # the target's kernel tier, the only one agents offer
+                bp.tier, bp.reason = TIER_KERNEL, f"the target's kernel filters hits: {why}"
+        else:
+            bp.tier, bp.reason = TIER_REMOTE, why
+            bp.remote = RemoteBreakpoint(bp)
+
+
+def _machine_gave_tier(bp: HBreakIf) -> bool:
+    """Whether `bp` has its tier from this machine's kernel, not from its condition, a
+    fallback or `set hbreak-if tier ptrace`."""
+    if forced_tier() == TIER_PTRACE:
+        return False
+    return bp.tier != TIER_PTRACE or (bp.tier, bp.reason) == choose_tier()
 
 
 def release() -> None:
     """The program runs on this machine again: back to the tiers this machine gives."""
     for bp in registry:
-        if bp.remote is not None:
-            retire(bp)
-            bp.tier, bp.reason = bp.local_tier
+        if bp.remote is not None or bp.by_agent:
+            _back_home(bp)
         elif bp in _left_unarmed:
             bp.unarmable = None
     _left_unarmed.clear()
 
 
 _left_unarmed = set()  # kernel-only kinds a remote program left without events
+
+
+def _back_home(bp: HBreakIf) -> None:
+    """`bp` as it was on this machine, before a remote program was served."""
+    retire(bp)
+    bp.by_agent = False
+    if bp.local_tier is not None:
+        bp.tier, bp.reason = bp.local_tier
+        bp.local_tier = None
 
 
 def retire(bp: HBreakIf) -> None:

@@ -53,10 +53,16 @@ def install_setting():
         _setting = TierSetting()
 
 
+def forced_tier():
+    """The tier `set hbreak-if tier` forces, or None."""
+    forced = _setting.value if _setting is not None else "auto"
+    return None if forced == "auto" else forced
+
+
 def choose_tier():
     """(tier, reason) for a new breakpoint, before looking at its condition."""
-    forced = _setting.value if _setting is not None else "auto"
-    if forced != "auto":
+    forced = forced_tier()
+    if forced is not None:
         return forced, f"forced by `set hbreak-if tier {forced}`"
     result = probe()
     return result.tier, result.reasons[0]

@@ -10,18 +10,21 @@ machine or pid namespace, where the same number names another process.
   random bytes the kernel gave it (the auxiliary vector's AT_RANDOM) read the
   same through the connection and from the local /proc/PID.  Such a process
   (gdbserver over a pipe, or on this machine's namespace) is armed like a native
-  one; any other remote inferior is served by GDB's own breakpoints (remote.py).
+  one.  Any other remote inferior is armed by the agent beside its gdbserver where
+  one is set (agentlink.py), which checks the same evidence in its own namespace;
+  without one it is served by GDB's own breakpoints (remote.py).
 * anything else (a core file, a program not started): nothing to arm yet.
 """
 import os
-import struct
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 import gdb
 
-AT_RANDOM = 25
-RANDOM_BYTES = 16
+from ..kernel import procfs
+from ..kernel.procfs import AT_RANDOM, RANDOM_BYTES
+from . import agentlink
+
 REMOTE_CONNECTIONS = ("remote", "extended-remote")
 
 
@@ -31,9 +34,10 @@ class Whereabouts:
     remote: bool         # live on another machine or namespace: GDB's own breakpoints serve it
     why: str             # where it is, for `info hbreak-if`
     other_tracer: Optional[int] = None  # the local gdbserver that traces it, if not GDB
+    agent: Optional[agentlink.AgentLink] = None  # the target's agent, which arms pid there
 
 
-_verdicts: Dict[Tuple[int, int, int], Whereabouts] = {}
+_verdicts: Dict[Tuple[int, int, int, str], Whereabouts] = {}
 
 
 def locate(inferior) -> Whereabouts:
@@ -41,7 +45,7 @@ def locate(inferior) -> Whereabouts:
     connection = inferior.connection if inferior.is_valid() else None
     if connection is None or inferior.pid <= 0:
         return Whereabouts(None, False, "no live process: armed when the program runs")
-    key = (inferior.num, inferior.pid, connection.num)
+    key = (inferior.num, inferior.pid, connection.num, agentlink.command())
     if key not in _verdicts:
         _verdicts[key] = _find(inferior, connection.type)
     verdict = _verdicts[key]
@@ -54,6 +58,29 @@ def forget(inferior) -> None:
     """The inferior exited or was let go: its pid may name another process next."""
     for key in [k for k in _verdicts if k[0] == inferior.num]:
         del _verdicts[key]
+    agentlink.close(inferior)
+
+
+def drop_agent(link) -> None:
+    """The agent `link` cannot serve: where it did, the inferior is served by GDB's own
+    breakpoints (its next stop moves them there)."""
+    global _dropped
+    for key in [k for k, verdict in _verdicts.items() if verdict.agent is link]:
+        pid = key[1]
+        _verdicts[key] = Whereabouts(None, True, f"process {pid} of a remote target, whose agent "
+                                                 f"`{link.command}` ended")
+        _dropped = True
+    agentlink.forget(link)
+
+
+_dropped = False
+
+
+def agent_dropped() -> bool:
+    """Whether an agent was dropped since the last call."""
+    global _dropped
+    dropped, _dropped = _dropped, False
+    return dropped
 
 
 def _find(inferior, connection_type: str) -> Whereabouts:
@@ -65,10 +92,31 @@ def _find(inferior, connection_type: str) -> Whereabouts:
             return Whereabouts(pid, False, f"local process {pid}, debugged through "
                                            f"{connection_type} (same random bytes here)",
                                _tracer(pid))
-        return Whereabouts(None, True, f"process {pid} of {_target(connection_type)}, not a "
-                                       "process of this machine that GDB could prove")
+        return _served_by_agent(inferior, connection_type)
     return Whereabouts(None, False, f"no live process ({_target(connection_type)}): armed "
                                     "when the program runs")
+
+
+def _served_by_agent(inferior, connection_type: str) -> Whereabouts:
+    """A remote process, armed by the agent on its machine where one is set and proves it."""
+    pid, target = inferior.pid, _target(connection_type)
+    unproven = f"process {pid} of {target}, not a process of this machine that GDB could prove"
+    command = agentlink.command()
+    if not command:
+        return Whereabouts(None, True, unproven)
+    if inferior != gdb.selected_inferior():
+        return Whereabouts(None, True, f"{unproven}; the agent is started for the selected "
+                                       "inferior only")
+    try:
+        link = agentlink.link_for(inferior, command)
+    except agentlink.AgentError as error:
+        gdb.write(f"warning: hbreak-if: the remote agent cannot serve process {pid}: {error}\n"
+                  "GDB's own breakpoints serve it, the condition evaluated by the target.\n",
+                  gdb.STDERR)
+        return Whereabouts(None, True, f"{unproven}; the agent `{command}` could not serve it: "
+                                       f"{error}")
+    return Whereabouts(pid, False, f"process {pid} of {target}, armed by the agent `{command}` "
+                                   "beside gdbserver", agent=link)
 
 
 def _target(connection_type: str) -> str:
@@ -80,40 +128,23 @@ def _target(connection_type: str) -> str:
 
 def _tracer(pid: int) -> Optional[int]:
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("TracerPid:"):
-                    return int(line.split()[1]) or None
-    except (OSError, ValueError):
-        pass
-    return None
+        return procfs.tracer_of(pid)
+    except procfs.TargetError:
+        return None
 
 
 def _traced_by_us(pid: int) -> bool:
     return _tracer(pid) == os.getpid()
 
 
-def _auxv_entry(pid: int, tag: int) -> Optional[int]:
-    with open(f"/proc/{pid}/auxv", "rb") as auxv:
-        data = auxv.read()
-    for offset in range(0, len(data) - 15, 16):
-        key, value = struct.unpack_from("<QQ", data, offset)
-        if key == tag:
-            return value
-    return None
-
-
 def _same_process_here(inferior, pid: int) -> bool:
     """Whether local process `pid` is the inferior: the same AT_RANDOM bytes, read locally
     and through GDB's connection (a kernel thread or another program has others)."""
     try:
-        address = _auxv_entry(pid, AT_RANDOM)
+        address = procfs.auxv_value(pid, AT_RANDOM)
         if address is None:
             return False
-        with open(f"/proc/{pid}/mem", "rb") as memory:
-            memory.seek(address)
-            here = memory.read(RANDOM_BYTES)
-        there = bytes(inferior.read_memory(address, RANDOM_BYTES))
-    except (OSError, gdb.error):
+        procfs.check_evidence(pid, address, bytes(inferior.read_memory(address, RANDOM_BYTES)))
+    except (procfs.TargetError, gdb.error):
         return False
-    return len(here) == RANDOM_BYTES and here == there
+    return True

@@ -5,6 +5,7 @@ No gdb, no encoder: programs arrive as encoded bytes.  Modules:
   syscalls  raw syscall()/ioctl() via libc, errno -> typed errors (x86_64 only)
   bpf       BPF_PROG_LOAD with verifier logs (BpfProgram)
   perf      perf_event_attr and PerfBreakpoint (open, attach_bpf, enable, count...)
+  procfs    a process as /proc shows it: threads, mappings, tracer, AT_RANDOM evidence
   privileges  what the self-test's child gives up before GDB opens a perf event on it
   probe     the self-test that chooses the tier (python3 -m gdb_plugin.kernel.probe);
             not imported here, so that running it with -m stays clean:

@@ -1,0 +1,125 @@
+"""The messages between GDB and the agent: one JSON object per line, checked on arrival.
+
+GDB sends requests, the agent answers each with one line, in order:
+
+    {"op": "hello", "version": 1}
+        -> {"ok": true, "version": 1, "tier": T, "reason": R, "kernel": RELEASE}
+    {"op": "attach", "pid": P, "random_address": A, "random": HEX}
+        the process GDB debugs, named by the pid gdbserver reported and the 16 bytes at the
+        auxiliary vector's AT_RANDOM as GDB read them through the connection; the agent
+        arms nothing until both match a process of its own pid namespace
+        -> {"ok": true, "tracer": PID or null}
+    {"op": "mappings"}
+        -> {"ok": true, "ranges": [[START, END, EXECUTABLE], ...]}
+    {"op": "arm", "key": K, "address": A, "sig_data": D, "program": BASE64 or null}
+        a perf breakpoint at A on every thread of the process (and the threads they create),
+        with the encoded eBPF predicate, or none where GDB decides every hit
+        -> {"ok": true, "threads": N}; a refusal says which part the kernel refused:
+           {"ok": false, "error": TEXT, "stage": "program" or "event"}
+    {"op": "count", "key": K}   -> {"ok": true, "hits": N}
+    {"op": "disarm", "key": K}  -> {"ok": true, "hits": N}
+    {"op": "bye"}               -> {"ok": true}, then the agent closes everything and ends
+
+Anything else, or a request that fails, is answered {"ok": false, "error": TEXT} and leaves
+what is armed as it was.  The bounds below are what a predicate GDB compiles needs, with room.
+"""
+import base64
+import json
+from typing import Any, BinaryIO, Dict, Optional
+
+from ..kernel.procfs import RANDOM_BYTES
+
+VERSION = 1
+MAX_LINE = 1 << 20             # bytes in one message, newline included
+MAX_PROGRAM_INSNS = 1 << 16    # 8-byte eBPF instructions in one predicate
+MAX_KEYS = 4096                # armed (breakpoint, address) pairs at once
+U64 = (1 << 64) - 1
+LD_IMM64 = 0x18
+
+Message = Dict[str, Any]
+
+
+class ProtocolError(Exception):
+    """A message that is not what the protocol allows; the text says what is wrong."""
+
+
+class Closed(Exception):
+    """The other side closed the stream."""
+
+
+def encode(message: Message) -> bytes:
+    line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    if len(line) > MAX_LINE:
+        raise ProtocolError(f"message of {len(line)} bytes (at most {MAX_LINE})")
+    return line
+
+
+def read_message(stream: BinaryIO) -> Message:
+    """The next message; ProtocolError for a malformed one (the stream stays usable: the
+    rest of an over-long line is skipped), Closed at the end of the stream."""
+    line = stream.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(MAX_LINE)
+        raise ProtocolError(f"message longer than {MAX_LINE} bytes")
+    if not line.endswith(b"\n"):
+        raise Closed()  # the end of the stream, maybe after a last line cut short
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        raise ProtocolError(f"not JSON: {error}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message is a JSON object")
+    return message
+
+
+def integer(message: Message, name: str, low: int = 0, high: int = U64) -> int:
+    value = message.get(name)
+    if type(value) is not int or not low <= value <= high:
+        raise ProtocolError(f"{name!r} must be an integer in [{low}, {high}]")
+    return value
+
+
+def text(message: Message, name: str, limit: int = 4096) -> str:
+    value = message.get(name)
+    if not isinstance(value, str) or len(value) > limit:
+        raise ProtocolError(f"{name!r} must be a string of at most {limit} characters")
+    return value
+
+
+def random_bytes(message: Message) -> bytes:
+    try:
+        value = bytes.fromhex(text(message, "random", 2 * RANDOM_BYTES))
+    except ValueError:
+        value = b""
+    if len(value) != RANDOM_BYTES:
+        raise ProtocolError(f"'random' must be {RANDOM_BYTES} bytes in hexadecimal")
+    return value
+
+
+def program(message: Message) -> Optional[bytes]:
+    """The encoded predicate of an `arm` request, or None; refused where it refers to maps or
+    other kernel objects by descriptor, which would be the agent's, not GDB's."""
+    value = message.get("program")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > (MAX_PROGRAM_INSNS * 8 * 4) // 3 + 4:
+        raise ProtocolError("'program' must be base64 text of at most "
+                            f"{MAX_PROGRAM_INSNS} instructions")
+    try:
+        code = base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error, or a character outside ASCII
+        raise ProtocolError("'program' is not base64") from None
+    if not code or len(code) % 8 or len(code) // 8 > MAX_PROGRAM_INSNS:
+        raise ProtocolError("'program' must hold 1 to "
+                            f"{MAX_PROGRAM_INSNS} whole 8-byte instructions")
+    index = 0
+    while index < len(code) // 8:
+        opcode, registers = code[8 * index], code[8 * index + 1]
+        if opcode == LD_IMM64:
+            if registers >> 4:
+                raise ProtocolError(f"instruction {index} refers to a kernel object by "
+                                    "descriptor; the agent loads self-contained predicates")
+            index += 1  # the second half of the 16-byte load
+        index += 1
+    return code

@@ -1,0 +1,284 @@
+"""The agent beside a remote target's gdbserver: started by GDB, spoken to over a pipe.
+
+`set hbreak-if remote-agent COMMAND` names the command that runs it on the target,
+as `target remote | ssh HOST gdbserver - PROG` names gdbserver's (for example
+`ssh HOST python3 -m gdb_plugin.agent`, or `nsenter --target PID --pid --mount
+python3 -m gdb_plugin.agent` for a container).  No port is opened: the agent's
+stdin and stdout are the channel (gdb_plugin/agent/protocol.py).  One agent
+serves one remote inferior; it learns which process by evidence it checks in
+its own namespace, the pid gdbserver reported and the AT_RANDOM bytes GDB reads
+through the connection, and closes everything when GDB closes the pipe.
+"""
+import base64
+import os
+import re
+import select
+import shlex
+import subprocess
+import threading
+from typing import Dict, Optional, Tuple
+
+import gdb
+
+from ..agent import protocol
+from ..kernel.procfs import AT_RANDOM, RANDOM_BYTES
+from ..kernel.probe import TIER_KERNEL
+
+ANSWER_TIMEOUT = 30.0   # seconds; an agent behind ssh answers in well under one
+STDERR_KEPT = 2000      # characters of the agent's stderr quoted when it fails
+_AT_RANDOM_LINE = re.compile(rf"^{AT_RANDOM}\s+AT_RANDOM\s.*\s(0x[0-9a-f]+)\s*$", re.M)
+
+
+class AgentError(Exception):
+    """The agent could not be started or refused a request; the text says why."""
+
+
+class Refused(AgentError):
+    """A request the agent answered with an error; `stage` says what the kernel refused."""
+
+    def __init__(self, message: str, stage: Optional[str]):
+        super().__init__(message)
+        self.stage = stage
+
+
+class AgentLink:
+    """One running agent and its pipe; requests are answered in order.  The evidence naming the
+    process is kept: should the agent end, another is started for the same process without
+    asking the target anything, so it can be armed again while the program runs."""
+
+    def __init__(self, command: str, evidence: Tuple[int, int, bytes]):
+        self.command = command
+        self.evidence = evidence  # (pid, AT_RANDOM address, its 16 bytes)
+        self._proc = None
+        self.start()
+
+    def start(self) -> None:
+        """Start the agent and attach it to the process; AgentError if it cannot serve it."""
+        self.close()
+        try:
+            self._proc = subprocess.Popen(shlex.split(self.command), stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          start_new_session=True)
+        except (OSError, ValueError) as error:
+            raise AgentError(f"cannot start `{self.command}`: {error}") from None
+        self._stderr = ""
+        self._pending = b""
+        self._closing = False
+        threading.Thread(target=self._keep_stderr, args=(self._proc,), daemon=True).start()
+        try:
+            hello = self.request({"op": "hello", "version": protocol.VERSION})
+            if hello.get("tier") != TIER_KERNEL:
+                raise AgentError(f"the target's kernel ({hello.get('kernel')}) cannot filter "
+                                 f"hits: {hello.get('reason')}")
+            pid, address, random = self.evidence
+            self.request({"op": "attach", "pid": pid, "random_address": address,
+                          "random": random.hex()})
+        except AgentError:
+            self.close()
+            raise
+
+    def _keep_stderr(self, proc):
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+            self._stderr = (self._stderr + chunk.decode(errors="replace"))[-STDERR_KEPT:]
+        # Its stderr closes before the kernel reports its status: wait, so the warning has it.
+        proc.wait()
+        if proc is self._proc and not self._closing and _on_ended is not None:
+            # The agent's events ended with it: GDB acts at once, running program or not.
+            gdb.post_event(lambda: _on_ended(self))
+
+    def ended_why(self) -> str:
+        said = self._stderr.strip()
+        return (f"the agent `{self.command}` has ended"
+                + (f" (status {self._proc.returncode})" if self._proc.poll() is not None else "")
+                + (f"; it said: {said}" if said else ""))
+
+    def _ended(self, what: str) -> AgentError:
+        self.close()
+        said = self._stderr.strip()
+        return AgentError(f"the agent `{self.command}` {what}"
+                          + (f"; it said: {said}" if said else ""))
+
+    def request(self, message: protocol.Message) -> protocol.Message:
+        if self._proc.poll() is not None:
+            raise self._ended(f"has ended (status {self._proc.returncode})")
+        try:
+            self._proc.stdin.write(protocol.encode(message))
+            self._proc.stdin.flush()
+        except OSError:
+            raise self._ended("stopped reading") from None
+        answer = self._read_answer()
+        if answer.get("ok") is not True:
+            error = answer.get("error")
+            stage = answer.get("stage")
+            raise Refused(error if isinstance(error, str) else f"malformed answer {answer!r}",
+                          stage if isinstance(stage, str) else None)
+        return answer
+
+    def _read_answer(self) -> protocol.Message:
+        out = self._proc.stdout.fileno()
+        while b"\n" not in self._pending:
+            ready, _, _ = select.select([out], [], [], ANSWER_TIMEOUT)
+            chunk = os.read(out, 65536) if ready else None
+            if chunk is None:
+                raise self._ended(f"did not answer within {ANSWER_TIMEOUT:.0f} s")
+            if not chunk:
+                raise self._ended("has ended")
+            self._pending += chunk
+            if len(self._pending) > protocol.MAX_LINE:
+                raise self._ended("answered more than the protocol allows")
+        line, self._pending = self._pending.split(b"\n", 1)
+        try:
+            answer = protocol.read_message(_OneLine(line + b"\n"))
+        except (protocol.ProtocolError, protocol.Closed) as error:
+            raise self._ended(f"answered something else than the protocol ({error})") from None
+        return answer
+
+    def close(self):
+        if self._proc is None:
+            return
+        self._closing = True
+        if self._proc.poll() is None:
+            try:
+                self._proc.stdin.close()  # the agent closes everything at the end of its input
+                self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self._proc.kill()
+                self._proc.wait()
+
+    # The requests arming uses.
+
+    def arm(self, key: int, address: int, sig_data: int, code: Optional[bytes]) -> int:
+        program = base64.b64encode(code).decode() if code is not None else None
+        return self._number(self.request({"op": "arm", "key": key, "address": address,
+                                          "sig_data": sig_data, "program": program}), "threads")
+
+    def count(self, key: int) -> int:
+        return self._number(self.request({"op": "count", "key": key}), "hits")
+
+    def disarm(self, key: int) -> int:
+        return self._number(self.request({"op": "disarm", "key": key}), "hits")
+
+    def mappings(self):
+        ranges = self.request({"op": "mappings"}).get("ranges")
+        if not isinstance(ranges, list) or not all(
+                isinstance(span, list) and len(span) == 3 and type(span[0]) is int
+                and type(span[1]) is int and isinstance(span[2], bool) for span in ranges):
+            raise self._ended("answered malformed mappings")
+        return [tuple(span) for span in ranges]
+
+    def _number(self, answer: protocol.Message, name: str) -> int:
+        try:
+            return protocol.integer(answer, name)
+        except protocol.ProtocolError as error:
+            raise self._ended(f"answered malformed {name}: {error}") from None
+
+
+class _OneLine:
+    def __init__(self, line: bytes):
+        self._line = line
+
+    def readline(self, _limit):
+        line, self._line = self._line, b""
+        return line
+
+
+_links: Dict[Tuple[int, int], AgentLink] = {}  # by (inferior, connection)
+
+
+class RemoteAgentSetting(gdb.Parameter):
+    """The command that starts the agent on a remote target, over its stdin and stdout.
+
+Example: set hbreak-if remote-agent ssh HOST python3 -m gdb_plugin.agent
+With none (the default), GDB's own breakpoints serve a remote program, the
+condition evaluated by gdbserver where it can.  The agent needs gdb_plugin/ on the
+target and the same privileges there as hbreak-if needs here."""
+
+    set_doc = "Set the command that starts the hbreak-if agent on a remote target."
+    show_doc = "Show the command that starts the hbreak-if agent on a remote target."
+
+    def __init__(self, on_change):
+        super().__init__("hbreak-if remote-agent", gdb.COMMAND_BREAKPOINTS, gdb.PARAM_STRING)
+        self.value = ""
+        self._on_change = on_change
+
+    def get_set_string(self):
+        self._on_change()
+        return ""
+
+    def get_show_string(self, value):
+        if not value:
+            return "No hbreak-if agent: GDB's own breakpoints serve remote programs."
+        return f"A remote program is served by the hbreak-if agent `{value}`."
+
+
+_setting: Optional[RemoteAgentSetting] = None
+_on_ended = None  # called on GDB's thread with a link whose agent ended unasked
+
+
+def install_setting(on_change, on_ended) -> None:
+    global _setting, _on_ended
+    _setting = RemoteAgentSetting(on_change)
+    _on_ended = on_ended
+
+
+def command() -> str:
+    """The agent command the user set, or "" for none."""
+    return (_setting.value or "").strip() if _setting is not None else ""
+
+
+def link_for(inferior, command: str) -> AgentLink:
+    """The agent serving `inferior`, started and attached to its process on first use."""
+    key = (inferior.num, inferior.connection.num)
+    link = _links.get(key)
+    if link is not None and link.command == command and link.evidence[0] == inferior.pid:
+        return link
+    close(inferior)
+    address, random = _random_bytes(inferior)
+    link = _links[key] = AgentLink(command, (inferior.pid, address, random))
+    return link
+
+
+def _random_bytes(inferior) -> Tuple[int, bytes]:
+    """The auxiliary vector's AT_RANDOM address and its 16 bytes, read through the connection."""
+    try:
+        auxv = gdb.execute("info auxv", to_string=True)
+    except gdb.error as error:
+        raise AgentError(f"GDB cannot read the target's auxiliary vector: {error}") from None
+    found = _AT_RANDOM_LINE.search(auxv)
+    if found is None:
+        raise AgentError("the target's auxiliary vector has no AT_RANDOM")
+    address = int(found.group(1), 16)
+    try:
+        return address, bytes(inferior.read_memory(address, RANDOM_BYTES))
+    except gdb.error as error:
+        raise AgentError(f"GDB cannot read the target's AT_RANDOM bytes: {error}") from None
+
+
+def close(inferior) -> None:
+    """Let the agent of `inferior` go (it closes what it armed)."""
+    for key in [k for k in _links if k[0] == inferior.num]:
+        _links.pop(key).close()
+
+
+def serves(link: AgentLink) -> bool:
+    return any(known is link for known in _links.values())
+
+
+def forget(link: AgentLink) -> None:
+    """`link` serves no inferior any more; a later need starts another agent."""
+    for key in [k for k, known in _links.items() if known is link]:
+        _links.pop(key).close()
+
+
+def close_stale() -> None:
+    """Let go the agents whose inferior's connection is gone."""
+    live = {(inferior.num, inferior.connection.num) for inferior in gdb.inferiors()
+            if inferior.is_valid() and inferior.connection is not None}
+    for key in [k for k in _links if k not in live]:
+        _links.pop(key).close()
+
+
+def close_all() -> None:
+    for link in _links.values():
+        link.close()
+    _links.clear()

@@ -1,0 +1,183 @@
+"""The agent beside gdbserver: a remote program's hits filtered by its own machine's kernel.
+
+gdbserver runs in a pid and mount namespace of its own (what a container or another machine
+looks like from GDB's side); the agent is started by GDB inside that namespace with nsenter,
+as a user would start it with ssh, and proves which process it arms by the AT_RANDOM bytes."""
+import re
+from pathlib import Path
+
+import pexpect
+
+from harness.gdb import run_gdb
+from harness.gdbserver import gdbserver
+from harness.paths import GDB, PLUGIN
+from harness.processes import wait_for_exit
+from harness.programs import build
+from harness.stops import stops
+from test_gdb_lifecycle import hits
+
+REPO = Path(__file__).resolve().parent.parent
+N = 3000
+CONDITION = "i % 700 == 3"
+PROMPT = r"\(gdb\) "
+EXPECTED = [3, 703, 1403, 2103, 2803]
+
+
+def _namespace_of(server):
+    """The host pid of the gdbserver inside the namespace (unshare's only child)."""
+    with open(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children") as children:
+        (gdbserver_pid,) = [int(pid) for pid in children.read().split()]
+    return gdbserver_pid
+
+
+def _agent_in(server, python="/usr/bin/python3"):
+    return (f"nsenter --target {_namespace_of(server)} --pid --mount "
+            f"env PYTHONPATH={REPO} {python} -m gdb_plugin.agent")
+
+
+def _checked(result):
+    assert result.returncode == 0, str(result)
+    assert "Traceback" not in result.output, str(result)
+    return result
+
+
+def _agent_stops(set_command, agent=None):
+    """The iterations a breakpoint set on a remote program stops at, and GDB's output;
+    `agent(server)` gives the agent command, if any."""
+    loop = build("loop")
+    with gdbserver(loop, N) as server:
+        setup = [f"target remote {server.address}"]
+        if agent is not None:
+            setup.append(f"set hbreak-if remote-agent {agent(server)}")
+        found, result = stops(loop, set_command, args=[N], start="continue", allow_errors=True,
+                              setup=setup)
+    return found, _checked(result)
+
+
+def test_the_agent_filters_a_remote_program_in_its_kernel(kernel_tier):
+    loop = build("loop")
+    with gdbserver(loop, N) as server:
+        result = _checked(run_gdb(loop, [
+            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            "hbreak-if target i == 2999", "continue", "print i", "info hbreak-if", "continue"]))
+    assert "[kernel tier]" in result.stdout, result
+    assert hits(result.stdout) == [(1, "target", "i=2999")]
+    assert result.values()[1] == "2999"
+    assert "(2,999 hits filtered in the kernel)" in result.stdout, result
+    assert re.search(r"^1\s+y\s+kernel\s", result.stdout, re.M), result.stdout
+    assert "armed by the agent" in result.stdout
+    assert "exited normally" in result.stdout
+
+
+def test_the_agent_stops_where_gdbs_own_breakpoint_does(kernel_tier):
+    ours, result = _agent_stops(f"hbreak-if target {CONDITION}", agent=_agent_in)
+    gdbs, _ = _agent_stops(f"hbreak target if {CONDITION}")
+    assert ours == gdbs == EXPECTED
+    assert "[kernel tier]" in result.stdout, result
+    assert "hbreak-if:" not in result.output, result
+
+
+def test_an_agent_that_cannot_start_leaves_gdbs_own_breakpoint(kernel_tier):
+    ours, result = _agent_stops(f"hbreak-if target {CONDITION}",
+                                agent=lambda server: "/nonexistent/agent")
+    assert ours == EXPECTED
+    assert "the remote agent cannot serve process" in result.stderr, result
+    assert "cannot start `/nonexistent/agent`" in result.stderr
+    assert "[remote tier]" in result.stdout
+
+
+def test_an_agent_outside_the_namespace_arms_nothing_it_cannot_prove(kernel_tier):
+    """Started on the host, the agent sees another process (or none) under the pid gdbserver
+    reported: the AT_RANDOM evidence does not match, and GDB's own breakpoint serves."""
+    outside = f"env PYTHONPATH={REPO} /usr/bin/python3 -m gdb_plugin.agent"
+    ours, result = _agent_stops(f"hbreak-if target {CONDITION}", agent=lambda server: outside)
+    assert ours == EXPECTED
+    assert "the remote agent cannot serve process" in result.stderr, result
+    assert "[remote tier]" in result.stdout
+
+
+def test_threads_created_later_are_armed_by_the_agent(kernel_tier):
+    threads = build("threads")
+    with gdbserver(threads, 1000) as server:
+        result = _checked(run_gdb(threads, [
+            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            "hbreak-if work tid == 2 && i == 300", "continue", "print tid", "print i",
+            "continue"]))
+    assert "[kernel tier]" in result.stdout, result
+    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
+    assert result.values() == {1: "2", 2: "300"}
+    assert "exited normally" in result.stdout
+
+
+def test_ignore_count_and_temporary_through_the_agent(kernel_tier):
+    """The kernel of this machine cannot count for the target's: GDB counts the ignored
+    matches, which the target's kernel lets through."""
+    ours, result = _agent_stops(f"hbreak-if -ignore 2 target {CONDITION}", agent=_agent_in)
+    assert ours == EXPECTED[2:]
+    assert "[kernel tier]" in result.stdout, result
+
+
+# GDB, and with it the agent, stays until the program ends: closing the agent's pipe would
+# release the events too.
+_WAIT_FOR_EXIT = """python
+import os, select
+program = os.pidfd_open({pid})
+print("program ended" if select.select([program], [], [], 60)[0] else "program still runs")
+end"""
+
+
+def test_detach_releases_what_the_agent_armed(kernel_tier, tmp_path):
+    """After `detach` the program runs on untraced through matching hits: had the agent kept
+    its events, the next match would kill it with SIGTRAP."""
+    survivor, out = build("survivor"), tmp_path / "out"
+    start_program = ("sh", "-c", f'{survivor} 300000 {out} wait & exec "$@"', "sh")
+    with gdbserver(options=("--multi",), prefix=start_program) as server:
+        (program,) = [int(pid) for pid in open(
+            f"/proc/{_namespace_of(server)}/task/{_namespace_of(server)}/children").read().split()]
+        result = _checked(run_gdb(survivor, [
+            f"target extended-remote {server.address}", "attach 2",
+            f"set hbreak-if remote-agent {_agent_in(server)}",
+            "hbreak-if target i % 1000 == 7", "set var go = 1", "continue", "print i",
+            "info hbreak-if", "detach", _WAIT_FOR_EXIT.format(pid=program)]))
+        assert hits(result.stdout) == [(1, "target", "i=7")]
+        assert "program ended" in result.stdout, result
+        assert re.search(r"^1\s+y\s+kernel\s", result.stdout, re.M), result.stdout
+        wait_for_exit(program)
+    assert out.read_text() == "finished 300000\n"
+
+
+KILL_THE_AGENT = ("python import os, signal; from gdb_plugin.gdbside import agentlink; "
+                  "os.killpg([*agentlink._links.values()][0]._proc.pid, signal.SIGKILL)")
+
+
+def test_an_agent_killed_at_a_stop_is_replaced_and_no_stop_is_lost(kernel_tier):
+    """At GDB's prompt, as a user would see it: the warning comes before the next command."""
+    loop = build("loop")
+    with gdbserver(loop, N) as server:
+        gdb = pexpect.spawn(GDB, ["-nx", "-q", "-iex", "set style enabled off", "-x", str(PLUGIN),
+                                  str(loop)], encoding="utf-8", timeout=30, dimensions=(50, 400))
+        try:
+            gdb.expect(PROMPT)
+            for command in (f"target remote {server.address}",
+                            f"set hbreak-if remote-agent {_agent_in(server)}",
+                            f"hbreak-if target {CONDITION}"):
+                gdb.sendline(command)
+                gdb.expect(PROMPT)
+            gdb.sendline("continue")
+            gdb.expect(r"hbreak-if 1, target \(i=3\)")
+            gdb.expect(PROMPT)
+            gdb.sendline(KILL_THE_AGENT)
+            gdb.expect(r"has ended \(status -9\); starting it again\.")
+            found = []
+            for _ in EXPECTED[1:]:
+                gdb.sendline("continue")
+                gdb.expect(r"hbreak-if 1, target \(i=(\d+)\)")
+                found.append(int(gdb.match.group(1)))
+                gdb.expect(PROMPT)
+            assert found == EXPECTED[1:]
+            gdb.sendline("info hbreak-if")
+            gdb.expect(r"\n1\s+y\s+kernel\s")
+            gdb.sendline("continue")
+            gdb.expect(r"exited normally")
+        finally:
+            gdb.close(force=True)
