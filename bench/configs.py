@@ -246,15 +246,29 @@ _ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+(kernel-signal|kernel|ptrace)\s+([\d,]+
                   r"\s+(\d+)\s", re.M)
 
 
-def _hbreak_if(tier=None, at_stop=""):
-    """hbreak-if on `tier` (default: the one chosen); `at_stop`: GDB commands run at the stop."""
+# gdbserver in a pid and mount namespace of its own, as on another machine, over a pipe like
+# `gdbserver target-cond`; the agent joins that namespace (the newest gdbserver is this run's).
+_REMOTE_START = ("set sysroot /\n"
+                 "target remote | exec unshare --pid --fork --mount-proc "
+                 f"{GDBSERVER} - {{program}} 2>/dev/null\n"
+                 "set hbreak-if remote-agent sh -c 'exec nsenter --target \"$(pgrep -n -x "
+                 f"{GDBSERVER})\" --pid --mount env PYTHONPATH={shlex.quote(ROOT)} "
+                 f"{PYTHON} -m gdb_plugin.agent'\n")
+
+
+def _hbreak_if(tier=None, at_stop="", remote=False):
+    """hbreak-if on `tier` (default: the one chosen); `at_stop`: GDB commands run at the stop;
+    `remote`: the program behind gdbserver in its own namespace, filtered by the agent."""
     def runner(workload, hits, address):
         setting = f"set hbreak-if tier {tier}\n" if tier else ""
         command = "hwatch-if" if workload.watch else "hbreak-if"
-        script = (_PROLOGUE + setting + _start(workload) +
+        start = (_REMOTE_START.format(program=" ".join(shlex.quote(a)
+                                                       for a in workload.argv(hits)))
+                 if remote else _start(workload))
+        script = (_PROLOGUE + setting + start +
                   f"{command} {workload.location} {workload.hbreak_if_condition(hits)}\n"
                   + _epilogue(workload, extra="info hbreak-if\n" + at_stop))
-        run = _gdb(script, workload.argv(hits), hits, workload, plugin=True)
+        run = _gdb(script, workload.argv(hits), hits, workload, plugin=True, local=not remote)
         info = _info_section(run.output)
         found = _ROW.search(info)
         if found:
@@ -266,6 +280,9 @@ def _hbreak_if(tier=None, at_stop=""):
             return Run(ok=False, wall=run.wall, cpu=run.cpu, tier=run.tier, output=run.output,
                        reason=f"ran on tier {run.tier or '?'}, not {expected}: "
                        + " ".join(info.split())[:300])
+        if run.ok and remote and "armed by the agent" not in info:
+            return Run(ok=False, wall=run.wall, cpu=run.cpu, tier=run.tier, output=run.output,
+                       reason="the agent did not arm it: " + " ".join(info.split())[:300])
         return run
     return runner
 
@@ -304,6 +321,9 @@ def configurations() -> List[Configuration]:
                       True, _gdb_break("watch -location"), kinds=("watch",)),
         Configuration("hbreak-if kernel", "`hbreak-if LOC COND` (default tier: kernel)",
                       False, _hbreak_if()),
+        Configuration("hbreak-if remote agent",
+                      "`hbreak-if LOC COND` on gdbserver's program, the agent beside it",
+                      False, _hbreak_if(remote=True), kinds=("code",)),
         Configuration("hbreak-if kernel-signal", "`set hbreak-if tier kernel-signal`",
                       False, _hbreak_if("kernel-signal")),
         Configuration("hbreak-if ptrace", "`set hbreak-if tier ptrace`", True,
