@@ -61,14 +61,24 @@ def test_exec_rearms_on_the_new_image(kernel_tier):
 
 
 @pytest.mark.parametrize("mode,child_value", [("parent", "0"), ("child", "1")])
-def test_fork_follows_the_right_process_and_the_other_survives(kernel_tier, mode, child_value):
+def test_fork_follows_the_right_process_and_the_other_survives(kernel_tier, mode, child_value,
+                                                              tmp_path):
     forker = build("forker")
-    result = run_gdb(forker, [f"set follow-fork-mode {mode}", "hbreak-if target i == 5", "run",
-                              "print g_child", "continue"], args=["10"]).check()
-    assert hits(result.stdout) == [(1, "target", "i=5")]
+    out = tmp_path / "out"
+    # The first call matches: a process left armed would die of it at once.
+    result = run_gdb(forker, [f"set follow-fork-mode {mode}", "hbreak-if target i == 0", "run",
+                              "print g_child", "continue"], args=["10", out]).check()
+    assert hits(result.stdout) == [(1, "target", "i=0")]
     assert result.values()[1] == child_value
-    # The parent waits for the child and exits with its status: 0 means neither was harmed.
     assert "exited normally" in result.stdout
+    # The parent waits for the child, and writes only if it exited 0: neither was harmed.
+    if mode == "child":
+        wait_for_exit(_detached_parent(result.stdout))
+    assert out.read_text() == "parent finished\n"
+
+
+def _detached_parent(stdout: str) -> int:
+    return int(re.search(r"Detaching after fork from parent process (\d+)", stdout).group(1))
 
 
 def test_run_twice_stops_in_each_run(kernel_tier):

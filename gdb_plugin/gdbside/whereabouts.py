@@ -42,16 +42,45 @@ _verdicts: Dict[Tuple[int, int, int, str], Whereabouts] = {}
 
 def locate(inferior) -> Whereabouts:
     """Where `inferior` lives; remote proofs are kept per (inferior, pid, connection)."""
+    verdict = _verdict(inferior)
+    if verdict.pid is None:
+        return verdict
+    if inferior.connection.type == "native" and not _traced_by_us(verdict.pid):
+        return Whereabouts(None, False, f"process {verdict.pid} is not traced by this GDB")
+    if _left_after_fork(inferior, verdict):
+        return Whereabouts(None, False, f"process {verdict.pid}: GDB follows its child and "
+                                        "detaches it")
+    return verdict
+
+
+def _verdict(inferior) -> Whereabouts:
     connection = inferior.connection if inferior.is_valid() else None
     if connection is None or inferior.pid <= 0:
         return Whereabouts(None, False, "no live process: armed when the program runs")
     key = (inferior.num, inferior.pid, connection.num, agentlink.command())
     if key not in _verdicts:
         _verdicts[key] = _find(inferior, connection.type)
-    verdict = _verdicts[key]
-    if verdict.pid is not None and connection.type == "native" and not _traced_by_us(verdict.pid):
-        return Whereabouts(None, False, f"process {verdict.pid} is not traced by this GDB")
-    return verdict
+    return _verdicts[key]
+
+
+def _left_after_fork(inferior, verdict: Whereabouts) -> bool:
+    """Whether GDB, following the child of a fork, is about to detach `inferior`: it loads the
+    child's symbols first, and a parent armed then would run on with its events, untraced,
+    and die of the first SIGTRAP a match sends.  The child has its pid before its connection."""
+    if gdb.parameter("follow-fork-mode") != "child" or not gdb.parameter("detach-on-fork"):
+        return False
+    connection = inferior.connection.num
+    return any(other.num != inferior.num and other.pid > 0
+               and (other.connection is None or other.connection.num == connection)
+               and _parent_of(other.pid, verdict) == inferior.pid for other in gdb.inferiors())
+
+
+def _parent_of(pid: int, verdict: Whereabouts) -> Optional[int]:
+    """The parent of process `pid` of the target through which `verdict` was reached."""
+    try:
+        return verdict.agent.parent_of(pid) if verdict.agent is not None else procfs.parent_of(pid)
+    except (procfs.TargetError, agentlink.AgentError):
+        return None
 
 
 def forget(inferior) -> None:
@@ -104,9 +133,6 @@ def _served_by_agent(inferior, connection_type: str) -> Whereabouts:
     command = agentlink.command()
     if not command:
         return Whereabouts(None, True, unproven)
-    if inferior != gdb.selected_inferior():
-        return Whereabouts(None, True, f"{unproven}; the agent is started for the selected "
-                                       "inferior only")
     try:
         link = agentlink.link_for(inferior, command)
     except agentlink.AgentError as error:
@@ -115,8 +141,8 @@ def _served_by_agent(inferior, connection_type: str) -> Whereabouts:
                   gdb.STDERR)
         return Whereabouts(None, True, f"{unproven}; the agent `{command}` could not serve it: "
                                        f"{error}")
-    return Whereabouts(pid, False, f"process {pid} of {target}, armed by the agent `{command}` "
-                                   "beside gdbserver", agent=link)
+    return Whereabouts(pid, False, f"process {pid} of {target}, armed by the agent on "
+                                   f"{link.host} beside gdbserver (`{command}`)", agent=link)
 
 
 def _target(connection_type: str) -> str:

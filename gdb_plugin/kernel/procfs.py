@@ -77,11 +77,19 @@ def check_evidence(pid: int, random_address: int, random: bytes) -> None:
 
 def tracer_of(pid: int) -> Optional[int]:
     """The process tracing `pid` (its gdbserver), if any."""
+    return _status_pid(pid, "TracerPid:")
+
+
+def parent_of(pid: int) -> Optional[int]:
+    return _status_pid(pid, "PPid:")
+
+
+def _status_pid(pid: int, field: str) -> Optional[int]:
     path = f"/proc/{pid}/status"
     try:
         with open(path) as status:
             for line in status:
-                if line.startswith("TracerPid:"):
+                if line.startswith(field):
                     return int(line.split()[1]) or None
     except OSError as error:
         raise _unreadable(path, error) from None
