@@ -252,7 +252,7 @@ _REMOTE_START = ("set sysroot /\n"
                  "target remote | exec unshare --pid --fork --mount-proc "
                  f"{GDBSERVER} - {{program}} 2>/dev/null\n"
                  "set hbreak-if remote-agent sh -c 'exec nsenter --target \"$(pgrep -n -x "
-                 f"{GDBSERVER})\" --pid --mount env PYTHONPATH={shlex.quote(ROOT)} "
+                 f"{GDBSERVER})\" --pid --mount --root env PYTHONPATH={shlex.quote(ROOT)} "
                  f"{PYTHON} -m gdb_plugin.agent'\n")
 
 

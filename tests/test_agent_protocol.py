@@ -21,7 +21,8 @@ from gdb_plugin.kernel.probe import ProbeResult
 
 RETURN_0 = encode_program([mov64(Reg.R0, 0), exit_insn()])
 HELLO_ANSWER = {"ok": True, "version": protocol.VERSION, "tier": "ptrace",
-                "reason": "a stand-in for the self-test", "kernel": os.uname().release}
+                "reason": "a stand-in for the self-test", "kernel": os.uname().release,
+                "host": os.uname().nodename}
 
 
 def messages(data: bytes):
@@ -158,7 +159,7 @@ def test_hello_checks_the_version():
         "ok": False, "error": "protocol version 2; this agent speaks 1"}
 
 
-@pytest.mark.parametrize("op", ["mappings", "arm", "count", "disarm"])
+@pytest.mark.parametrize("op", ["mappings", "arm", "count", "disarm", "parent"])
 def test_requests_need_a_process(op):
     assert Agent().handle({"op": op, "key": 1}) == {"ok": False, "error": "no process attached"}
 
@@ -192,6 +193,9 @@ def test_an_attached_agent_refuses_a_second_attach_and_unloaded_addresses():
         labs = ctypes.cast(ctypes.CDLL(None).labs, ctypes.c_void_p).value
         ranges = agent.handle({"op": "mappings"})["ranges"]
         assert any(low <= labs < high and executable for low, high, executable in ranges)
+        assert agent.handle({"op": "parent", "pid": os.getpid()}) == {"ok": True,
+                                                                     "parent": os.getppid()}
+        assert "'pid' must be" in agent.handle({"op": "parent", "pid": -1})["error"]
         answer = agent.handle({"op": "arm", "key": 1, "address": 8, "sig_data": 1})
         assert "0x8 is in no executable mapping" in answer["error"], answer
         assert agent.handle({"op": "count", "key": 1})["error"] == "key 1 is not armed"
@@ -206,7 +210,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
                     lambda inner: st.lists(inner, max_size=3)
                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
 FIELDS = {
-    "op": st.sampled_from(["hello", "attach", "mappings", "arm", "count", "disarm", "bye"])
+    "op": st.sampled_from(["hello", "attach", "mappings", "arm", "count", "disarm", "parent",
+                           "bye"])
     | st.text(max_size=8),
     "version": st.integers(0, 3),
     "pid": st.integers(-1, (1 << 22) + 1) | st.just(os.getpid()),

@@ -3,10 +3,12 @@
 gdbserver runs in a pid and mount namespace of its own (what a container or another machine
 looks like from GDB's side); the agent is started by GDB inside that namespace with nsenter,
 as a user would start it with ssh, and proves which process it arms by the AT_RANDOM bytes."""
+import os
 import re
 from pathlib import Path
 
 import pexpect
+import pytest
 
 from harness.gdb import run_gdb
 from harness.gdbserver import gdbserver
@@ -25,13 +27,17 @@ EXPECTED = [3, 703, 1403, 2103, 2803]
 
 def _namespace_of(server):
     """The host pid of the gdbserver inside the namespace (unshare's only child)."""
-    with open(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children") as children:
-        (gdbserver_pid,) = [int(pid) for pid in children.read().split()]
+    (gdbserver_pid,) = _children(server.proc.pid)
     return gdbserver_pid
 
 
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
 def _agent_in(server, python="/usr/bin/python3"):
-    return (f"nsenter --target {_namespace_of(server)} --pid --mount "
+    return (f"nsenter --target {_namespace_of(server)} --pid --mount --root "
             f"env PYTHONPATH={REPO} {python} -m gdb_plugin.agent")
 
 
@@ -60,12 +66,12 @@ def test_the_agent_filters_a_remote_program_in_its_kernel(kernel_tier):
         result = _checked(run_gdb(loop, [
             f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if target i == 2999", "continue", "print i", "info hbreak-if", "continue"]))
-    assert "[kernel tier]" in result.stdout, result
+    assert "[remote-kernel tier]" in result.stdout, result
     assert hits(result.stdout) == [(1, "target", "i=2999")]
     assert result.values()[1] == "2999"
     assert "(2,999 hits filtered in the kernel)" in result.stdout, result
-    assert re.search(r"^1\s+y\s+kernel\s", result.stdout, re.M), result.stdout
-    assert "armed by the agent" in result.stdout
+    assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
+    assert f"armed by the agent on {os.uname().nodename} beside gdbserver" in result.stdout
     assert "exited normally" in result.stdout
 
 
@@ -73,7 +79,7 @@ def test_the_agent_stops_where_gdbs_own_breakpoint_does(kernel_tier):
     ours, result = _agent_stops(f"hbreak-if target {CONDITION}", agent=_agent_in)
     gdbs, _ = _agent_stops(f"hbreak target if {CONDITION}")
     assert ours == gdbs == EXPECTED
-    assert "[kernel tier]" in result.stdout, result
+    assert "[remote-kernel tier]" in result.stdout, result
     assert "hbreak-if:" not in result.output, result
 
 
@@ -103,7 +109,7 @@ def test_threads_created_later_are_armed_by_the_agent(kernel_tier):
             f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if work tid == 2 && i == 300", "continue", "print tid", "print i",
             "continue"]))
-    assert "[kernel tier]" in result.stdout, result
+    assert "[remote-kernel tier]" in result.stdout, result
     assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
     assert result.values() == {1: "2", 2: "300"}
     assert "exited normally" in result.stdout
@@ -114,7 +120,7 @@ def test_ignore_count_and_temporary_through_the_agent(kernel_tier):
     matches, which the target's kernel lets through."""
     ours, result = _agent_stops(f"hbreak-if -ignore 2 target {CONDITION}", agent=_agent_in)
     assert ours == EXPECTED[2:]
-    assert "[kernel tier]" in result.stdout, result
+    assert "[remote-kernel tier]" in result.stdout, result
 
 
 # GDB, and with it the agent, stays until the program ends: closing the agent's pipe would
@@ -141,9 +147,46 @@ def test_detach_releases_what_the_agent_armed(kernel_tier, tmp_path):
             "info hbreak-if", "detach", _WAIT_FOR_EXIT.format(pid=program)]))
         assert hits(result.stdout) == [(1, "target", "i=7")]
         assert "program ended" in result.stdout, result
-        assert re.search(r"^1\s+y\s+kernel\s", result.stdout, re.M), result.stdout
+        assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
         wait_for_exit(program)
     assert out.read_text() == "finished 300000\n"
+
+
+@pytest.mark.parametrize("mode,child_value", [("parent", "0"), ("child", "1")])
+def test_fork_is_followed_and_the_other_process_survives(kernel_tier, tmp_path, mode,
+                                                         child_value):
+    """The first call matches: had the process GDB lets go kept its events, it would die."""
+    forker, out = build("forker"), tmp_path / "out"
+    with gdbserver(forker, 10, out) as server:
+        (parent,) = _children(_namespace_of(server))
+        result = _checked(run_gdb(forker, [
+            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            f"set follow-fork-mode {mode}", "hbreak-if target i == 0", "continue",
+            "print g_child", "info hbreak-if", "continue"]))
+        assert hits(result.stdout) == [(1, "target", "i=0")]
+        assert result.values()[1] == child_value
+        assert re.search(r"^1\s+y\s+remote-kernel\s+1\s+1\s+1\s", result.stdout, re.M), result
+        assert "exited normally" in result.stdout
+        wait_for_exit(parent)  # which writes once its child exited 0
+    assert out.read_text() == "parent finished\n"
+
+
+GDBS_CHILDREN = ("python import os, subprocess; print('children:', *subprocess.run(['pgrep', "
+                 "'-P', str(os.getpid())], capture_output=True, text=True).stdout.split())")
+
+
+def test_kill_ends_the_agent_and_what_it_armed(kernel_tier):
+    loop = build("loop")
+    with gdbserver(loop, N) as server:
+        result = _checked(run_gdb(loop, [
+            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            "hbreak-if target i == 2000", "continue", GDBS_CHILDREN, "kill", GDBS_CHILDREN,
+            "info hbreak-if"]))
+    assert hits(result.stdout) == [(1, "target", "i=2000")]
+    before, after = re.findall(r"^children:(.*)$", result.stdout, re.M)
+    assert len(before.split()) == 1 and after == "", result.stdout  # the agent, then nothing
+    assert "killed]" in result.stdout
+    assert "armed: not yet, no live process" in result.stdout
 
 
 KILL_THE_AGENT = ("python import os, signal; from gdb_plugin.gdbside import agentlink; "
@@ -176,7 +219,7 @@ def test_an_agent_killed_at_a_stop_is_replaced_and_no_stop_is_lost(kernel_tier):
                 gdb.expect(PROMPT)
             assert found == EXPECTED[1:]
             gdb.sendline("info hbreak-if")
-            gdb.expect(r"\n1\s+y\s+kernel\s")
+            gdb.expect(r"\n1\s+y\s+remote-kernel\s")
             gdb.sendline("continue")
             gdb.expect(r"exited normally")
         finally:

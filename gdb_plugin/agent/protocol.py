@@ -3,7 +3,7 @@
 GDB sends requests, the agent answers each with one line, in order:
 
     {"op": "hello", "version": 1}
-        -> {"ok": true, "version": 1, "tier": T, "reason": R, "kernel": RELEASE}
+        -> {"ok": true, "version": 1, "tier": T, "reason": R, "kernel": RELEASE, "host": NAME}
     {"op": "attach", "pid": P, "random_address": A, "random": HEX}
         the process GDB debugs, named by the pid gdbserver reported and the 16 bytes at the
         auxiliary vector's AT_RANDOM as GDB read them through the connection; the agent
@@ -16,6 +16,8 @@ GDB sends requests, the agent answers each with one line, in order:
         with the encoded eBPF predicate, or none where GDB decides every hit
         -> {"ok": true, "threads": N}; a refusal says which part the kernel refused:
            {"ok": false, "error": TEXT, "stage": "program" or "event"}
+    {"op": "parent", "pid": P}  -> {"ok": true, "parent": PID or null}
+        the parent of a process of the agent's namespace (a fork child GDB now follows)
     {"op": "count", "key": K}   -> {"ok": true, "hits": N}
     {"op": "disarm", "key": K}  -> {"ok": true, "hits": N}
     {"op": "bye"}               -> {"ok": true}, then the agent closes everything and ends

@@ -117,7 +117,8 @@ class Agent:
         self.finished = False
         self._free_requests = {"hello": self._hello, "attach": self._attach, "bye": self._bye}
         self._attached_requests = {"mappings": self._mappings, "arm": self._arm,
-                                   "count": self._count, "disarm": self._disarm}
+                                   "count": self._count, "disarm": self._disarm,
+                                   "parent": self._parent}
 
     def serve(self, instream: BinaryIO, outstream: BinaryIO) -> None:
         """Answer each message until "bye" or the end of `instream`, then close everything."""
@@ -177,7 +178,7 @@ class Agent:
         result = probe()
         return {"ok": True, "version": protocol.VERSION, "tier": result.tier,
                 "reason": result.reasons[0] if result.reasons else "",
-                "kernel": os.uname().release}
+                "kernel": os.uname().release, "host": os.uname().nodename}
 
     def _attach(self, message: Message) -> Message:
         pid = protocol.integer(message, "pid", 1, MAX_PID)
@@ -227,6 +228,10 @@ class Agent:
 
     def _mappings(self, attachment: Attachment, message: Message) -> Message:
         return {"ok": True, "ranges": procfs.mappings(attachment.pid)}
+
+    def _parent(self, attachment: Attachment, message: Message) -> Message:
+        return {"ok": True,
+                "parent": procfs.parent_of(protocol.integer(message, "pid", 1, MAX_PID))}
 
     def _arm(self, attachment: Attachment, message: Message) -> Message:
         key = protocol.integer(message, "key", 0, MAX_KEY)

@@ -26,6 +26,7 @@ from ..kernel.probe import TIER_KERNEL
 
 ANSWER_TIMEOUT = 30.0   # seconds; an agent behind ssh answers in well under one
 STDERR_KEPT = 2000      # characters of the agent's stderr quoted when it fails
+HOST_KEPT = 64          # characters of the agent's host name shown
 _AT_RANDOM_LINE = re.compile(rf"^{AT_RANDOM}\s+AT_RANDOM\s.*\s(0x[0-9a-f]+)\s*$", re.M)
 
 
@@ -50,6 +51,7 @@ class AgentLink:
         self.command = command
         self.evidence = evidence  # (pid, AT_RANDOM address, its 16 bytes)
         self._proc = None
+        self.host = "?"  # the target machine's name, as its agent says
         self.start()
 
     def start(self) -> None:
@@ -67,6 +69,8 @@ class AgentLink:
         threading.Thread(target=self._keep_stderr, args=(self._proc,), daemon=True).start()
         try:
             hello = self.request({"op": "hello", "version": protocol.VERSION})
+            host = hello.get("host")
+            self.host = host[:HOST_KEPT] if isinstance(host, str) and host.isprintable() else "?"
             if hello.get("tier") != TIER_KERNEL:
                 raise AgentError(f"the target's kernel ({hello.get('kernel')}) cannot filter "
                                  f"hits: {hello.get('reason')}")
@@ -158,6 +162,12 @@ class AgentLink:
     def disarm(self, key: int) -> int:
         return self._number(self.request({"op": "disarm", "key": key}), "hits")
 
+    def parent_of(self, pid: int) -> Optional[int]:
+        parent = self.request({"op": "parent", "pid": pid}).get("parent")
+        if parent is not None and type(parent) is not int:
+            raise self._ended("answered a malformed parent")
+        return parent
+
     def mappings(self):
         ranges = self.request({"op": "mappings"}).get("ranges")
         if not isinstance(ranges, list) or not all(
@@ -240,6 +250,22 @@ def link_for(inferior, command: str) -> AgentLink:
 
 def _random_bytes(inferior) -> Tuple[int, bytes]:
     """The auxiliary vector's AT_RANDOM address and its 16 bytes, read through the connection."""
+    address = _random_address(inferior)
+    try:
+        return address, bytes(inferior.read_memory(address, RANDOM_BYTES))
+    except gdb.error as error:
+        raise AgentError(f"GDB cannot read the target's AT_RANDOM bytes: {error}") from None
+
+
+def _random_address(inferior) -> int:
+    """GDB reads the auxiliary vector of the selected inferior only.  Another one (a child
+    followed at a fork, before GDB selects it) shares its parent's layout: the address an agent
+    of the same connection proved is taken, and the agent checks it against the process."""
+    if inferior != gdb.selected_inferior():
+        for (_, connection), link in _links.items():
+            if connection == inferior.connection.num:
+                return link.evidence[1]
+        raise AgentError("GDB reads the auxiliary vector of the selected inferior only")
     try:
         auxv = gdb.execute("info auxv", to_string=True)
     except gdb.error as error:
@@ -247,11 +273,7 @@ def _random_bytes(inferior) -> Tuple[int, bytes]:
     found = _AT_RANDOM_LINE.search(auxv)
     if found is None:
         raise AgentError("the target's auxiliary vector has no AT_RANDOM")
-    address = int(found.group(1), 16)
-    try:
-        return address, bytes(inferior.read_memory(address, RANDOM_BYTES))
-    except gdb.error as error:
-        raise AgentError(f"GDB cannot read the target's AT_RANDOM bytes: {error}") from None
+    return int(found.group(1), 16)
 
 
 def close(inferior) -> None:

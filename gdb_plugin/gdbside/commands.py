@@ -10,7 +10,7 @@ from .cmdline import CommandLineError, parse
 from .create import create, describe_location
 from .model import registry
 from .predicates import compile_at_location
-from .remote import TIER_REMOTE_EXPLANATION
+from .remote import REMOTE_TIER_EXPLANATION
 
 SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software breakpoint, in "
                        "every thread: the kernel refused a perf breakpoint)")
@@ -109,7 +109,7 @@ filtered or not); Stops counts the hits where the condition held."""
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
             explanation = (SOFTWARE_BREAKPOINT if bp.software
-                           else TIER_EXPLANATION.get(bp.tier, TIER_REMOTE_EXPLANATION))
+                           else {**TIER_EXPLANATION, **REMOTE_TIER_EXPLANATION}[bp.tier])
             gdb.write(f"{'':10}tier: {explanation}\n")
             gdb.write(f"{'':10}why: {bp.reason}\n")
             if place.pid is None and not place.remote:

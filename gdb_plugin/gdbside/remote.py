@@ -11,15 +11,20 @@ the enabled state follow the hbreak-if.
 """
 import gdb
 
-from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
+from ..kernel.probe import TIER_PTRACE
 from . import ignore, whereabouts
 from .leftovers import delete_later
 from .model import HBreakIf, StandIn, registry
 from .tiers import choose_tier, forced_tier
 
 TIER_REMOTE = "remote"
-TIER_REMOTE_EXPLANATION = ("the remote target evaluates the condition at every hit (GDB's own "
-                           "breakpoint with the condition, evaluated by gdbserver where it can)")
+TIER_REMOTE_KERNEL = "remote-kernel"
+REMOTE_TIER_EXPLANATION = {
+    TIER_REMOTE: "the remote target evaluates the condition at every hit (GDB's own breakpoint "
+                 "with the condition, evaluated by gdbserver where it can)",
+    TIER_REMOTE_KERNEL: "the target's kernel evaluates the condition at every hit and stops the "
+                        "program only when it is true (the agent beside gdbserver armed it)",
+}
 DEBUG_REGISTERS = 4
 _HARDWARE = (gdb.BP_HARDWARE_BREAKPOINT, gdb.BP_HARDWARE_WATCHPOINT, gdb.BP_READ_WATCHPOINT,
              gdb.BP_ACCESS_WATCHPOINT)
@@ -75,7 +80,9 @@ def serve(why: str, by_agent: bool) -> None:
         if not bp.catchpoint.is_valid():
             continue
         if (bp.remote is not None, bp.by_agent) == (not by_agent, by_agent):
-            continue  # served so already
+            if bp.tier in (TIER_REMOTE, TIER_REMOTE_KERNEL):
+                bp.reason = why  # served so already; the process may be another (a fork child)
+            continue
         if bp.remote is not None or bp.by_agent:
             _back_home(bp)
         if bp.watch is not None or bp.c_predicate is not None:
@@ -92,7 +99,7 @@ def serve(why: str, by_agent: bool) -> None:
         if by_agent:
             bp.by_agent = True
             if _machine_gave_tier(bp):  # the target's kernel tier, the only one agents offer
-                bp.tier, bp.reason = TIER_KERNEL, f"the target's kernel filters hits: {why}"
+                bp.tier, bp.reason = TIER_REMOTE_KERNEL, why
         else:
             bp.tier, bp.reason = TIER_REMOTE, why
             bp.remote = RemoteBreakpoint(bp)
