@@ -253,7 +253,8 @@ def test_notes_say_where_each_part_runs_and_why():
         "`b == L'x'` uses a character literal other than a plain ASCII one, which GDB's agent "
         "expressions do not support: "
         "GDB evaluates it at each stop",
-        "`c > 1.5` uses the floating-point number 1.5: GDB evaluates it at each stop",
+        "`c > 1.5` uses the floating-point number 1.5 other than compared with a float or a "
+        "double in memory: GDB evaluates it at each stop",
     ]
     assert [n.in_kernel for n in compiled.notes] == [True, False, False, False]
 

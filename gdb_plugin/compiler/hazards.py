@@ -5,7 +5,9 @@ would make the kernel suppress a hit GDB stops at, or the reverse. Each one (che
 13.1) is either rewritten away in the text sent to the AX compiler, or makes the part stay
 with GDB:
 
-* Floating-point literals: AX silently truncates them (`x && 0.5` compiles to false). Refused.
+* Floating-point literals: AX silently truncates them (`x && 0.5` compiles to false). Refused,
+  but where a comparison of a float or a double with a number is rewritten on its bits
+  (floats.py).
 * Casts to _Bool: AX drops the conversion, so `(_Bool)5 == 1` is false. Refused.
 * `&function`: AX folds it to 0. Probed by the caller (address_of_names) and refused.
 * A constant division by zero: AX folds constants as GDB evaluates them without side effects,
@@ -50,7 +52,8 @@ def refusal(text: str, tree: Node) -> Optional[str]:
     """Why `text` must stay with GDB whatever AX says, or None."""
     for node in tree.walk():
         if node.kind == "literal" and node.op == FLOAT:
-            return f"uses the floating-point number {node.text(text)}"
+            return (f"uses the floating-point number {node.text(text)} other than compared "
+                    "with a float or a double in memory")
         if node.kind == "cast" and any(t.text in ("_Bool", "bool") for t in node.type_tokens) \
                 and not any(t.text == "*" for t in node.type_tokens):
             return "casts to _Bool, which GDB's agent expressions do not reduce to 0 or 1"

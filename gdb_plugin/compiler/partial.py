@@ -20,6 +20,7 @@ from typing import Callable, List, Optional, Tuple
 from .ax import AxExpr, parse_listing
 from .errors import AxUnavailable, CompileError, ConditionSyntaxError
 from .enums import enums_as_integers
+from .floats import UNSUPPORTED_FLOATING, floats_as_bits
 from .flow import FlowAssembler
 from .hazards import (address_of_names, computed_shift_count, divisors, kernel_form, refusal,
                       signed_pointer_differences)
@@ -31,7 +32,7 @@ from .result import (CompiledCondition, KernelAnd, KernelChoice, KernelLeaf, Ker
                      KernelOr, KernelPart, PartNote)
 from .strings import MAX_STRING, STRING_BUFFER, string_test
 from .syntax import Node, parse
-from .tokens import CHAR, STRING
+from .tokens import CHAR, FLOAT, STRING
 from .typecheck import type_probes
 
 AgentEval = Callable[[str], str]
@@ -138,6 +139,8 @@ class _Splitter:
     def leaf(self, text: str) -> Tuple[Optional[KernelLeaf], str]:
         """(compiled leaf, "") or (None, why `text` stays with GDB)."""
         node = parse(text)                       # spans relative to `text`
+        if any(part.kind == "literal" and part.op == FLOAT for part in node.walk()):
+            return self._leaf_on_bits(text, node)
         why = refusal(text, node)
         if why:
             return None, why
@@ -164,6 +167,8 @@ class _Splitter:
             refusal_text = error.gdb_error
         except CompileError as error:
             return None, str(error)
+        if UNSUPPORTED_FLOATING.search(refusal_text):  # `ratio > 120`, ratio a double
+            return self._leaf_on_bits(text, node, refusal_text)
         if "Invalid combination of types" in refusal_text:
             try:
                 return self.compiled(enums_as_integers(text, node, self.eval, refused=True),
@@ -173,6 +178,15 @@ class _Splitter:
             except CompileError as error:
                 return None, str(error)
         return None, _why_gdb_refused(refusal_text, node)
+
+    def _leaf_on_bits(self, text: str, node: Node, refusal_text: str = ""):
+        """`leaf` for `text` with its comparisons of floating-point numbers rewritten on their
+        bits (floats.py), which is what refusal() and GDB refuse else."""
+        on_bits = floats_as_bits(text, node, self.eval)
+        if on_bits != text:
+            return self.leaf(on_bits)
+        return None, (_why_gdb_refused(refusal_text, node) if refusal_text
+                      else refusal(text, node))
 
     def compiled(self, text: str, node: Node) -> KernelLeaf:
         """`text` (the tree of the user's form of it: `node`) compiled for the kernel; raises

@@ -1,7 +1,7 @@
 /* The C program of the condition corpus (tests/corpus/c.txt): a scheduler-like loop that
  * calls the noinline target(t, name, k, len, c, st, ratio) once per iteration, with strings,
- * characters, enums, bit-fields, a union, a double and a thread-local, all a function of the
- * iteration g_iter (deterministic). `corpus_c N armed`: the armed protocol of armed.h. */
+ * characters, enums, bit-fields, a union, a double, a float and a thread-local, all a function
+ * of the iteration g_iter (deterministic). `corpus_c N armed`: the armed protocol of armed.h. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 
@@ -26,6 +26,7 @@ struct task {
     int delta : 5;
     union word w;
     double load;
+    float scale;
     struct task *parent;
     long long stamp;
 };
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
         t->delta = i % 31 - 15;
         t->w.u = (unsigned)i * 0x01010101u;
         t->load = i / 8.0;
+        t->scale = i / 10.0f - 3.0f;
         t->stamp = (long long)i * 1000;
         const char *name = names[(i * 7) % 6];
         sink += target(t, name, i, (unsigned)strlen(name), name[0] ? name[0] : '-', t->state,

@@ -1,0 +1,109 @@
+"""Floating-point comparisons on bits (gdb_plugin/compiler/floats.py): for every float or
+double (NaNs, infinities, zeros of both signs, subnormals included) and every constant, the
+comparison of keys decides as C's comparison of the numbers does."""
+import math
+import operator
+import struct
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from gdb_plugin.compiler.errors import AxUnavailable
+from gdb_plugin.compiler.floats import (COMPARISONS, bits_of, floats_as_bits, is_nan, key,
+                                        literal_value, threshold)
+from gdb_plugin.compiler.syntax import parse
+
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+       "==": operator.eq, "!=": operator.ne}
+SPECIAL = [0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324, -5e-324, 1.4e-45, 0.1,
+           3.4028234663852886e38, 3.4028235677973366e38, 1e40, -1e40, 2.5, -2.5]
+
+
+def decided(bits: int, width: int, op: str, value: float) -> bool:
+    """What the predicate computes: the key comparison, NaN excluded from the ordered ones."""
+    found = threshold(op, value, width)
+    if isinstance(found, bool):
+        return found
+    op, k = found
+    if op in ("==", "!="):
+        return OPS[op](key(bits, width), k)
+    return not is_nan(bits, width) and OPS[op](key(bits, width), k)
+
+
+def number(bits: int, width: int) -> float:
+    """The value C compares: a float is converted to double exactly."""
+    return struct.unpack("<d" if width == 64 else "<f",
+                         bits.to_bytes(width // 8, "little"))[0]
+
+
+@settings(max_examples=3000)
+@given(st.integers(0, 2**64 - 1) | st.floats().map(lambda x: bits_of(x, 64)),
+       st.floats() | st.sampled_from(SPECIAL), st.sampled_from(COMPARISONS))
+@example(bits_of(-0.0, 64), 0.0, ">=")
+@example(bits_of(0.0, 64), -0.0, "<")
+@example(0x7FF8000000000001, 1.0, "!=")
+@example(0xFFF8000000000000, 1.0, "<")
+def test_doubles_compare_as_c_compares_them(bits, value, op):
+    assert decided(bits, 64, op, value) == OPS[op](number(bits, 64), value)
+
+
+def _around_floats(x: float):
+    """Doubles next to a float: where rounding a constant to a float would go wrong."""
+    return st.sampled_from([x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf),
+                            (x + math.nextafter(x, math.inf)) / 2])
+
+
+@settings(max_examples=3000)
+@given(st.integers(0, 2**32 - 1) | st.floats(width=32).map(lambda x: bits_of(x, 32)),
+       st.floats() | st.sampled_from(SPECIAL) | st.floats(width=32).flatmap(_around_floats),
+       st.sampled_from(COMPARISONS))
+@example(bits_of(0.1, 32), 0.1, "==")
+@example(bits_of(0.1, 32), 0.1, ">")
+@example(bits_of(math.inf, 32), 1e39, ">")
+@example(bits_of(3.4028234663852886e38, 32), 1e39, "<")
+def test_floats_compare_as_c_compares_them_with_a_double(bits, value, op):
+    assert decided(bits, 32, op, value) == OPS[op](number(bits, 32), value)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("2.5", 2.5), ("-2.5", -2.5), ("(-(+3))", -3.0), ("1e3", 1000.0), (".5", 0.5),
+    ("0x1.8p1", 3.0), ("7", 7.0), ("0x10", 16.0), ("0.1f", struct.unpack("<f",
+                                                                      struct.pack("<f", 0.1))[0]),
+    ("1e39f", math.inf), ("2.5L", None), ("k", None), ("'a'", None)])
+def test_literal_values_are_what_c_converts_to_double(text, value):
+    assert literal_value(parse(text), text) == value
+
+
+class Listings:
+    """agent_eval that knows `d` as a double, `f` as a float and `k` as an int."""
+
+    def __init__(self):
+        self.asked = []
+
+    def __call__(self, expression):
+        self.asked.append(expression)
+        kind = {"d": "double", "t->load": "double", "f": "float"}.get(expression)
+        if kind:
+            raise AxUnavailable(f"gen_fetch: Unsupported type code `{kind}'.")
+        return "Scope: 0x1000\nReg mask: 00\n  0  reg 0\n  3  end\n"
+
+
+def test_comparisons_with_numbers_are_rewritten_on_bits():
+    text = "k > 3 && 2.5 < t->load || f == 0.1 || -d >= 1"
+    rewritten = floats_as_bits(text, parse(text), Listings())
+    load_bits = "(*(long long *)&(t->load))"
+    d_bits = "(*(long long *)&(d))"
+    assert rewritten.startswith("k > 3 && (!((" + load_bits + " & 0x7fffffffffffffff) > "
+                                "0x7ff0000000000000) && ((" + load_bits + " ^ ((" + load_bits
+                                + " >> 63) & 0x7fffffffffffffff)) - (" + load_bits
+                                + " >> 63)) > (" + str(key(bits_of(2.5, 64), 64)) + "))")
+    assert " || 0 || " in rewritten                 # a float is never the double 0.1
+    assert rewritten.endswith(f"<= ({key(bits_of(-1.0, 64), 64)}))")
+    assert d_bits in rewritten and "-d" not in rewritten
+
+
+@pytest.mark.parametrize("text", ["k > 2.5", "d * 2 > 1.5", "d++ > 1.5", "g(d) > 1.5",
+                                  "d > f", "(int)d > 1", "d + 1 > 1"])
+def test_what_is_not_a_floating_point_lvalue_against_a_number_stays(text):
+    assert floats_as_bits(text, parse(text), Listings()) == text
