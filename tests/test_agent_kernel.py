@@ -272,6 +272,10 @@ def test_the_targets_exit_closes_everything_and_frees_the_agent(kernel_tier, sta
     assert agent_here.process_exited.wait(30)
     assert agent_here.attachment is None
     assert armed.events == {} and armed.program.closed
+    # GDB learns of the exit later, and asks for the counts then.
+    assert agent_here.handle({"op": "count", "key": 1}) == {"ok": True, "hits": N}
+    assert agent_here.handle({"op": "disarm", "key": 1}) == {"ok": True, "hits": N}
+    assert agent_here.handle({"op": "count", "key": 1})["error"] == "no process attached"
     # A new process, as after `run` again in extended-remote.
     second = start.target()
     assert agent_here.handle({"op": "attach", **second.evidence()})["ok"]

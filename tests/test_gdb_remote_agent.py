@@ -187,6 +187,8 @@ def test_kill_ends_the_agent_and_what_it_armed(kernel_tier):
     assert len(before.split()) == 1 and after == "", result.stdout  # the agent, then nothing
     assert "killed]" in result.stdout
     assert "armed: not yet, no live process" in result.stdout
+    # The counts the agent read as the process ended: every call up to the stop.
+    assert re.search(r"^1\s+y\s+remote-kernel\s+2,001\s+1\s+0\s", result.stdout, re.M), result
 
 
 KILL_THE_AGENT = ("python import os, signal; from gdb_plugin.gdbside import agentlink; "

@@ -20,6 +20,7 @@ GDB sends requests, the agent answers each with one line, in order:
         the parent of a process of the agent's namespace (a fork child GDB now follows)
     {"op": "count", "key": K}   -> {"ok": true, "hits": N}
     {"op": "disarm", "key": K}  -> {"ok": true, "hits": N}
+        once the process has exited, both still answer with its final counts
     {"op": "bye"}               -> {"ok": true}, then the agent closes everything and ends
 
 Anything else, or a request that fails, is answered {"ok": false, "error": TEXT} and leaves

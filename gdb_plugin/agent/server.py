@@ -114,6 +114,7 @@ class Agent:
         self._lock = threading.Lock()
         self.attachment: Optional[Attachment] = None
         self._detached: List[Attachment] = []  # by an exit watch, to release from this thread
+        self._final_hits: Dict[int, int] = {}  # by key, of the process that exited last
         self.finished = False
         self._free_requests = {"hello": self._hello, "attach": self._attach, "bye": self._bye}
         self._attached_requests = {"mappings": self._mappings, "arm": self._arm,
@@ -148,6 +149,8 @@ class Agent:
             if op not in self._attached_requests:
                 raise ProtocolError(f"unknown request {op!r:.80}")
             with self._lock:
+                if self.attachment is None and op in ("count", "disarm"):
+                    return self._final_count(op, message)
                 if self.attachment is None:
                     raise Refusal("no process attached")
                 return self._attached_requests[op](self.attachment, message)
@@ -199,6 +202,7 @@ class Agent:
                 if not attachment.alive():
                     raise TargetError(f"process {pid} has exited")
                 self.attachment = attachment
+                self._final_hits = {}
         except BaseException:
             attachment.release()
             raise
@@ -215,8 +219,17 @@ class Agent:
         with self._lock:
             if self.attachment is attachment:
                 self.attachment = None
+                # GDB asks for the counts as it learns of the exit, later
+                self._final_hits = {key: armed.hits() for key, armed in attachment.armed.items()}
                 attachment.close_armed()
                 self._detached.append(attachment)
+
+    def _final_count(self, op: str, message: Message) -> Message:
+        key = protocol.integer(message, "key", 0, MAX_KEY)
+        if key not in self._final_hits:
+            raise Refusal("no process attached")
+        hits = self._final_hits.pop(key) if op == "disarm" else self._final_hits[key]
+        return {"ok": True, "hits": hits}
 
     def _tracer_exited(self, attachment: Attachment) -> None:
         """The process now runs untraced: a hit that should stop it would kill it."""
