@@ -191,8 +191,54 @@ def test_kill_ends_the_agent_and_what_it_armed(kernel_tier):
     assert re.search(r"^1\s+y\s+remote-kernel\s+2,001\s+1\s+0\s", result.stdout, re.M), result
 
 
+KILL_THE_AGENT_SOON = ("python import os, signal, threading; "
+                       "from gdb_plugin.gdbside import agentlink; "
+                       "agent = [*agentlink._links.values()][0]._proc; "
+                       "threading.Timer(0.2, os.killpg, (agent.pid, signal.SIGKILL)).start()")
+
+
+def test_an_agent_killed_while_the_program_runs_is_replaced_at_once(kernel_tier, tmp_path):
+    """In a script GDB runs nothing of its own until the program stops: the link replaces
+    the agent from its own thread, and the stop a second later is there."""
+    survivor = build("survivor")
+    with gdbserver(survivor, 2000, tmp_path / "out", "paced") as server:
+        result = _checked(run_gdb(survivor, [
+            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            "hbreak-if target i == 1500", KILL_THE_AGENT_SOON, "continue", "info hbreak-if",
+            "continue"]))
+    assert hits(result.stdout) == [(1, "target", "i=1500")], result
+    assert re.search(r"has ended \(status -9\); started it again and armed it anew\.",
+                     result.stderr), result
+    assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result
+    assert "exited normally" in result.stdout
+
+
+STOP_THE_AGENT = ("python import os, signal; from gdb_plugin.gdbside import agentlink; "
+                  "os.killpg([*agentlink._links.values()][0]._proc.pid, signal.SIGSTOP)")
+
+
+def test_an_agent_that_stops_answering_is_replaced_and_no_stop_is_lost(kernel_tier):
+    """Stopped, it keeps its events (the kernel filters on) but answers nothing: the first
+    request after the timeout replaces it, in a script as at the prompt."""
+    loop = build("loop")
+    with gdbserver(loop, N) as server:
+        result = _checked(run_gdb(loop, [
+            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            "set hbreak-if remote-agent-timeout 1", "show hbreak-if remote-agent-timeout",
+            f"hbreak-if target {CONDITION}", "continue", STOP_THE_AGENT, "continue",
+            "continue", "continue", "continue", "info hbreak-if", "continue"]))
+    assert "GDB waits 1 seconds for an answer of the hbreak-if agent." in result.stdout
+    assert [int(value[2:]) for _, _, value in hits(result.stdout)] == EXPECTED, result
+    assert re.search(r"did not answer within 1 s; started it again and armed it anew\.",
+                     result.stderr), result
+    assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result
+    assert "exited normally" in result.stdout
+
+
+# The agent is dead when the command returns: GDB replaces it before its next prompt.
 KILL_THE_AGENT = ("python import os, signal; from gdb_plugin.gdbside import agentlink; "
-                  "os.killpg([*agentlink._links.values()][0]._proc.pid, signal.SIGKILL)")
+                  "agent = [*agentlink._links.values()][0]._proc; "
+                  "os.killpg(agent.pid, signal.SIGKILL); agent.wait()")
 
 
 def test_an_agent_killed_at_a_stop_is_replaced_and_no_stop_is_lost(kernel_tier):
@@ -212,7 +258,7 @@ def test_an_agent_killed_at_a_stop_is_replaced_and_no_stop_is_lost(kernel_tier):
             gdb.expect(r"hbreak-if 1, target \(i=3\)")
             gdb.expect(PROMPT)
             gdb.sendline(KILL_THE_AGENT)
-            gdb.expect(r"has ended \(status -9\); starting it again\.")
+            gdb.expect(r"has ended \(status -9\); started it again and armed it anew\.")
             found = []
             for _ in EXPECTED[1:]:
                 gdb.sendline("continue")

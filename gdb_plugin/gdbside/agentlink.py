@@ -14,9 +14,10 @@ import os
 import re
 import select
 import shlex
+import signal
 import subprocess
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import gdb
 
@@ -24,7 +25,7 @@ from ..agent import protocol
 from ..kernel.procfs import AT_RANDOM, RANDOM_BYTES
 from ..kernel.probe import TIER_KERNEL
 
-ANSWER_TIMEOUT = 30.0   # seconds; an agent behind ssh answers in well under one
+ANSWER_TIMEOUT = 30     # seconds by default; an agent behind ssh answers in well under one
 STDERR_KEPT = 2000      # characters of the agent's stderr quoted when it fails
 HOST_KEPT = 64          # characters of the agent's host name shown
 _AT_RANDOM_LINE = re.compile(rf"^{AT_RANDOM}\s+AT_RANDOM\s.*\s(0x[0-9a-f]+)\s*$", re.M)
@@ -44,73 +45,112 @@ class Refused(AgentError):
 
 class AgentLink:
     """One running agent and its pipe; requests are answered in order.  The evidence naming the
-    process is kept: should the agent end, another is started for the same process without
-    asking the target anything, so it can be armed again while the program runs."""
+    process and what is armed are kept: should the agent end, the link starts another for the
+    same process and arms it anew at once, without GDB or the target: from the thread that sees
+    the end while the program runs (a script's `continue` runs no GDB event until the program
+    stops), or from GDB's before its prompt and at a stop (replace_ended)."""
 
     def __init__(self, command: str, evidence: Tuple[int, int, bytes]):
         self.command = command
         self.evidence = evidence  # (pid, AT_RANDOM address, its 16 bytes)
-        self._proc = None
         self.host = "?"  # the target machine's name, as its agent says
+        self._proc = None
+        self._lock = threading.RLock()  # requests, and the replacement of an agent that ended
+        self._armed: Dict[int, Tuple[int, int, Optional[bytes]]] = {}  # key: arm's arguments
+        self._replacing = False
         self.start()
 
     def start(self) -> None:
         """Start the agent and attach it to the process; AgentError if it cannot serve it."""
-        self.close()
-        try:
-            self._proc = subprocess.Popen(shlex.split(self.command), stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          start_new_session=True)
-        except (OSError, ValueError) as error:
-            raise AgentError(f"cannot start `{self.command}`: {error}") from None
-        self._stderr = ""
-        self._pending = b""
-        self._closing = False
-        threading.Thread(target=self._keep_stderr, args=(self._proc,), daemon=True).start()
-        try:
-            hello = self.request({"op": "hello", "version": protocol.VERSION})
-            host = hello.get("host")
-            self.host = host[:HOST_KEPT] if isinstance(host, str) and host.isprintable() else "?"
-            if hello.get("tier") != TIER_KERNEL:
-                raise AgentError(f"the target's kernel ({hello.get('kernel')}) cannot filter "
-                                 f"hits: {hello.get('reason')}")
-            pid, address, random = self.evidence
-            self.request({"op": "attach", "pid": pid, "random_address": address,
-                          "random": random.hex()})
-        except AgentError:
+        with self._lock:
             self.close()
-            raise
+            try:
+                self._proc = subprocess.Popen(shlex.split(self.command), stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              start_new_session=True)
+            except (OSError, ValueError) as error:
+                raise AgentError(f"cannot start `{self.command}`: {error}") from None
+            self._stderr = ""
+            self._pending = b""
+            self._closing = False
+            self._serving = False  # attached: from now on an end is replaced
+            threading.Thread(target=self._keep_stderr, args=(self._proc,), daemon=True).start()
+            try:
+                hello = self.request({"op": "hello", "version": protocol.VERSION})
+                host = hello.get("host")
+                self.host = (host[:HOST_KEPT] if isinstance(host, str) and host.isprintable()
+                             else "?")
+                if hello.get("tier") != TIER_KERNEL:
+                    raise AgentError(f"the target's kernel ({hello.get('kernel')}) cannot "
+                                     f"filter hits: {hello.get('reason')}")
+                pid, address, random = self.evidence
+                self.request({"op": "attach", "pid": pid, "random_address": address,
+                              "random": random.hex()})
+            except AgentError:
+                self.close()
+                raise
+            self._serving = True
 
     def _keep_stderr(self, proc):
         for chunk in iter(lambda: proc.stderr.read1(4096), b""):
             self._stderr = (self._stderr + chunk.decode(errors="replace"))[-STDERR_KEPT:]
-        # Its stderr closes before the kernel reports its status: wait, so the warning has it.
+        # Its stderr closes before the kernel reports its status: wait, so the report has it.
         proc.wait()
-        if proc is self._proc and not self._closing and _on_ended is not None:
-            # The agent's events ended with it: GDB acts at once, running program or not.
-            gdb.post_event(lambda: _on_ended(self))
+        self.replace_if_ended()
 
-    def ended_why(self) -> str:
+    def replace_if_ended(self) -> None:
+        with self._lock:
+            if self._serving and self._proc.poll() is not None:
+                self._replace(self._ended_why())
+
+    def _ended_why(self) -> str:
         said = self._stderr.strip()
         return (f"the agent `{self.command}` has ended"
                 + (f" (status {self._proc.returncode})" if self._proc.poll() is not None else "")
                 + (f"; it said: {said}" if said else ""))
 
+    def _replace(self, why: str) -> None:
+        """The agent ended unasked, and its events with it: another takes its place and arms
+        what it had armed; GDB hears of it at its next prompt or stop (and, if that failed,
+        serves the program itself from then on)."""
+        armed, self._armed = self._armed, {}
+        self._replacing = True
+        try:
+            self.start()
+            for key, arguments in armed.items():
+                self.arm(key, *arguments)
+            outcome = None
+        except AgentError as error:
+            self.close(force=True)
+            self._armed = armed
+            outcome = error
+        finally:
+            self._replacing = False
+        with _reports_lock:
+            _reports.append((self, why, outcome))
+
     def _ended(self, what: str) -> AgentError:
-        self.close()
+        """The agent cannot go on (ended, silent, or speaking something else): it is stopped,
+        and one that served is replaced."""
+        serving = self._serving and not self._replacing
+        self.close(force=True)
         said = self._stderr.strip()
-        return AgentError(f"the agent `{self.command}` {what}"
-                          + (f"; it said: {said}" if said else ""))
+        error = AgentError(f"the agent `{self.command}` {what}"
+                           + (f"; it said: {said}" if said else ""))
+        if serving:
+            self._replace(str(error))
+        return error
 
     def request(self, message: protocol.Message) -> protocol.Message:
-        if self._proc.poll() is not None:
-            raise self._ended(f"has ended (status {self._proc.returncode})")
-        try:
-            self._proc.stdin.write(protocol.encode(message))
-            self._proc.stdin.flush()
-        except OSError:
-            raise self._ended("stopped reading") from None
-        answer = self._read_answer()
+        with self._lock:
+            if self._proc.poll() is not None:
+                raise self._ended(f"has ended (status {self._proc.returncode})")
+            try:
+                self._proc.stdin.write(protocol.encode(message))
+                self._proc.stdin.flush()
+            except OSError:
+                raise self._ended("stopped reading") from None
+            answer = self._read_answer()
         if answer.get("ok") is not True:
             error = answer.get("error")
             stage = answer.get("stage")
@@ -121,10 +161,11 @@ class AgentLink:
     def _read_answer(self) -> protocol.Message:
         out = self._proc.stdout.fileno()
         while b"\n" not in self._pending:
-            ready, _, _ = select.select([out], [], [], ANSWER_TIMEOUT)
+            timeout = answer_timeout()
+            ready, _, _ = select.select([out], [], [], timeout)
             chunk = os.read(out, 65536) if ready else None
             if chunk is None:
-                raise self._ended(f"did not answer within {ANSWER_TIMEOUT:.0f} s")
+                raise self._ended(f"did not answer within {timeout} s")
             if not chunk:
                 raise self._ended("has ended")
             self._pending += chunk
@@ -137,29 +178,41 @@ class AgentLink:
             raise self._ended(f"answered something else than the protocol ({error})") from None
         return answer
 
-    def close(self):
-        if self._proc is None:
-            return
-        self._closing = True
-        if self._proc.poll() is None:
-            try:
-                self._proc.stdin.close()  # the agent closes everything at the end of its input
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self._proc.kill()
+    def close(self, force: bool = False):
+        """Let the agent go: it closes everything at the end of its input; one that does not
+        end (or `force`), and whatever it started, is killed."""
+        with self._lock:
+            if self._proc is None:
+                return
+            self._closing, self._serving = True, False
+            if self._proc.poll() is None and not force:
+                try:
+                    self._proc.stdin.close()
+                    self._proc.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if self._proc.poll() is None:
+                try:
+                    os.killpg(self._proc.pid, signal.SIGKILL)  # its own session's group
+                except ProcessLookupError:
+                    pass
                 self._proc.wait()
 
     # The requests arming uses.
 
     def arm(self, key: int, address: int, sig_data: int, code: Optional[bytes]) -> int:
         program = base64.b64encode(code).decode() if code is not None else None
-        return self._number(self.request({"op": "arm", "key": key, "address": address,
-                                          "sig_data": sig_data, "program": program}), "threads")
+        threads = self._number(self.request({"op": "arm", "key": key, "address": address,
+                                             "sig_data": sig_data, "program": program}),
+                               "threads")
+        self._armed[key] = (address, sig_data, code)
+        return threads
 
     def count(self, key: int) -> int:
         return self._number(self.request({"op": "count", "key": key}), "hits")
 
     def disarm(self, key: int) -> int:
+        self._armed.pop(key, None)
         return self._number(self.request({"op": "disarm", "key": key}), "hits")
 
     def parent_of(self, pid: int) -> Optional[int]:
@@ -221,14 +274,53 @@ target and the same privileges there as hbreak-if needs here."""
         return f"A remote program is served by the hbreak-if agent `{value}`."
 
 
+class AgentTimeoutSetting(gdb.Parameter):
+    """Seconds GDB waits for an answer of the remote agent (unlimited: as long as it takes).
+
+An agent that does not answer in time is stopped, and with it what it armed; GDB starts
+another, or serves the remote program with its own breakpoints."""
+
+    set_doc = "Set how long GDB waits for an answer of the hbreak-if agent."
+    show_doc = "Show how long GDB waits for an answer of the hbreak-if agent."
+
+    def __init__(self):
+        super().__init__("hbreak-if remote-agent-timeout", gdb.COMMAND_BREAKPOINTS,
+                         gdb.PARAM_UINTEGER)
+        self.value = ANSWER_TIMEOUT
+
+    def get_show_string(self, value):
+        wait = "as long as it takes" if value is None else f"{value} seconds"
+        return f"GDB waits {wait} for an answer of the hbreak-if agent."
+
+
 _setting: Optional[RemoteAgentSetting] = None
-_on_ended = None  # called on GDB's thread with a link whose agent ended unasked
+_timeout: Optional[AgentTimeoutSetting] = None
+# Agents replaced since GDB last looked: (link, why its agent ended, None or why none serves).
+# Threads add to it; GDB reads it on its own thread (a posted event may never run in a script,
+# and GDB frees one left at its exit after Python is gone).
+_reports: List[Tuple["AgentLink", str, Optional[AgentError]]] = []
+_reports_lock = threading.Lock()
 
 
-def install_setting(on_change, on_ended) -> None:
-    global _setting, _on_ended
+def install_setting(on_change) -> None:
+    global _setting, _timeout
     _setting = RemoteAgentSetting(on_change)
-    _on_ended = on_ended
+    _timeout = AgentTimeoutSetting()
+
+
+def replace_ended() -> List[Tuple["AgentLink", str, Optional[AgentError]]]:
+    """Replace now the agents that ended; every replacement since the last call."""
+    for link in list(_links.values()):
+        link.replace_if_ended()
+    with _reports_lock:
+        reports = _reports[:]
+        _reports.clear()
+    return reports
+
+
+def answer_timeout() -> Optional[int]:
+    """Seconds to wait for an answer; None: without limit."""
+    return ANSWER_TIMEOUT if _timeout is None else _timeout.value
 
 
 def command() -> str:

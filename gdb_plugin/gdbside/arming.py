@@ -206,15 +206,6 @@ def disarm(inferior) -> None:
             bp.hits_at_last_stop = kernel_hits(bp)
 
 
-def rearm(agent: AgentLink) -> None:
-    """A new agent took the place of one that ended: the events it held are gone."""
-    for num, arming in list(_armings.items()):
-        if arming.agent is agent:
-            arming.groups.clear()
-            del _armings[num]
-    sync_all()
-
-
 def disarm_all() -> None:
     for num in list(_armings):
         _armings.pop(num).close()

@@ -59,21 +59,21 @@ def on_connection_removed(event):
     agentlink.close_stale()
 
 
-def on_agent_ended(link):
-    """An agent ended unasked, and its events with it: another takes its place and arms its
-    process again, or GDB's own breakpoints serve the program."""
-    if not agentlink.serves(link):
-        return
-    gdb.write(f"warning: hbreak-if: {link.ended_why()}; starting it again.\n", gdb.STDERR)
-    try:
-        link.start()
-    except agentlink.AgentError as error:
-        gdb.write(f"warning: hbreak-if: {error}\nGDB's own breakpoints serve the remote program "
-                  "from its next stop, the condition evaluated by the target.\n", gdb.STDERR)
+def on_agents_ended(event=None):
+    """Agents that ended unasked: each link started another and armed it anew, or could not
+    (GDB's own breakpoints then serve the program from its next stop)."""
+    for link, why, failure in agentlink.replace_ended():
+        if not agentlink.serves(link):
+            continue
+        if failure is None:
+            gdb.write(f"warning: hbreak-if: {why}; started it again and armed it anew.\n",
+                      gdb.STDERR)
+            continue
+        gdb.write(f"warning: hbreak-if: {why}; another could not serve: {failure}\nGDB's own "
+                  "breakpoints serve the remote program from its next stop, the condition "
+                  "evaluated by the target.\n", gdb.STDERR)
         # Asking the target where the program is needs it stopped: at the next stop.
         whereabouts.drop_agent(link)
-        return
-    arming.rearm(link)
 
 
 def on_stop_follow_remote(event):
@@ -155,12 +155,13 @@ def on_detach():
 
 
 def on_exiting(event):
+    on_agents_ended()
     arming.disarm_all()
     agentlink.close_all()
 
 
 def connect():
-    agentlink.install_setting(_quietly(on_remote_agent_set), _quietly(on_agent_ended))
+    agentlink.install_setting(_quietly(on_remote_agent_set))
     gdb.events.new_objfile.connect(_quietly(on_new_objfile))
     gdb.events.clear_objfiles.connect(_quietly(on_clear_objfiles))
     gdb.events.new_thread.connect(_quietly(on_new_thread))
@@ -169,12 +170,14 @@ def connect():
     gdb.events.exited.connect(_quietly(signals.done_with_signal))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
+    gdb.events.stop.connect(_quietly(on_agents_ended))
     gdb.events.stop.connect(_quietly(on_stop_follow_remote))
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(hits.report_stop))
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
     gdb.events.cont.connect(_quietly(signals.done_with_signal))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
+    gdb.events.before_prompt.connect(_quietly(on_agents_ended))
     gdb.events.before_prompt.connect(_quietly(delete_leftovers))
     gdb.events.before_prompt.connect(_quietly(signals.done_with_signal))
     gdb.execute(HOOK_DETACH, to_string=True)

@@ -1,6 +1,6 @@
 /* N calls (argv[1]) to target(i), then writes "finished N" to the file argv[2] and exits 0.
- * With argv[3] == "wait", first waits until a debugger sets `go`, so a test can attach to it
- * before the loop starts. A program killed by a stray SIGTRAP leaves no file. */
+ * argv[3] "wait": first waits for a debugger to set `go` (to attach before the loop); "paced":
+ * pauses 1 ms after each call, working between hits. A SIGTRAP-killed one leaves no file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +21,12 @@ int main(int argc, char **argv)
     if (argc > 3 && strcmp(argv[3], "wait") == 0)
         while (!go)
             usleep(1000);
-    for (long i = 0; i < n; i++)
+    int paced = argc > 3 && strcmp(argv[3], "paced") == 0;
+    for (long i = 0; i < n; i++) {
         target((int)i);
+        if (paced)
+            usleep(1000);
+    }
     FILE *out = fopen(argv[2], "w");
     if (!out)
         return 1;
