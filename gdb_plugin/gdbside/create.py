@@ -1,5 +1,6 @@
 """Creating an hbreak-if breakpoint: validate, choose the tier, make the GDB objects, arm."""
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional, Set, Tuple
 
 import gdb
 
@@ -10,13 +11,58 @@ from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
 from . import arming, ignore, remote, whereabouts
 from .agent import NotCompiledYet, is_program_symbol
 from .cmdline import Request, check_ignore, check_location, check_one_line
-from .leftovers import delete_leftovers
+from .leftovers import delete_later, delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
 from .tiers import choose_tier, signal_name
 
 
-def new_catchpoint(temporary: bool) -> gdb.Breakpoint:
+_adopted: Optional[gdb.Breakpoint] = None  # a saved catchpoint, for the command being run
+_in_making: Set[int] = set()  # catchpoints whose breakpoint is being made
+
+
+@contextmanager
+def adopting(catchpoint: gdb.Breakpoint) -> Iterator[None]:
+    """The hbreak-if or hwatch-if command run inside takes `catchpoint`, a saved one sourced
+    back, instead of a new one (saved.py)."""
+    global _adopted
+    _adopted = catchpoint
+    try:
+        yield
+    finally:
+        _adopted = None
+
+
+def in_making(gdb_bp: gdb.Breakpoint) -> bool:
+    """Whether `gdb_bp` is the catchpoint of a breakpoint being made (its events are not the
+    user's)."""
+    return gdb_bp.number in _in_making
+
+
+@contextmanager
+def made_catchpoint(temporary: bool) -> Iterator[Tuple[gdb.Breakpoint, bool]]:
+    """The catchpoint of a breakpoint being made, and whether it is a saved one made again
+    (older than what is made with it).  If making fails, it goes: a saved one once GDB is done
+    with it, as the command that made it still uses it."""
+    global _adopted
+    adopted, _adopted = _adopted, None
+    catchpoint = adopted or _new_catchpoint(temporary)
+    number = catchpoint.number
+    _in_making.add(number)
+    try:
+        yield catchpoint, adopted is not None
+    except BaseException:
+        if catchpoint.is_valid():
+            if adopted is not None:
+                delete_later(catchpoint)
+            else:
+                catchpoint.delete()
+        raise
+    finally:
+        _in_making.discard(number)
+
+
+def _new_catchpoint(temporary: bool) -> gdb.Breakpoint:
     """The catchpoint that reports the hits, on both signals a hit may arrive as: a
     breakpoint may change tiers (a condition that does not compile, a kernel refusal)."""
     before = {bp.number for bp in gdb.breakpoints()}
@@ -109,26 +155,25 @@ def create(request: Request) -> HBreakIf:
     thread = thread_of(request.thread)
     condition = None if request.c_predicate else request.condition
     tracker = _tracker(request.location, condition)
-    catchpoint = None
     try:
-        catchpoint = new_catchpoint(request.temporary)
-        bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
-                      condition=condition, tier=tier, reason=reason, thread=thread)
-        if request.c_predicate:
-            bp.c_predicate = compile_c_predicate(request.condition, catchpoint.number)
-        catchpoint.silent = True
-        catchpoint.condition = bp.marker
-        registry.add(bp)
-        assess(bp)
-        remote.follow()
-        if request.ignore:
-            catchpoint.ignore_count = request.ignore
-            ignore.take_from_gdb(bp)
-        arming.sync_all()
-    except BaseException as error:
         # Nothing half-made stays: deleting the catchpoint releases what hangs on it.
-        if catchpoint is not None and catchpoint.is_valid():
-            catchpoint.delete()
+        with made_catchpoint(request.temporary) as (catchpoint, sourced):
+            bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
+                          condition=condition, tier=tier, reason=reason, thread=thread,
+                          sourced=sourced,
+                          made_temporary=request.temporary and not catchpoint.temporary)
+            if request.c_predicate:
+                bp.c_predicate = compile_c_predicate(request.condition, catchpoint.number)
+            catchpoint.silent = True
+            catchpoint.condition = bp.marker
+            registry.add(bp)
+            assess(bp)
+            remote.follow()
+            if request.ignore:
+                catchpoint.ignore_count = request.ignore
+                ignore.take_from_gdb(bp)
+            arming.sync_all()
+    except BaseException as error:
         if tracker.is_valid():
             tracker.delete()
         if isinstance(error, CPredicateError):

@@ -9,9 +9,9 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import agentlink, arming, hits, ignore, remote, signals, whereabouts
+from . import agentlink, arming, hits, ignore, remote, saved, signals, whereabouts
 from .agent import forget_listings
-from .create import assess, gdb_condition
+from .create import assess, gdb_condition, in_making
 from .leftovers import delete_later, delete_leftovers
 from .model import registry
 
@@ -92,6 +92,8 @@ def on_remote_agent_set():
 def on_breakpoint_modified(gdb_bp):
     bp = registry.for_gdb_breakpoint(gdb_bp)
     if bp is None:
+        if not in_making(gdb_bp):
+            saved.adopt(gdb_bp)
         return
     if gdb_bp is bp.catchpoint and gdb_bp.condition != bp.marker:
         _take_new_condition(bp, gdb_bp.condition)
@@ -136,7 +138,11 @@ def on_breakpoint_deleted(gdb_bp):
         return
     registry.remove(bp)
     arming.forget(bp)
-    if bp.tracker is not None and bp.tracker.is_valid():
+    if bp.tracker is None or not bp.tracker.is_valid():
+        return
+    if bp.sourced:
+        delete_later(bp.tracker)  # after the catchpoint: perhaps where GDB's walk goes next
+    else:
         bp.tracker.delete()  # made before the catchpoint: behind GDB's walk of the list
     if bp.software is not None and bp.software.is_valid():
         # Made after the catchpoint, it may be the next one GDB's `delete` (all) is about to

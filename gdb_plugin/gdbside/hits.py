@@ -91,7 +91,7 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
     def __init__(self):
         super().__init__(HIT_FUNCTION)
 
-    def invoke(self, number):
+    def invoke(self, number, *_command):  # the command that sets it again: saved.py
         try:
             return self._decide(int(number))
         except Exception as error:  # never a traceback, and never a lost hit
@@ -194,8 +194,10 @@ def report_stop(event) -> None:
     bp = stopped[0]
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
     silent = _silent(bp.catchpoint)
-    for temporary in (bp for bp in served_remotely if bp.temporary):
-        # GDB deletes a temporary breakpoint that stopped; the catchpoint did not stop.
+    for temporary in (bp for bp in stopped if bp.made_temporary
+                      or bp in served_remotely and bp.temporary):
+        # GDB deletes a temporary breakpoint that stopped; that catchpoint is not one, or
+        # did not stop.
         temporary.catchpoint.delete()
     if silent:
         return

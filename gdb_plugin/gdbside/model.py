@@ -1,9 +1,11 @@
 """The hbreak-if breakpoints of this GDB session.
 
 Each one is a GDB catchpoint on SIGTRAP (`catch signal SIGTRAP`), silent and
-conditional on `$_hbreak_if_hit(N)`: its number is the breakpoint's number,
+conditional on `$_hbreak_if_hit(N, "COMMAND")`: its number is the breakpoint's number,
 so GDB's own delete, disable, enable, ignore, commands and tcatch semantics
-apply.  LOCATION is tracked by an internal, disabled GDB breakpoint with the
+apply, and COMMAND is the command that sets it again: `info breakpoints` shows
+it, `save breakpoints` writes it, and sourcing the file makes it again (saved.py).
+LOCATION is tracked by an internal, disabled GDB breakpoint with the
 condition attached: GDB parses the condition at every location exactly as
 for `break LOCATION if CONDITION`, and re-resolves the locations on PIE
 relocation, library loads and exec.  Neither is ever inserted.
@@ -57,6 +59,8 @@ class HBreakIf:
     unarmable: Optional[str] = None  # why the kernel refused a watchpoint
     compile_at_next_stop: bool = False  # its predicates let through what GDB had no chance to compile
     notes: list = field(default_factory=list)
+    sourced: bool = False  # made again from a saved catchpoint, older than its tracker
+    made_temporary: bool = False  # sourced back: GDB saves a tcatch as a catch
 
     @property
     def uses_perf(self) -> bool:
@@ -78,11 +82,30 @@ class HBreakIf:
 
     @property
     def temporary(self) -> bool:
-        return self.catchpoint.temporary
+        return self.made_temporary or self.catchpoint.temporary
 
     @property
     def marker(self) -> str:
-        return f"${HIT_FUNCTION}({self.number})"
+        quoted = self.command.replace("\\", "\\\\").replace('"', '\\"')
+        return f'${HIT_FUNCTION}({self.number}, "{quoted}")'
+
+    @property
+    def command(self) -> str:
+        """The command that sets this breakpoint again (an ignore count GDB saves itself)."""
+        words = [self.kind]
+        if self.watch is not None and self.watch.kind != "write":
+            words.append("-r" if self.watch.kind == "read" else "-a")
+        if self.c_predicate is not None:
+            words.append("-c")
+        if self.catchpoint.is_valid() and self.temporary:
+            words.append("-t")
+        if self.thread is not None:
+            words.append(f"-thread {self.thread.num}")
+        words.append(self.location)
+        condition = self.c_predicate.text if self.c_predicate is not None else self.condition
+        if condition:
+            words.append(condition)
+        return " ".join(words)
 
     @property
     def gdb_condition(self) -> Optional[str]:

@@ -87,7 +87,7 @@ def _reads_locals(expression: str) -> bool:
 
 
 def create_watch(kind: str, request: Request):
-    from .create import new_catchpoint, thread_of
+    from .create import made_catchpoint, thread_of
     from .model import HBreakIf, WatchSpec, registry
     from .tiers import choose_tier
     from . import arming, ignore
@@ -116,13 +116,16 @@ def create_watch(kind: str, request: Request):
         state[0] = _raw(gdb.parse_and_eval(request.location))
     except KernelError as error:
         raise gdb.GdbError(f"hwatch-if cannot keep the watched value in the kernel: {error}")
-    catchpoint = new_catchpoint(request.temporary)
-    bp = HBreakIf(catchpoint=catchpoint, tracker=None, location=request.location,
-                  condition=request.condition, tier=tier, reason=reason, thread=thread,
-                  watch=WatchSpec(request.location, address, value_type, kind, condition, state))
-    catchpoint.silent = True
-    catchpoint.condition = bp.marker
-    registry.add(bp)
+    with made_catchpoint(request.temporary) as (catchpoint, sourced):
+        bp = HBreakIf(catchpoint=catchpoint, tracker=None, location=request.location,
+                      condition=request.condition, tier=tier, reason=reason, thread=thread,
+                      sourced=sourced,
+                      made_temporary=request.temporary and not catchpoint.temporary,
+                      watch=WatchSpec(request.location, address, value_type, kind, condition,
+                                      state))
+        catchpoint.silent = True
+        catchpoint.condition = bp.marker
+        registry.add(bp)
     gdb.write(f"hwatch-if {bp.number}: {_TITLE[kind]}watch of {request.location} "
               f"({value_type.sizeof} bytes at {address:#x}) [{tier} tier]\n")
     if request.ignore:
