@@ -43,6 +43,24 @@ def test_report_shows_old_and_new_values_like_gdb(kernel_tier):
     assert re.search(r"^Hardware watchpoint 2: -location g_counter" + re.escape(values), gdbs, re.M)
 
 
+@pytest.mark.parametrize("ours,gdbs", [("hwatch-if -a", "awatch -location"),
+                                       ("hwatch-if -r", "rwatch -location")])
+def test_read_and_access_stops_and_reports_are_gdbs(kernel_tier, ours, gdbs):
+    """g_counter++ reads then writes: an access watch reports the change, and the read of the
+    next call the value; a read watch only the reads."""
+    loop = build("loop")
+    commands = ["break main", "run", "delete 1", "{} g_counter if g_counter == 300", "continue",
+                "print i", "continue", "print i", "echo done\\n"]
+    mine = run_gdb(loop, [c.format(ours) for c in commands], args=["400"]).check(
+        allow_errors=True)  # a read watch stops once: the last `print i` has no frame
+    theirs = run_gdb(loop, [c.format(gdbs) for c in commands], args=["400"]).check(
+        allow_errors=True)
+    assert mine.values() == theirs.values(), (mine, theirs)
+    values = re.compile(r"^(Old value = \d+\nNew value = \d+|Value = \d+)$", re.M)
+    assert values.findall(mine.stdout) == values.findall(theirs.stdout), (mine, theirs)
+    assert values.findall(mine.stdout), mine
+
+
 @pytest.mark.parametrize("command,message", [
     ("hwatch-if g_counter", "The program is not being run"),
 ])

@@ -201,8 +201,9 @@ def set_old(bp) -> None:
 def report(bp) -> str:
     watch = bp.watch
     new = gdb.parse_and_eval(f"*({watch.value_type} *) {watch.address:#x}")
-    old = _value_of(watch.state[OLD_VALUE] & (2**64 - 1), watch.value_type)
-    if watch.kind == WRITE or (watch.kind == ACCESS and _raw(new) != _raw(old)):
+    old_raw = watch.state[OLD_VALUE] & ((1 << 8 * watch.length) - 1)
+    old = _value_of(old_raw, watch.value_type)
+    if watch.kind == WRITE or (watch.kind == ACCESS and _raw(new) != old_raw):
         values = f"Old value = {old.format_string()}\nNew value = {new.format_string()}\n"
     else:
         values = f"Value = {new.format_string()}\n"
