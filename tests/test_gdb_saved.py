@@ -9,19 +9,22 @@ N = 1000
 # Four debug registers: three hbreak-ifs and a watchpoint (the disabled one takes none).
 SETTINGS = [
     "break target if i == 999",
-    "hbreak-if target i == 500",
+    "hbreak-if target i % 400 == 50",
+    "ignore $bpnum 1",
     "commands\nprint i * 2\nend",
     "hbreak-if -t target i == 20",
     "hbreak-if -c target ARG(1) == 42",
     "hbreak-if -thread 1 target i % 250 == 7",
     "disable $bpnum",
-    "hwatch-if g_counter $new == 300",
+    "hwatch-if -a items[3].big $new == -403",  # main writes it at i % 16 == 3
 ]
-RUN_TO_THE_END = ["continue"] * 6
-STOPS = ["hbreak-if 4, target (i=20)", "hbreak-if 5, target (i=42)", "hwatch-if 7: g_counter",
-         "hbreak-if 3, target (i=500)", "$1 = 1000", "Breakpoint 2, target (i=999)"]
-STOP = re.compile(r"^(?:(?:hbreak-if \d+, |Breakpoint \d+, |\$\d+ = ).*|hwatch-if \d+: \S+)$",
-                  re.M)
+RUN_TO_THE_END = ["continue"] * 7
+STOPS = ["hbreak-if 4, target (i=20)", "hbreak-if 5, target (i=42)",
+         "hwatch-if 7: access items[3].big",
+         "hbreak-if 3, target (i=450)", "$1 = 900", "hbreak-if 3, target (i=850)", "$2 = 1700",
+         "Breakpoint 2, target (i=999)"]
+STOP = re.compile(r"^(?:(?:hbreak-if \d+, |Breakpoint \d+, |\$\d+ = ).*"
+                  r"|hwatch-if \d+: (?:access )?\S+)$", re.M)
 INFO_SECTION = re.compile(r"^Num  Enb  Tier.*?(?=^\S+ = |^hbreak-if \d+, |^hwatch-if \d+|\Z)",
                           re.M | re.S)
 
@@ -46,6 +49,7 @@ def test_a_saved_session_sourced_in_a_new_gdb_is_the_same(kernel_tier, tmp_path)
     catches = text.count("catch signal SIGTRAP SIG40")
     assert catches == 5 and text.count("condition $bpnum $_hbreak_if_hit(") == catches, text
     assert 'hbreak-if -thread 1 target i % 250 == 7")\ndisable $bpnum' in text, text
+    assert '"hbreak-if -ignore 1 target i % 400 == 50")\n  commands\n    print i * 2' in text, text
 
     second = run_gdb(loop, ["start", f"source {saved}", "info hbreak-if", *RUN_TO_THE_END],
                      args=[N]).check()

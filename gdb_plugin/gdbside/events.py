@@ -181,6 +181,7 @@ def connect():
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(hits.report_stop))
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
+    gdb.events.stop.connect(_quietly(ignore.note_all_in_commands))
     gdb.events.cont.connect(_quietly(signals.done_with_signal))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.events.before_prompt.connect(_quietly(on_agents_ended))

@@ -12,7 +12,7 @@ from ..kernel.errors import KernelError
 from ..kernel.maps import counter_array
 from ..kernel.probe import TIER_PTRACE
 from . import arming
-from .model import HBreakIf
+from .model import HBreakIf, registry
 
 
 def _kernel_can_count(bp: HBreakIf) -> bool:
@@ -36,6 +36,7 @@ def take_from_gdb(bp: HBreakIf) -> None:
                   gdb.STDERR)
         return
     bp.catchpoint.ignore_count = 0
+    note_in_command(bp)
     arming.sync_all()
 
 
@@ -48,6 +49,22 @@ def give_back_to_gdb(bp: HBreakIf) -> None:
     counter.close()
     arming.forget(bp)
     bp.catchpoint.ignore_count = remaining
+    note_in_command(bp)
+
+
+def note_in_command(bp: HBreakIf) -> None:
+    """The count the kernel keeps goes into the command that sets `bp` again (the catchpoint's
+    condition, which `save breakpoints` writes): set now, and at each stop, which is when the
+    program is still and the count cannot change."""
+    kept = max(bp.ignore_counter[0], 0) if bp.ignore_counter is not None else 0
+    if kept != bp.ignore_in_kernel and bp.catchpoint.is_valid():
+        bp.ignore_in_kernel = kept
+        bp.catchpoint.condition = bp.marker
+
+
+def note_all_in_commands(event=None) -> None:
+    for bp in registry:
+        note_in_command(bp)
 
 
 def remaining(bp: HBreakIf) -> int:

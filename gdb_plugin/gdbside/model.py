@@ -61,6 +61,7 @@ class HBreakIf:
     notes: list = field(default_factory=list)
     sourced: bool = False  # made again from a saved catchpoint, older than its tracker
     made_temporary: bool = False  # sourced back: GDB saves a tcatch as a catch
+    ignore_in_kernel: int = 0  # the ignore count the kernel kept, as last seen: in `command`
 
     @property
     def uses_perf(self) -> bool:
@@ -101,6 +102,8 @@ class HBreakIf:
             words.append("-t")
         if self.thread is not None:
             words.append(f"-thread {self.thread.num}")
+        if self.ignore_in_kernel:
+            words.append(f"-ignore {self.ignore_in_kernel}")  # GDB saves the catchpoint's
         words.append(self.location)
         condition = self.c_predicate.text if self.c_predicate is not None else self.condition
         if condition:
