@@ -61,6 +61,20 @@ def test_read_and_access_stops_and_reports_are_gdbs(kernel_tier, ours, gdbs):
     assert values.findall(mine.stdout), mine
 
 
+@pytest.mark.parametrize("kind", ["", "-a "])
+def test_a_step_over_a_matching_write_stops_as_gdbs_watchpoint_does(kernel_tier, kind):
+    """`next` single-steps the write: its trap and the hit's are one SIGTRAP, the step's."""
+    loop = build("loop")
+    watch = {"": "watch -location", "-a ": "awatch -location"}[kind]
+    commands = ["break main", "run", "delete 1", "{} g_counter if g_counter == 300",
+                "break target if i == 299", "continue", "next", "print i", "print $pc", "next",
+                "print $pc"]
+    mine = run_gdb(loop, [c.format(f"hwatch-if {kind}") for c in commands]).check()
+    theirs = run_gdb(loop, [c.format(watch) for c in commands]).check()
+    assert mine.values() == theirs.values(), (mine, theirs)
+    assert "Old value = 299\nNew value = 300\n" in mine.stdout, mine
+
+
 @pytest.mark.parametrize("command,message", [
     ("hwatch-if g_counter", "The program is not being run"),
 ])

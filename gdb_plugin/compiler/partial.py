@@ -356,9 +356,10 @@ def compile_condition(condition: str, agent_eval: AgentEval,
         program=build_program(outcome.part, on_match, prologue), on_match=on_match)
 
 
-def stop_on_match() -> OnMatch:
-    """The kernel tier: the predicate's return value keeps or suppresses the hit."""
-    return ReturnVerdict()
+def stop_on_match(mailbox_fd: Optional[int] = None, number: int = 0) -> OnMatch:
+    """The kernel tier: the predicate's return value keeps or suppresses the hit; a hit it
+    keeps is also noted for `number` in the mailbox map, if there is one."""
+    return ReturnVerdict(mailbox_fd=mailbox_fd, number=number)
 
 
 def signal_on_match(signo: int, mailbox_fd: Optional[int] = None, number: int = 0) -> OnMatch:

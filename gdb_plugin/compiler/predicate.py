@@ -47,10 +47,16 @@ class OnMatch:
 class ReturnVerdict(OnMatch):
     match_value: int = 1
     unsure_value: int = 1
+    mailbox_fd: Optional[int] = None  # where a hit that stops is also noted (see _post)
+    number: int = 0
     tier = "kernel"
 
     def emit(self, out: FlowAssembler, outcome: str) -> None:
         value = {MATCH: self.match_value, UNSURE: self.unsure_value, NO_MATCH: 0}[outcome]
+        if value and self.mailbox_fd is not None:
+            # The hit's SIGTRAP may merge with a single step's (GDB stepping the instruction
+            # that made a watched access): the note survives it.
+            _post(out, self.mailbox_fd, self.number)
         out.emit(mov64(Reg.R0, value))
         out.exit()
 
@@ -68,23 +74,25 @@ class SendSignal(OnMatch):
     def emit(self, out: FlowAssembler, outcome: str) -> None:
         if outcome != NO_MATCH:
             if self.mailbox_fd is not None:
-                self._post(out)
+                # The signal itself cannot say which breakpoint sent it, and several
+                # breakpoints at one address may match at the same hit.
+                _post(out, self.mailbox_fd, self.number)
             out.emit(mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
         out.emit(mov64(Reg.R0, 0))
         out.exit()
 
-    def _post(self, out: FlowAssembler) -> None:
-        """mailbox[thread id << 32 | number] = 1: the signal itself cannot say which breakpoint
-        sent it, and several breakpoints at one address may match at the same hit."""
-        out.emit(call(HELPER_GET_CURRENT_PID_TGID), alu64(Alu.LSH, Reg.R0, 32),
-                 alu64(Alu.OR, Reg.R0, self.number), stx(8, Reg.R10, _MAILBOX_KEY, Reg.R0),
-                 st(8, Reg.R10, _MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, self.mailbox_fd),
-                 mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _MAILBOX_KEY),
-                 mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_VALUE),
-                 mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM))
-
     def unsure_is_match(self) -> bool:
         return True
+
+
+def _post(out: FlowAssembler, mailbox_fd: int, number: int) -> None:
+    """mailbox[thread id << 32 | number] = 1: this thread's hit of breakpoint `number` stops."""
+    out.emit(call(HELPER_GET_CURRENT_PID_TGID), alu64(Alu.LSH, Reg.R0, 32),
+             alu64(Alu.OR, Reg.R0, number), stx(8, Reg.R10, _MAILBOX_KEY, Reg.R0),
+             st(8, Reg.R10, _MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, mailbox_fd),
+             mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _MAILBOX_KEY),
+             mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_VALUE),
+             mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM))
 
 
 def emit_part(part: Optional[KernelPart], out: FlowAssembler, outcomes: Outcomes) -> None:

@@ -180,6 +180,7 @@ def connect():
     gdb.events.stop.connect(_quietly(on_stop_follow_remote))
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(hits.report_stop))
+    gdb.events.stop.connect(_quietly(hits.drop_stale_notes))
     gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
     gdb.events.stop.connect(_quietly(ignore.note_all_in_commands))
     gdb.events.cont.connect(_quietly(signals.done_with_signal))

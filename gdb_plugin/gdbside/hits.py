@@ -40,16 +40,17 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
             and pc in bp.addresses()):
         return "landing"
     if bp.tier == TIER_KERNEL_SIGNAL:
-        from .tiers import mailbox, signal_number
+        from .tiers import signal_number
         if signal.signo != signal_number() or signal.code != SI_KERNEL:
             return "other"
-        key = signal.thread.ptid[1] << 32 | bp.number
-        if mailbox().get(key) is None:
-            return "other"
-        mailbox().delete(key)
-        return "hit"
+        return "hit" if _took_note(bp, signal) else "other"
+    if bp.watch is not None and signal.signo == SIGTRAP and signal.code == TRAP_TRACE:
+        # A single step that made a matching access: one SIGTRAP for both, the step's.
+        return "hit" if _took_note(bp, signal) else "other"
     if signal.code == TRAP_PERF:
         if signal.sig_data == bp.number:
+            if bp.watch is not None:
+                _took_note(bp, signal)  # the hit's SIGTRAP came: its note is spent
             return "hit"
         # Breakpoints at one address all trap at once, but one SIGTRAP is all the thread gets
         # (a pending standard signal is not queued twice): each decides at the stop it causes.
@@ -57,6 +58,31 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
         if other is not None and pc in bp.addresses() and pc in other.addresses():
             return "hit"
     return "other"
+
+
+def _took_note(bp: HBreakIf, signal: CaughtSignal) -> bool:
+    """Whether the predicate noted a stopping hit of `bp` on the signal's thread (the note is
+    taken away)."""
+    from .tiers import mailbox
+    key = signal.thread.ptid[1] << 32 | bp.number
+    if mailbox().get(key) is None:
+        return False
+    mailbox().delete(key)
+    return True
+
+
+def drop_stale_notes(event=None) -> None:
+    """At a stop, the notes of watchpoint hits left untaken are of accesses made while GDB
+    stepped over a breakpoint of its own (it takes that SIGTRAP for its step and asks no
+    catchpoint): such a hit is lost (README), and its note must not make a later step one."""
+    watches = {bp.number for bp in registry
+               if bp.watch is not None and bp.tier != TIER_KERNEL_SIGNAL}
+    if not watches:
+        return
+    from .tiers import mailbox
+    for key in mailbox().keys():
+        if key & 0xFFFFFFFF in watches:
+            mailbox().delete(key)
 
 
 def condition_holds(bp: HBreakIf) -> bool:

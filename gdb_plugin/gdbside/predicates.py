@@ -48,6 +48,10 @@ def on_match_for(bp: HBreakIf):
     from .tiers import mailbox, signal_number
     if bp.tier == TIER_KERNEL_SIGNAL:
         on_match = signal_on_match(signal_number(), mailbox().fd, bp.number)
+    elif bp.watch is not None:
+        # An access by an instruction GDB single-steps traps once for the step and the hit:
+        # the note tells the hit (hits.py).
+        on_match = stop_on_match(mailbox().fd, bp.number)
     else:
         on_match = stop_on_match()
     if bp.ignore_counter is not None:
