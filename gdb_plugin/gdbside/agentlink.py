@@ -72,7 +72,6 @@ class AgentLink:
                 raise AgentError(f"cannot start `{self.command}`: {error}") from None
             self._stderr = ""
             self._pending = b""
-            self._closing = False
             self._serving = False  # attached: from now on an end is replaced
             threading.Thread(target=self._keep_stderr, args=(self._proc,), daemon=True).start()
             try:
@@ -184,7 +183,7 @@ class AgentLink:
         with self._lock:
             if self._proc is None:
                 return
-            self._closing, self._serving = True, False
+            self._serving = False
             if self._proc.poll() is None and not force:
                 try:
                     self._proc.stdin.close()
