@@ -100,13 +100,12 @@ class AgentLink:
     def replace_if_ended(self) -> None:
         with self._lock:
             if self._serving and self._proc.poll() is not None:
-                self._replace(self._ended_why())
+                self._replace(self._told(f"has ended (status {self._proc.returncode})"))
 
-    def _ended_why(self) -> str:
+    def _told(self, what: str) -> str:
+        """`the agent ... WHAT`, with what it said on stderr."""
         said = self._stderr.strip()
-        return (f"the agent `{self.command}` has ended"
-                + (f" (status {self._proc.returncode})" if self._proc.poll() is not None else "")
-                + (f"; it said: {said}" if said else ""))
+        return f"the agent `{self.command}` {what}" + (f"; it said: {said}" if said else "")
 
     def _replace(self, why: str) -> None:
         """The agent ended unasked, and its events with it: another takes its place and arms
@@ -133,9 +132,7 @@ class AgentLink:
         and one that served is replaced."""
         serving = self._serving and not self._replacing
         self.close(force=True)
-        said = self._stderr.strip()
-        error = AgentError(f"the agent `{self.command}` {what}"
-                           + (f"; it said: {said}" if said else ""))
+        error = AgentError(self._told(what))
         if serving:
             self._replace(str(error))
         return error
