@@ -131,9 +131,15 @@ def test_hwatch_if_on_a_remote_program_is_gdbs_own_watchpoint(kernel_tier):
     each_stop = 'commands\nsilent\nprintf "STOP %d\\n", g_counter\ncontinue\nend'
 
     def watch_stops(set_command):
-        with gdbserver(loop, 400) as server:
-            result = _checked(run_gdb(loop, [f"target remote {server.address}", "break main",
-                                             "continue", set_command, each_stop, "continue"]))
+        # gdbserver (seen with Debian 13's, 1 run in 200 under load) sometimes reports a
+        # watchpoint's trap as a plain SIGTRAP, for GDB's own watchpoints too: such a run
+        # says nothing about hbreak-if and is made again.
+        for _ in range(3):
+            with gdbserver(loop, 400) as server:
+                result = _checked(run_gdb(loop, [f"target remote {server.address}", "break main",
+                                                 "continue", set_command, each_stop, "continue"]))
+            if "Program received signal SIGTRAP" not in result.stdout:
+                break
         return [int(v) for v in re.findall(r"^STOP (\d+)$", result.stdout, re.M)], result
 
     ours, result = watch_stops("hwatch-if g_counter $new % 50 == 7")
