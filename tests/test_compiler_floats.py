@@ -66,6 +66,34 @@ def test_floats_compare_as_c_compares_them_with_a_double(bits, value, op):
     assert decided(bits, 32, op, value) == OPS[op](number(bits, 32), value)
 
 
+def decided_pair(a: int, b: int, width: int, op: str) -> bool:
+    """What pair_comparison_text computes: keys compared once neither value is a NaN."""
+    either_nan = is_nan(a, width) or is_nan(b, width)
+    if op == "!=":
+        return either_nan or key(a, width) != key(b, width)
+    return not either_nan and OPS[op](key(a, width), key(b, width))
+
+
+EDGES = [0.0, -0.0, math.inf, -math.inf, math.nan, 2.5, -2.5]
+
+
+def _bits_of_width(width: int):
+    return (st.integers(0, 2**width - 1) | st.floats(width=width).map(lambda x: bits_of(x, width))
+            | st.sampled_from([bits_of(x, width) for x in EDGES]))
+
+
+@settings(max_examples=3000)
+@given(st.sampled_from([32, 64]).flatmap(lambda w: st.tuples(st.just(w), _bits_of_width(w),
+                                                             _bits_of_width(w))),
+       st.sampled_from(COMPARISONS))
+@example((64, bits_of(-0.0, 64), bits_of(0.0, 64)), "==")
+@example((64, 0x7FF8000000000000, 0x7FF8000000000000), "==")
+@example((32, 0x7FC00000, 0x7FC00000), "!=")
+def test_two_floats_of_one_width_compare_as_c_compares_them(values, op):
+    width, a, b = values
+    assert decided_pair(a, b, width, op) == OPS[op](number(a, width), number(b, width))
+
+
 @pytest.mark.parametrize("text, value", [
     ("2.5", 2.5), ("-2.5", -2.5), ("(-(+3))", -3.0), ("1e3", 1000.0), (".5", 0.5),
     ("0x1.8p1", 3.0), ("7", 7.0), ("0x10", 16.0), ("0.1f", struct.unpack("<f",
@@ -103,7 +131,16 @@ def test_comparisons_with_numbers_are_rewritten_on_bits():
     assert d_bits in rewritten and "-d" not in rewritten
 
 
+def test_two_doubles_are_rewritten_on_bits():
+    text = "t->load != d"
+    rewritten = floats_as_bits(text, parse(text), Listings())
+    nan = "(((*(long long *)&({})) & 0x7fffffffffffffff) > 0x7ff0000000000000)"
+    assert rewritten.startswith(f"({nan.format('t->load')} || {nan.format('d')} || ((")
+    assert rewritten.endswith(" != ((" + "(*(long long *)&(d)) ^ (((*(long long *)&(d)) >> 63)"
+                              " & 0x7fffffffffffffff)) - ((*(long long *)&(d)) >> 63)))")
+
+
 @pytest.mark.parametrize("text", ["k > 2.5", "d * 2 > 1.5", "d++ > 1.5", "g(d) > 1.5",
-                                  "d > f", "(int)d > 1", "d + 1 > 1"])
+                                  "d > f", "f < d", "d > k", "(int)d > 1", "d + 1 > 1"])
 def test_what_is_not_a_floating_point_lvalue_against_a_number_stays(text):
     assert floats_as_bits(text, parse(text), Listings()) == text

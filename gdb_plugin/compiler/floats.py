@@ -13,10 +13,13 @@ the bits of infinity) is ordered with nothing and differs from everything; its k
 from every number's, so only the ordered comparisons test for it.
 
 `X op C`, where X is a float or a double GDB can take the address of (perhaps negated) and
-C a number (a literal, perhaps negated), becomes that comparison of KEY(*(long long *)&(X)) with C's key.
+C a number (a literal, perhaps negated), becomes that comparison of KEY(*(long long *)&(X))
+with C's key.
 For a float, C (a double, as C converts the float) is first moved to the float that keeps the
-outcome: `f > 0.1` is `f >= 0.1f rounded up`, and `f == 0.1` is false. Anything else on
-floating point (arithmetic, conversions, two variables) stays with GDB.
+outcome: `f > 0.1` is `f >= 0.1f rounded up`, and `f == 0.1` is false. `X op Y`, two such
+lvalues of one width, compares their keys once neither is a NaN (`!=` holds if either is).
+Anything else on floating point (arithmetic, conversions, a float beside a double) stays
+with GDB.
 """
 from __future__ import annotations
 
@@ -135,13 +138,32 @@ def comparison_text(operand: str, width: int, found: Threshold) -> str:
     if isinstance(found, bool):
         return str(int(found))
     op, k = found
-    bits = f"(*({_BITS_TYPE[width]} *)&({operand}))"
-    mask, shift = f"{sign_mask(width):#x}", width - 1
-    keyed = f"(({bits} ^ (({bits} >> {shift}) & {mask})) - ({bits} >> {shift}))"
-    compared = f"{keyed} {op} ({k})"
+    compared = f"{_key_text(operand, width)} {op} ({k})"
     if op in ("==", "!="):
         return f"({compared})"
-    return f"(!(({bits} & {mask}) > {infinity_bits(width):#x}) && {compared})"
+    return f"(!{_nan_text(operand, width)} && {compared})"
+
+
+def pair_comparison_text(left: str, op: str, right: str, width: int) -> str:
+    """C text (integers only) for `left op right`, two floats or two doubles."""
+    compared = f"{_key_text(left, width)} {op} {_key_text(right, width)}"
+    either_nan = f"{_nan_text(left, width)} || {_nan_text(right, width)}"
+    if op == "!=":
+        return f"({either_nan} || {compared})"
+    return f"(!({either_nan}) && {compared})"
+
+
+def _bits_text(operand: str, width: int) -> str:
+    return f"(*({_BITS_TYPE[width]} *)&({operand}))"
+
+
+def _key_text(operand: str, width: int) -> str:
+    bits, mask, shift = _bits_text(operand, width), f"{sign_mask(width):#x}", width - 1
+    return f"(({bits} ^ (({bits} >> {shift}) & {mask})) - ({bits} >> {shift}))"
+
+
+def _nan_text(operand: str, width: int) -> str:
+    return f"(({_bits_text(operand, width)} & {sign_mask(width):#x}) > {infinity_bits(width):#x})"
 
 
 def floats_as_bits(text: str, tree: Node, agent_eval: Eval) -> str:
@@ -153,6 +175,10 @@ def floats_as_bits(text: str, tree: Node, agent_eval: Eval) -> str:
             continue
         left, right = node.children
         op = node.op
+        pair = _pair_text(left, op, right, text, agent_eval)
+        if pair is not None:
+            rewritten[id(node)] = pair
+            continue
         value = literal_value(right, text)
         operand = left
         if value is None:
@@ -168,6 +194,17 @@ def floats_as_bits(text: str, tree: Node, agent_eval: Eval) -> str:
             rewritten[id(node)] = comparison_text(operand.text(text), width,
                                                   threshold(op, value, width))
     return _render(tree, text, rewritten) if rewritten else text
+
+
+def _pair_text(left: Node, op: str, right: Node, text: str, agent_eval: Eval) -> Optional[str]:
+    """The rewritten `left op right` if both are floating-point lvalues of one width."""
+    left, right = left.unparenthesized(), right.unparenthesized()
+    if not (_side_effect_free(left) and _side_effect_free(right)):
+        return None
+    width = _floating_width(left.text(text), agent_eval)
+    if width is None or _floating_width(right.text(text), agent_eval) != width:
+        return None
+    return pair_comparison_text(left.text(text), op, right.text(text), width)
 
 
 def _side_effect_free(node: Node) -> bool:
