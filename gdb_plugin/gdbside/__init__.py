@@ -8,11 +8,12 @@ def register():
     global _registered
     if _registered:
         return
-    from . import commands, events, hits, openfiles, tiers, watch
+    from . import commands, events, hits, mi, openfiles, tiers, watch
     openfiles.install()
     commands.HBreakIfCommand()
     watch.HWatchIfCommand()
     commands.InfoHBreakIfCommand()
+    mi.install()
     hits.HitFunction()
     tiers.install_setting()
     events.connect()
