@@ -57,6 +57,11 @@ class MiSession:
         return self._read_until(lambda r: r["type"] == "notify"
                                 and r["message"] == "stopped")["payload"]
 
+    def run_to(self, function: str):
+        self.done(f"-break-insert -t {function}")
+        self.done("-exec-run")
+        return self.stopped()
+
     def console_text(self) -> str:
         return "".join(r["payload"] for r in self.records if r["type"] == "console")
 
@@ -130,9 +135,7 @@ def test_a_console_hbreak_if_obeys_mi_break_commands(kernel_tier, mi):
 
 def test_temporary_thread_specific_and_ignore_count(kernel_tier, mi):
     session = mi(build("loop"), 100)
-    session.done("-break-insert main")
-    session.done("-exec-run")
-    session.stopped()
+    session.run_to("main")
     made = session.done('-hbreak-if-insert -t -p 1 -i 2 target "i % 10 == 3"')["bkpt"]
     assert (made["disp"], made["thread"], made["ignore"]) == ("del", "1", "2")
     session.done("-exec-continue")
@@ -143,9 +146,7 @@ def test_temporary_thread_specific_and_ignore_count(kernel_tier, mi):
 
 def test_a_watch_inserted_through_mi_stops_at_the_matching_write(kernel_tier, mi):
     session = mi(build("loop"), 1000)
-    session.done("-break-insert main")
-    session.done("-exec-run")
-    session.stopped()
+    session.run_to("main")
     made = session.done('-hwatch-if-insert g_counter "$new == 300"')["wpt"]
     assert (made["exp"], made["type"], made["tier"]) == ("g_counter", "write watchpoint",
                                                          kernel_tier.tier)
