@@ -22,7 +22,7 @@ from gdb_plugin.kernel.probe import ProbeResult
 RETURN_0 = encode_program([mov64(Reg.R0, 0), exit_insn()])
 HELLO_ANSWER = {"ok": True, "version": protocol.VERSION, "tier": "ptrace",
                 "reason": "a stand-in for the self-test", "kernel": os.uname().release,
-                "host": os.uname().nodename}
+                "host": os.uname().nodename, "signal": None}
 
 
 def messages(data: bytes):
@@ -95,6 +95,17 @@ def test_a_self_contained_program_is_accepted():
     assert program_of(encoded(RETURN_0)) == RETURN_0
     assert program_of(None) is None
     assert protocol.program({"op": "arm"}) is None
+
+
+def test_the_mailbox_is_the_only_map_a_program_names_and_the_agent_places_it():
+    names = encode_program([ld_map_fd(Reg.R1, protocol.MAILBOX), mov64(Reg.R0, 0), exit_insn()])
+    placed = encode_program([ld_map_fd(Reg.R1, 7), mov64(Reg.R0, 0), exit_insn()])
+    assert protocol.program({"op": "arm", "program": encoded(names)}, mailbox_fd=7) == placed
+    with pytest.raises(ProtocolError, match=r"by descriptor; .* \(it holds no mailbox\)"):
+        program_of(encoded(names))
+    other = encode_program([ld_map_fd(Reg.R1, 3), mov64(Reg.R0, 0), exit_insn()])
+    with pytest.raises(ProtocolError, match="instruction 0 refers to a kernel object"):
+        protocol.program({"op": "arm", "program": encoded(other)}, mailbox_fd=7)
 
 
 @pytest.mark.parametrize("value, why", [

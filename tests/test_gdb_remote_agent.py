@@ -47,12 +47,12 @@ def _checked(result):
     return result
 
 
-def _agent_stops(set_command, agent=None):
+def _agent_stops(set_command, agent=None, tier="kernel"):
     """The iterations a breakpoint set on a remote program stops at, and GDB's output;
     `agent(server)` gives the agent command, if any."""
     loop = build("loop")
     with gdbserver(loop, N) as server:
-        setup = [f"target remote {server.address}"]
+        setup = [f"target remote {server.address}", *_forcing(tier)]
         if agent is not None:
             setup.append(f"set hbreak-if remote-agent {agent(server)}")
         found, result = stops(loop, set_command, args=[N], start="continue", allow_errors=True,
@@ -75,12 +75,19 @@ def test_the_agent_filters_a_remote_program_in_its_kernel(kernel_tier):
     assert "exited normally" in result.stdout
 
 
-def test_the_agent_stops_where_gdbs_own_breakpoint_does(kernel_tier):
-    ours, result = _agent_stops(f"hbreak-if target {CONDITION}", agent=_agent_in)
+def _forcing(tier):
+    """The kernel-signal tier is the one kernels before 6.10 give; forced on later ones."""
+    return ["set hbreak-if tier kernel-signal"] if tier == "kernel-signal" else []
+
+
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])
+def test_the_agent_stops_where_gdbs_own_breakpoint_does(kernel_tier, tier):
+    ours, result = _agent_stops(f"hbreak-if target {CONDITION}", agent=_agent_in, tier=tier)
     gdbs, _ = _agent_stops(f"hbreak target if {CONDITION}")
     assert ours == gdbs == EXPECTED
-    assert "[remote-kernel tier]" in result.stdout, result
+    assert f"[remote-{tier} tier]" in result.stdout, result
     assert "hbreak-if:" not in result.output, result
+    assert "Program received signal" not in result.stdout, result
 
 
 def test_an_agent_that_cannot_start_leaves_gdbs_own_breakpoint(kernel_tier):
@@ -102,14 +109,16 @@ def test_an_agent_outside_the_namespace_arms_nothing_it_cannot_prove(kernel_tier
     assert "[remote tier]" in result.stdout
 
 
-def test_threads_created_later_are_armed_by_the_agent(kernel_tier):
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])
+def test_threads_created_later_are_armed_by_the_agent(kernel_tier, tier):
     threads = build("threads")
     with gdbserver(threads, 1000) as server:
         result = _checked(run_gdb(threads, [
-            f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
+            f"target remote {server.address}", *_forcing(tier),
+            f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if work tid == 2 && i == 300", "continue", "print tid", "print i",
             "continue"]))
-    assert "[remote-kernel tier]" in result.stdout, result
+    assert f"[remote-{tier} tier]" in result.stdout, result
     assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
     assert result.values() == {1: "2", 2: "300"}
     assert "exited normally" in result.stdout

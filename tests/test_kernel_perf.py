@@ -13,11 +13,16 @@ import subprocess
 import pytest
 
 from harness.programs import build, symbol_address
+from test_compiler_lower import listing
+
+from gdb_plugin.compiler.predicate import SendSignal, build_program
+from gdb_plugin.compiler.result import KernelLeaf
 
 from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, call, encode_program, exit_insn, jmp, ldx,
                               mov64)
 from gdb_plugin.kernel.bpf import BPF_PROG_TYPE_PERF_EVENT, BpfProgram
 from gdb_plugin.kernel.errors import InvalidAttribute, KernelError, NoDebugRegister
+from gdb_plugin.kernel.maps import thread_mailbox
 from gdb_plugin.kernel.perf import FD_SETSIZE, BpType, PerfBreakpoint
 
 R0, R1, R2 = Reg.R0, Reg.R1, Reg.R2
@@ -77,7 +82,9 @@ class Subject:
         assert self.proc.returncode == 0, (self.proc.returncode, out)
         lines = out.splitlines()
         assert lines[0] == "calls %d" % self.n
-        traps = [tuple(int(v, 0) for v in re.findall(r"=(\S+)", ln)) for ln in lines[2:]]
+        # A signal the kernel sends (SI_KERNEL) has no address: printf's "(nil)".
+        traps = [tuple(0 if v == "(nil)" else int(v, 0) for v in re.findall(r"=(\S+)", ln))
+                 for ln in lines[2:]]
         assert lines[1] == "traps %d" % len(traps)
         return traps
 
@@ -350,3 +357,24 @@ def test_threads_created_later_get_a_copy_of_an_inherited_event(kernel_tier, thr
         expected = [(x // 1000, x, 5, TRAP_PERF, SIG_DATA) for x in calls]
     assert sorted(traps) == sorted(expected)
     assert count == len(calls)
+
+
+@pytest.mark.parametrize("namespace", ["its own", "another", "none given"])
+def test_a_signal_predicate_notes_the_thread_by_its_id_in_a_pid_namespace(kernel_tier, subject,
+                                                                          namespace):
+    # The mailbox key of a match is (thread id << 32 | breakpoint number): the id in the pid
+    # namespace given (the agent's, whose thread ids are gdbserver's), else the initial one's;
+    # where the thread is not in the namespace given, the helper fails and the id is 0.
+    s = subject(10)
+    found = os.stat(f"/proc/{s.pid}/ns/pid")
+    given = {"its own": (found.st_dev, found.st_ino), "another": (found.st_dev, found.st_ino + 1),
+             "none given": None}[namespace]
+    expr = listing("reg 5", "const8 3", "equal", "end")  # rdi == 3
+    with thread_mailbox() as mailbox:
+        program = build_program(KernelLeaf("x", expr),
+                                SendSignal(5, mailbox.fd, number=7, pid_namespace=given))
+        with arm(s, encode_program(program), sigtrap=False):
+            traps = s.go()
+        assert [t[0] for t in traps] == [3]
+        thread = 0 if namespace == "another" else s.pid
+        assert list(mailbox.keys()) == [thread << 32 | 7]

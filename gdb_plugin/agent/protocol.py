@@ -3,7 +3,11 @@
 GDB sends requests, the agent answers each with one line, in order:
 
     {"op": "hello", "version": 1}
-        -> {"ok": true, "version": 1, "tier": T, "reason": R, "kernel": RELEASE, "host": NAME}
+        -> {"ok": true, "version": 1, "tier": T, "reason": R, "kernel": RELEASE, "host": NAME,
+            "signal": [DEV, INO] or null}
+        T is the best tier the target's kernel gives; "signal", where the agent holds a
+        mailbox map for predicates that signal a match (the kernel-signal tier, on kernels
+        without the suppression of 6.10, and on those with it), is its pid namespace
     {"op": "attach", "pid": P, "random_address": A, "random": HEX}
         the process GDB debugs, named by the pid gdbserver reported and the 16 bytes at the
         auxiliary vector's AT_RANDOM as GDB read them through the connection; the agent
@@ -11,13 +15,18 @@ GDB sends requests, the agent answers each with one line, in order:
         -> {"ok": true, "tracer": PID or null}
     {"op": "mappings"}
         -> {"ok": true, "ranges": [[START, END, EXECUTABLE], ...]}
-    {"op": "arm", "key": K, "address": A, "sig_data": D, "program": BASE64 or null}
+    {"op": "arm", "key": K, "address": A, "sig_data": D, "program": BASE64 or null,
+     "sigtrap": true or false}
         a perf breakpoint at A on every thread of the process (and the threads they create),
-        with the encoded eBPF predicate, or none where GDB decides every hit
+        with the encoded eBPF predicate, or none where GDB decides every hit; it raises
+        SIGTRAP at a hit unless "sigtrap" is false (the predicate signals a match itself,
+        noting it in the mailbox map, which the program names as map fd MAILBOX)
         -> {"ok": true, "threads": N}; a refusal says which part the kernel refused:
            {"ok": false, "error": TEXT, "stage": "program" or "event"}
     {"op": "parent", "pid": P}  -> {"ok": true, "parent": PID or null}
         the parent of a process of the agent's namespace (a fork child GDB now follows)
+    {"op": "note", "key": K}    -> {"ok": true, "noted": true or false}
+        whether the mailbox holds K (thread id << 32 | sig_data); it is taken out
     {"op": "count", "key": K}   -> {"ok": true, "hits": N}
     {"op": "disarm", "key": K}  -> {"ok": true, "hits": N}
         once the process has exited, both still answer with its final counts
@@ -38,6 +47,8 @@ MAX_PROGRAM_INSNS = 1 << 16    # 8-byte eBPF instructions in one predicate
 MAX_KEYS = 4096                # armed (breakpoint, address) pairs at once
 U64 = (1 << 64) - 1
 LD_IMM64 = 0x18
+PSEUDO_MAP_FD = 1
+MAILBOX = (1 << 31) - 2  # the map fd naming the agent's mailbox (above any real fd: nr_open)
 
 Message = Dict[str, Any]
 
@@ -100,9 +111,17 @@ def random_bytes(message: Message) -> bytes:
     return value
 
 
-def program(message: Message) -> Optional[bytes]:
-    """The encoded predicate of an `arm` request, or None; refused where it refers to maps or
-    other kernel objects by descriptor, which would be the agent's, not GDB's."""
+def boolean(message: Message, name: str, default: bool) -> bool:
+    value = message.get(name, default)
+    if type(value) is not bool:
+        raise ProtocolError(f"{name!r} must be true or false")
+    return value
+
+
+def program(message: Message, mailbox_fd: Optional[int] = None) -> Optional[bytes]:
+    """The encoded predicate of an `arm` request, or None; its references to the mailbox
+    (map fd MAILBOX) are made to `mailbox_fd`; refused where it refers to any other map or
+    kernel object by descriptor, which would be the agent's, not GDB's."""
     value = message.get("program")
     if value is None:
         return None
@@ -116,13 +135,19 @@ def program(message: Message) -> Optional[bytes]:
     if not code or len(code) % 8 or len(code) // 8 > MAX_PROGRAM_INSNS:
         raise ProtocolError("'program' must hold 1 to "
                             f"{MAX_PROGRAM_INSNS} whole 8-byte instructions")
-    index = 0
+    code, index = bytearray(code), 0
     while index < len(code) // 8:
         opcode, registers = code[8 * index], code[8 * index + 1]
         if opcode == LD_IMM64:
-            if registers >> 4:
+            immediate = int.from_bytes(code[8 * index + 4:8 * index + 8], "little", signed=True)
+            if (registers >> 4 == PSEUDO_MAP_FD and immediate == MAILBOX
+                    and mailbox_fd is not None):
+                code[8 * index + 4:8 * index + 8] = mailbox_fd.to_bytes(4, "little")
+            elif registers >> 4:
                 raise ProtocolError(f"instruction {index} refers to a kernel object by "
-                                    "descriptor; the agent loads self-contained predicates")
+                                    "descriptor; the agent loads self-contained predicates"
+                                    + ("" if mailbox_fd is not None else
+                                       " (it holds no mailbox)"))
             index += 1  # the second half of the 16-byte load
         index += 1
-    return code
+    return bytes(code)

@@ -15,8 +15,9 @@ from ..kernel import procfs
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from ..kernel.exitwatch import ExitWatch
+from ..kernel.maps import BpfMap, thread_mailbox
 from ..kernel.perf import PerfBreakpoint
-from ..kernel.probe import probe
+from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, probe
 from ..kernel.procfs import TargetError
 from . import protocol
 from .protocol import Message, ProtocolError
@@ -119,7 +120,8 @@ class Agent:
         self._free_requests = {"hello": self._hello, "attach": self._attach, "bye": self._bye}
         self._attached_requests = {"mappings": self._mappings, "arm": self._arm,
                                    "count": self._count, "disarm": self._disarm,
-                                   "parent": self._parent}
+                                   "parent": self._parent, "note": self._note}
+        self.mailbox: Optional[BpfMap] = None  # notes of the predicates that signal a match
 
     def serve(self, instream: BinaryIO, outstream: BinaryIO) -> None:
         """Answer each message until "bye" or the end of `instream`, then close everything."""
@@ -165,6 +167,9 @@ class Agent:
         self._release_detached()
         if attached is not None:
             attached.release()
+        if self.mailbox is not None:
+            self.mailbox.close()
+            self.mailbox = None
 
     def _release_detached(self) -> None:
         with self._lock:
@@ -181,7 +186,22 @@ class Agent:
         result = probe()
         return {"ok": True, "version": protocol.VERSION, "tier": result.tier,
                 "reason": result.reasons[0] if result.reasons else "",
-                "kernel": os.uname().release, "host": os.uname().nodename}
+                "kernel": os.uname().release, "host": os.uname().nodename,
+                "signal": self._signal_namespace(result.tier)}
+
+    def _signal_namespace(self, tier: str) -> Optional[List[int]]:
+        """[device, inode] of the agent's pid namespace, whose thread ids are gdbserver's,
+        once it holds a mailbox for predicates that signal; None where it cannot."""
+        if tier not in (TIER_KERNEL, TIER_KERNEL_SIGNAL):
+            return None
+        try:
+            if self.mailbox is None:
+                self.mailbox = thread_mailbox()
+            procfs.check_proc_is_ours()
+            found = os.stat("/proc/self/ns/pid")
+        except (KernelError, TargetError, OSError):
+            return None
+        return [found.st_dev, found.st_ino]
 
     def _attach(self, message: Message) -> Message:
         pid = protocol.integer(message, "pid", 1, MAX_PID)
@@ -250,7 +270,8 @@ class Agent:
         key = protocol.integer(message, "key", 0, MAX_KEY)
         address = protocol.integer(message, "address")
         sig_data = protocol.integer(message, "sig_data", 0, MAX_SIG_DATA)
-        code = protocol.program(message)
+        sigtrap = protocol.boolean(message, "sigtrap", True)
+        code = protocol.program(message, self.mailbox.fd if self.mailbox is not None else None)
         pid = attachment.pid
         if key in attachment.armed:
             raise Refusal(f"key {key} is armed already")
@@ -264,7 +285,7 @@ class Agent:
                           "not loaded yet")
         armed = Armed(_loaded(code))
         try:
-            _open_events(armed, pid, address, sig_data)
+            _open_events(armed, pid, address, sig_data, sigtrap)
             if not armed.events or not attachment.alive():
                 raise Refusal(f"process {pid} has exited", "event")
         except BaseException:
@@ -272,6 +293,15 @@ class Agent:
             raise
         attachment.armed[key] = armed
         return {"ok": True, "threads": len(armed.events)}
+
+    def _note(self, attachment: Attachment, message: Message) -> Message:
+        key = protocol.integer(message, "key")
+        if self.mailbox is None:
+            raise Refusal("the agent holds no mailbox")
+        noted = self.mailbox.get(key) is not None
+        if noted:
+            self.mailbox.delete(key)
+        return {"ok": True, "noted": noted}
 
     def _count(self, attachment: Attachment, message: Message) -> Message:
         return {"ok": True, "hits": attachment.armed[_armed_key(attachment, message)].hits()}
@@ -300,14 +330,14 @@ def _loaded(code: Optional[bytes]) -> Optional[BpfProgram]:
         raise Refusal(str(error), "program") from None
 
 
-def _open_events(armed: Armed, pid: int, address: int, sig_data: int) -> None:
+def _open_events(armed: Armed, pid: int, address: int, sig_data: int, sigtrap: bool) -> None:
     """An enabled event on every thread of process `pid`.  A thread created meanwhile copies
     its creator's event, or none if its creator is not armed yet: each listing arms the threads
     the previous one missed (a thread armed twice still stops once)."""
     listed = procfs.tasks(pid)
     for _ in range(LISTINGS):
         for tid in sorted(listed - armed.events.keys()):
-            event = _opened(pid, tid, address, sig_data, armed.program)
+            event = _opened(pid, tid, address, sig_data, sigtrap, armed.program)
             if event is not None:
                 armed.events[tid] = event
         listed_again = procfs.tasks(pid)
@@ -316,11 +346,11 @@ def _open_events(armed: Armed, pid: int, address: int, sig_data: int) -> None:
         listed = listed_again
 
 
-def _opened(pid: int, tid: int, address: int, sig_data: int,
+def _opened(pid: int, tid: int, address: int, sig_data: int, sigtrap: bool,
             program: Optional[BpfProgram]) -> Optional[PerfBreakpoint]:
     """The enabled event on thread `tid` of process `pid`, or None if that thread is gone."""
     try:
-        event = PerfBreakpoint.open(tid, address, sig_data=sig_data, sigtrap=True,
+        event = PerfBreakpoint.open(tid, address, sig_data=sig_data, sigtrap=sigtrap,
                                     inherit=True, inherit_thread=True)
     except KernelError as error:
         if error.errno == errno.ESRCH:

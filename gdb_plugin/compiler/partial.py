@@ -26,7 +26,7 @@ from .hazards import (address_of_names, computed_shift_count, divisors, kernel_f
                       signed_pointer_differences)
 from .literals import character_value, characters_as_integers
 from .lower import Outcomes, lower
-from .predicate import OnMatch, ReturnVerdict, build_program
+from .predicate import OnMatch, PidNamespace, ReturnVerdict, SendSignal, build_program
 from .registers import rewrite_registers
 from .result import (CompiledCondition, KernelAnd, KernelChoice, KernelLeaf, KernelNot,
                      KernelOr, KernelPart, PartNote)
@@ -362,8 +362,9 @@ def stop_on_match(mailbox_fd: Optional[int] = None, number: int = 0) -> OnMatch:
     return ReturnVerdict(mailbox_fd=mailbox_fd, number=number)
 
 
-def signal_on_match(signo: int, mailbox_fd: Optional[int] = None, number: int = 0) -> OnMatch:
+def signal_on_match(signo: int, mailbox_fd: Optional[int] = None, number: int = 0,
+                    pid_namespace: Optional[PidNamespace] = None) -> OnMatch:
     """The kernel-signal tier: a match sends `signo` to the thread that hit, after writing
-    `number` for that thread in the mailbox map, if there is one."""
-    from .predicate import SendSignal
-    return SendSignal(signo, mailbox_fd, number)
+    `number` for that thread (its id in `pid_namespace`, if given) in the mailbox map, if
+    there is one."""
+    return SendSignal(signo, mailbox_fd, number, pid_namespace)

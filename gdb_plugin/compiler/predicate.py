@@ -15,9 +15,9 @@ A further strategy (e.g. counting hits in a map before deciding) only has to imp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
-from ..ebpf import Alu, Insn, Reg, alu64, call, ld_map_fd, mov64, st, stx
+from ..ebpf import Alu, Insn, Reg, alu64, call, ld_imm64, ld_map_fd, ldx, mov64, st, stx
 from .flow import FlowAssembler
 from .lower import CTX, Outcomes, lower
 from .result import (KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, KernelPart,
@@ -28,7 +28,9 @@ MATCH, NO_MATCH, UNSURE = "match", "no match", "unsure"
 HELPER_SEND_SIGNAL_THREAD = 117
 HELPER_MAP_UPDATE_ELEM = 2
 HELPER_GET_CURRENT_PID_TGID = 14
+HELPER_GET_NS_CURRENT_PID_TGID = 120  # Linux 5.7+
 _MAILBOX_KEY, _MAILBOX_VALUE = -8, -16  # the condition's stack use is over at an outcome
+PidNamespace = Tuple[int, int]  # st_dev and st_ino of /proc/PID/ns/pid
 
 
 class OnMatch:
@@ -69,6 +71,9 @@ class SendSignal(OnMatch):
     signo: int
     mailbox_fd: Optional[int] = None  # a hash map: (thread id, breakpoint) -> it matched
     number: int = 0
+    # The thread ids of the mailbox are those of this pid namespace (a container's, where
+    # GDB's thread ids are gdbserver's); else of the initial one.
+    pid_namespace: Optional[PidNamespace] = None
     tier = "kernel-signal"
 
     def emit(self, out: FlowAssembler, outcome: str) -> None:
@@ -76,7 +81,7 @@ class SendSignal(OnMatch):
             if self.mailbox_fd is not None:
                 # The signal itself cannot say which breakpoint sent it, and several
                 # breakpoints at one address may match at the same hit.
-                _post(out, self.mailbox_fd, self.number)
+                _post(out, self.mailbox_fd, self.number, self.pid_namespace)
             out.emit(mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
         out.emit(mov64(Reg.R0, 0))
         out.exit()
@@ -85,9 +90,19 @@ class SendSignal(OnMatch):
         return True
 
 
-def _post(out: FlowAssembler, mailbox_fd: int, number: int) -> None:
+def _post(out: FlowAssembler, mailbox_fd: int, number: int,
+          pid_namespace: Optional[PidNamespace] = None) -> None:
     """mailbox[thread id << 32 | number] = 1: this thread's hit of breakpoint `number` stops."""
-    out.emit(call(HELPER_GET_CURRENT_PID_TGID), alu64(Alu.LSH, Reg.R0, 32),
+    if pid_namespace is None:
+        out.emit(call(HELPER_GET_CURRENT_PID_TGID))
+    else:
+        # struct bpf_pidns_info {u32 pid (the thread's); u32 tgid} at the key's slot: on a
+        # failure (never, for a thread of that namespace) the helper leaves it zeroed.
+        device, inode = pid_namespace
+        out.emit(ld_imm64(Reg.R1, device), ld_imm64(Reg.R2, inode),
+                 mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_KEY), mov64(Reg.R4, 8),
+                 call(HELPER_GET_NS_CURRENT_PID_TGID), ldx(4, Reg.R0, Reg.R10, _MAILBOX_KEY))
+    out.emit(alu64(Alu.LSH, Reg.R0, 32),
              alu64(Alu.OR, Reg.R0, number), stx(8, Reg.R10, _MAILBOX_KEY, Reg.R0),
              st(8, Reg.R10, _MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, mailbox_fd),
              mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _MAILBOX_KEY),

@@ -23,7 +23,7 @@ import gdb
 
 from ..agent import protocol
 from ..kernel.procfs import AT_RANDOM, RANDOM_BYTES
-from ..kernel.probe import TIER_KERNEL
+from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL
 
 ANSWER_TIMEOUT = 30     # seconds by default; an agent behind ssh answers in well under one
 STDERR_KEPT = 2000      # characters of the agent's stderr quoted when it fails
@@ -54,9 +54,13 @@ class AgentLink:
         self.command = command
         self.evidence = evidence  # (pid, AT_RANDOM address, its 16 bytes)
         self.host = "?"  # the target machine's name, as its agent says
+        self.tier = TIER_KERNEL  # the best the target's kernel gives
+        # The pid namespace whose thread ids signalling predicates note, if the agent holds a
+        # mailbox for them (predicate.SendSignal).
+        self.signal_namespace: Optional[Tuple[int, int]] = None
         self._proc = None
         self._lock = threading.RLock()  # requests, and the replacement of an agent that ended
-        self._armed: Dict[int, Tuple[int, int, Optional[bytes]]] = {}  # key: arm's arguments
+        self._armed: Dict[int, tuple] = {}  # key: arm's arguments
         self._replacing = False
         self.start()
 
@@ -79,7 +83,10 @@ class AgentLink:
                 host = hello.get("host")
                 self.host = (host[:HOST_KEPT] if isinstance(host, str) and host.isprintable()
                              else "?")
-                if hello.get("tier") != TIER_KERNEL:
+                self.signal_namespace = _namespace(hello.get("signal"))
+                self.tier = hello.get("tier")
+                if self.tier != TIER_KERNEL and (self.tier != TIER_KERNEL_SIGNAL
+                                                 or self.signal_namespace is None):
                     raise AgentError(f"the target's kernel ({hello.get('kernel')}) cannot "
                                      f"filter hits: {hello.get('reason')}")
                 pid, address, random = self.evidence
@@ -196,13 +203,23 @@ class AgentLink:
 
     # The requests arming uses.
 
-    def arm(self, key: int, address: int, sig_data: int, code: Optional[bytes]) -> int:
+    def arm(self, key: int, address: int, sig_data: int, code: Optional[bytes],
+            sigtrap: bool = True) -> int:
         program = base64.b64encode(code).decode() if code is not None else None
         threads = self._number(self.request({"op": "arm", "key": key, "address": address,
-                                             "sig_data": sig_data, "program": program}),
+                                             "sig_data": sig_data, "program": program,
+                                             "sigtrap": sigtrap}),
                                "threads")
-        self._armed[key] = (address, sig_data, code)
+        self._armed[key] = (address, sig_data, code, sigtrap)
         return threads
+
+    def took_note(self, key: int) -> bool:
+        """Whether a signalling predicate noted `key` (thread id << 32 | sig_data); the note
+        is taken away."""
+        noted = self.request({"op": "note", "key": key}).get("noted")
+        if not isinstance(noted, bool):
+            raise self._ended("answered a malformed note")
+        return noted
 
     def count(self, key: int) -> int:
         return self._number(self.request({"op": "count", "key": key}), "hits")
@@ -230,6 +247,13 @@ class AgentLink:
             return protocol.integer(answer, name)
         except protocol.ProtocolError as error:
             raise self._ended(f"answered malformed {name}: {error}") from None
+
+
+def _namespace(value) -> Optional[Tuple[int, int]]:
+    if (isinstance(value, list) and len(value) == 2
+            and all(type(n) is int and 0 <= n <= protocol.U64 for n in value)):
+        return value[0], value[1]
+    return None
 
 
 class _OneLine:

@@ -381,10 +381,11 @@ def _fill(arming: InferiorArming, bp: HBreakIf, key: GroupKey, image, threads) -
 
 def _armed_by_agent(agent: AgentLink, bp: HBreakIf, key: GroupKey, image) -> AgentGroup:
     """The agent opens the events on every thread of the process, with the predicate."""
-    program = _program(bp, key[1], image)
+    program = _program(bp, key[1], image, agent)
     agent_key = next(_agent_keys)
     try:
-        agent.arm(agent_key, key[1], bp.number, program.code if program is not None else None)
+        agent.arm(agent_key, key[1], bp.number, program.code if program is not None else None,
+                  bp.sigtrap)
     except Refused as refused:
         if refused.stage == "program":
             raise PredicateError(str(refused)) from None
@@ -428,10 +429,10 @@ def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> Non
     group.events[lwp] = event
 
 
-def _program(bp: HBreakIf, address: int, image):
+def _program(bp: HBreakIf, address: int, image, agent: Optional[AgentLink] = None):
     if bp.c_predicate is not None and bp.tier != TIER_PTRACE:
         return bp.c_predicate  # one program for every address; the breakpoint owns it
     key = (bp.number, address, image)
     if key not in _programs:
-        _programs[key] = program_for(bp, address)
+        _programs[key] = program_for(bp, address, agent)
     return _programs[key]

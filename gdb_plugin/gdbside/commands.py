@@ -94,9 +94,10 @@ filtered or not); Stops counts the hits where the condition held."""
             gdb.write("No hbreak-if breakpoints.\n")
             return
         place = whereabouts.locate(gdb.selected_inferior())
-        gdb.write(f"{'Num':<5}{'Enb':<5}{'Tier':<15}{'Hits':>13}{'Stops':>8}{'Threads':>9}  Where\n")
+        gdb.write(f"{'Num':<5}{'Enb':<5}{'Tier':<21}{'Hits':>13}{'Stops':>8}{'Threads':>9}"
+                  "  Where\n")
         for bp in registry:
-            gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<15}"
+            gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<21}"
                       f"{arming.kernel_hits(bp):>13,}{bp.stops:>8,}{arming.threads_armed(bp):>9}"
                       f"  {bp.location} {'is' if bp.watch else 'at'} {describe_location(bp)}\n")
             if bp.condition:

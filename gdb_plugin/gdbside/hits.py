@@ -18,10 +18,10 @@ from typing import List, Optional
 import gdb
 
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
-from . import arming, remote
+from . import arming, remote, whereabouts
 from .frames import describe
 from .ignore import ignored_by_gdb
-from .model import HIT_FUNCTION, HBreakIf, registry
+from .model import HIT_FUNCTION, SIGNAL_TIERS, HBreakIf, registry
 from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, CaughtSignal, caught_signal,
                       keep_from_program, stopped_for)
 
@@ -39,7 +39,7 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
     if (signal.signo == SIGTRAP and signal.code == TRAP_TRACE and bp.uses_perf
             and pc in bp.addresses()):
         return "landing"
-    if bp.tier == TIER_KERNEL_SIGNAL:
+    if bp.tier in SIGNAL_TIERS:
         from .tiers import signal_number
         if signal.signo != signal_number() or signal.code != SI_KERNEL:
             return "other"
@@ -65,6 +65,8 @@ def _took_note(bp: HBreakIf, signal: CaughtSignal) -> bool:
     taken away)."""
     from .tiers import mailbox
     key = signal.thread.ptid[1] << 32 | bp.number
+    if bp.by_agent:  # an agent's failure stops the program, to be safe (HitFunction)
+        return whereabouts.locate(signal.thread.inferior).agent.took_note(key)
     if mailbox().get(key) is None:
         return False
     mailbox().delete(key)

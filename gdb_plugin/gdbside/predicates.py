@@ -1,4 +1,5 @@
 """The BPF program of one breakpoint at one address: GDB's AX for the condition, lowered."""
+from ..agent.protocol import MAILBOX
 from ..compiler import compile_condition, signal_on_match, stop_on_match
 from ..compiler.ignore import IgnoreFirst
 from ..compiler.predicate import build_program
@@ -7,7 +8,7 @@ from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from .agent import NotCompiledYet, agent_eval_at, compiling, is_program_symbol
-from .model import HBreakIf
+from .model import TIER_REMOTE_KERNEL_SIGNAL, HBreakIf
 
 
 class PredicateError(Exception):
@@ -43,10 +44,13 @@ def linespec_of(location: str):
     return None if location.lstrip().startswith(("*", "-")) else location
 
 
-def on_match_for(bp: HBreakIf):
-    """What the predicate does on a match, for `bp`'s tier and ignore count."""
+def on_match_for(bp: HBreakIf, agent=None):
+    """What the predicate does on a match, for `bp`'s tier and ignore count; `agent` is the
+    remote target's agent that loads it."""
     from .tiers import mailbox, signal_number
-    if bp.tier == TIER_KERNEL_SIGNAL:
+    if bp.tier == TIER_REMOTE_KERNEL_SIGNAL:
+        on_match = signal_on_match(signal_number(), MAILBOX, bp.number, agent.signal_namespace)
+    elif bp.tier == TIER_KERNEL_SIGNAL:
         on_match = signal_on_match(signal_number(), mailbox().fd, bp.number)
     elif bp.watch is not None:
         # An access by an instruction GDB single-steps traps once for the step and the hit:
@@ -59,7 +63,7 @@ def on_match_for(bp: HBreakIf):
     return on_match
 
 
-def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
+def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False, agent=None):
     """Compile `bp`'s condition at `address`; moving the pc is for user commands only."""
     if bp.watch is not None:
         from .watch import compile_watch
@@ -67,26 +71,27 @@ def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False):
     agent_eval = agent_eval_at(address, linespec_of(bp.location), may_move_pc)
     with compiling():
         return compile_condition(bp.condition or "1", agent_eval, is_program_symbol(address),
-                                 on_match=on_match_for(bp))
+                                 on_match=on_match_for(bp, agent))
 
 
-def program_for(bp: HBreakIf, address: int):
-    """The predicate of `bp` at `address`, or None where GDB decides every hit."""
+def program_for(bp: HBreakIf, address: int, agent=None):
+    """The predicate of `bp` at `address`, or None where GDB decides every hit; `agent` is the
+    remote target's agent that loads it."""
     if bp.tier == TIER_PTRACE:
         return None
     put_off = NotCompiledYet.raised
     try:
-        compiled = compile_at(bp, address)
+        compiled = compile_at(bp, address, agent=agent)
     except (NotCompiledYet, RecursionError):
         # Every hit goes to GDB until the next stop, where GDB may compile the condition.
         bp.compile_at_next_stop = True
-        return _encoded(bp, build_program(None, on_match_for(bp)))
+        return _encoded(bp, build_program(None, on_match_for(bp, agent)))
     if NotCompiledYet.raised != put_off:
         bp.compile_at_next_stop = True
     if bp.ignore_counter is not None and not compiled.exact:
         from .ignore import give_back_to_gdb
         give_back_to_gdb(bp)
-        compiled = compile_at(bp, address)
+        compiled = compile_at(bp, address, agent=agent)
     for note in compiled.notes:
         if not note.in_kernel and note not in bp.notes:
             bp.notes.append(note)
@@ -100,7 +105,6 @@ def _encoded(bp: HBreakIf, program) -> Predicate:
 def compile_at_location(location: str, condition):
     """Compile for -explain, at the first address GDB resolves LOCATION to."""
     import gdb
-    from .model import HBreakIf
     from .tiers import choose_tier
     from .cmdline import check_location
     from .create import _tracker

@@ -11,19 +11,22 @@ the enabled state follow the hbreak-if.
 """
 import gdb
 
-from ..kernel.probe import TIER_PTRACE
-from . import ignore, whereabouts
+from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
+from . import arming, ignore, whereabouts
 from .leftovers import delete_later
-from .model import HBreakIf, StandIn, registry
+from .model import (SIGNAL_TIERS, TIER_REMOTE_KERNEL, TIER_REMOTE_KERNEL_SIGNAL, HBreakIf,
+                    StandIn, registry)
 from .tiers import choose_tier, forced_tier
 
 TIER_REMOTE = "remote"
-TIER_REMOTE_KERNEL = "remote-kernel"
 REMOTE_TIER_EXPLANATION = {
     TIER_REMOTE: "the remote target evaluates the condition at every hit (GDB's own breakpoint "
                  "with the condition, evaluated by gdbserver where it can)",
     TIER_REMOTE_KERNEL: "the target's kernel evaluates the condition at every hit and stops the "
                         "program only when it is true (the agent beside gdbserver armed it)",
+    TIER_REMOTE_KERNEL_SIGNAL: "the target's kernel evaluates the condition at every hit and "
+                               "signals the thread when it is true (the agent beside gdbserver "
+                               "armed it; kernels before 6.10)",
 }
 DEBUG_REGISTERS = 4
 _HARDWARE = (gdb.BP_HARDWARE_BREAKPOINT, gdb.BP_HARDWARE_WATCHPOINT, gdb.BP_READ_WATCHPOINT,
@@ -66,21 +69,22 @@ def follow() -> None:
     elsewhere = next((place for place in places if place.remote), None)
     by_agent = next((place for place in places if place.agent is not None), None)
     if elsewhere is not None:
-        serve(elsewhere.why, by_agent=False)
+        serve(elsewhere.why)
     elif by_agent is not None:
-        serve(by_agent.why, by_agent=True)
+        serve(by_agent.why, by_agent.agent)
     elif any(place.pid is not None for place in places):
         release()
 
 
-def serve(why: str, by_agent: bool) -> None:
+def serve(why: str, agent=None) -> None:
     """A remote inferior is live: every code breakpoint moves to the remote tier, or, through
-    the agent, to the target's kernel."""
+    `agent`, to the target's kernel."""
+    by_agent = agent is not None
     for bp in registry:
         if not bp.catchpoint.is_valid():
             continue
         if (bp.remote is not None, bp.by_agent) == (not by_agent, by_agent):
-            if bp.tier in (TIER_REMOTE, TIER_REMOTE_KERNEL):
+            if bp.tier in (TIER_REMOTE, TIER_REMOTE_KERNEL, TIER_REMOTE_KERNEL_SIGNAL):
                 bp.reason = why  # served so already; the process may be another (a fork child)
             continue
         if bp.remote is not None or bp.by_agent:
@@ -98,8 +102,10 @@ def serve(why: str, by_agent: bool) -> None:
         ignore.give_back_to_gdb(bp)
         if by_agent:
             bp.by_agent = True
-            if _machine_gave_tier(bp):  # the target's kernel tier, the only one agents offer
-                bp.tier, bp.reason = TIER_REMOTE_KERNEL, why
+            if _machine_gave_tier(bp):  # the target's kernel tiers, the ones agents offer
+                signals = (agent.signal_namespace is not None
+                           and TIER_KERNEL_SIGNAL in (agent.tier, forced_tier()))
+                _switch(bp, TIER_REMOTE_KERNEL_SIGNAL if signals else TIER_REMOTE_KERNEL, why)
         else:
             bp.tier, bp.reason = TIER_REMOTE, why
             bp.remote = RemoteBreakpoint(bp)
@@ -131,8 +137,16 @@ def _back_home(bp: HBreakIf) -> None:
     retire(bp)
     bp.by_agent = False
     if bp.local_tier is not None:
-        bp.tier, bp.reason = bp.local_tier
+        _switch(bp, *bp.local_tier)
         bp.local_tier = None
+
+
+def _switch(bp: HBreakIf, tier: str, reason: str) -> None:
+    """`bp` moves to `tier`; a predicate that signals names a mailbox of one machine and pid
+    namespace: the programs compiled for the tier it leaves go."""
+    if bp.tier in SIGNAL_TIERS or tier in SIGNAL_TIERS:
+        arming.forget_programs(bp.number)
+    bp.tier, bp.reason = tier, reason
 
 
 def retire(bp: HBreakIf) -> None:
