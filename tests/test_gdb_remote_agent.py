@@ -5,6 +5,9 @@ looks like from GDB's side); the agent is started by GDB inside that namespace w
 as a user would start it with ssh, and proves which process it arms by the AT_RANDOM bytes."""
 import os
 import re
+import signal
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pexpect
@@ -107,6 +110,42 @@ def test_an_agent_outside_the_namespace_arms_nothing_it_cannot_prove(kernel_tier
     assert ours == EXPECTED
     assert "the remote agent cannot serve process" in result.stderr, result
     assert "[remote tier]" in result.stdout
+
+
+@contextmanager
+def _listening_agent(server):
+    """An agent listening on a TCP port of this machine, in gdbserver's pid namespace (what a
+    VM's forwarded port reaches); the command that relays to it."""
+    argv = ["nsenter", "--target", str(_namespace_of(server)), "--pid", "--mount", "--root",
+            "env", f"PYTHONPATH={REPO}", "/usr/bin/python3", "-m", "gdb_plugin.agent",
+            "--listen", "0"]
+    agent = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        said = agent.stderr.readline()
+        port = re.search(r"listening on 127\.0\.0\.1:(\d+)$", said.strip())
+        assert port, said
+        yield (f"env PYTHONPATH={REPO} /usr/bin/python3 -m gdb_plugin.agent "
+               f"--connect 127.0.0.1:{port.group(1)}")
+    finally:
+        os.killpg(agent.pid, signal.SIGKILL)
+        agent.wait()
+
+
+def test_extended_remote_run_through_an_agent_listening_on_a_port(kernel_tier):
+    """`run` on extended-remote (the first thread is reported before GDB can read the
+    process), with the agent reached through the relay, one conversation after the other."""
+    loop = build("loop")
+    with gdbserver(options=("--multi",)) as server, _listening_agent(server) as relay:
+        for _ in range(2):
+            result = _checked(run_gdb(loop, [
+                f"target extended-remote {server.address}", f"set remote exec-file {loop}",
+                f"set hbreak-if remote-agent {relay}", "hbreak-if target i == 2999", "run",
+                "print i", "info hbreak-if", "continue"], args=[N]))
+            assert hits(result.stdout) == [(1, "target", "i=2999")], result
+            assert result.values()[1] == "2999"
+            assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
+            assert "(2,999 hits filtered in the kernel)" in result.stdout, result
+            assert "exited normally" in result.stdout
 
 
 @pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])

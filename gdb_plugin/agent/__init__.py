@@ -13,7 +13,9 @@ library only, and the same kernel privileges as hbreak-if needs beside GDB.
 
 Security model:
   * No port is opened: whoever speaks to the agent has run a command on the target as its
-    user already.
+    user already.  With --listen (a VM's or a board's forwarded port, where no command can
+    be run) it serves whoever connects: on 127.0.0.1 unless told otherwise, and guarded as
+    gdbserver's own port must be.
   * The agent arms one process, and only once it has proven that it is the one GDB debugs:
     the pid gdbserver reported names a process of the agent's own pid namespace whose 16
     AT_RANDOM bytes (random per process, chosen by the kernel) are where and what GDB read

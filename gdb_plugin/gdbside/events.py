@@ -42,7 +42,13 @@ def on_clear_objfiles(event):
 
 def on_new_thread(event):
     signals.note_new_thread(event.inferior_thread)
-    arming.sync(event.inferior_thread.inferior)
+    inferior = event.inferior_thread.inferior
+    if whereabouts.unproven_remote(inferior):
+        # `run` and `attach` on extended-remote report the first thread before GDB can read
+        # anything through the connection (its auxiliary vector, its memory): the proof waits
+        # for the next event (the first library's load, or the stop).
+        return
+    arming.sync(inferior)
 
 
 def on_exited(event):

@@ -57,10 +57,21 @@ def _verdict(inferior) -> Whereabouts:
     connection = inferior.connection if inferior.is_valid() else None
     if connection is None or inferior.pid <= 0:
         return Whereabouts(None, False, "no live process: armed when the program runs")
-    key = (inferior.num, inferior.pid, connection.num, agentlink.command())
+    key = _key(inferior)
     if key not in _verdicts:
         _verdicts[key] = _find(inferior, connection.type)
     return _verdicts[key]
+
+
+def _key(inferior) -> Tuple[int, int, int, str]:
+    return inferior.num, inferior.pid, inferior.connection.num, agentlink.command()
+
+
+def unproven_remote(inferior) -> bool:
+    """A live remote inferior whose place is not known yet."""
+    connection = inferior.connection if inferior.is_valid() else None
+    return (connection is not None and connection.type in REMOTE_CONNECTIONS
+            and inferior.pid > 0 and _key(inferior) not in _verdicts)
 
 
 def _left_after_fork(inferior, verdict: Whereabouts) -> bool:
