@@ -131,19 +131,22 @@ def _listening_agent(server):
         agent.wait()
 
 
-def test_extended_remote_run_through_an_agent_listening_on_a_port(kernel_tier):
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])
+def test_extended_remote_run_through_an_agent_listening_on_a_port(kernel_tier, tier):
     """`run` on extended-remote (the first thread is reported before GDB can read the
-    process), with the agent reached through the relay, one conversation after the other."""
+    process), with the agent reached through the relay, one conversation after the other;
+    the breakpoint, set before, moves to the agent's tier before anything is armed."""
     loop = build("loop")
     with gdbserver(options=("--multi",)) as server, _listening_agent(server) as relay:
         for _ in range(2):
             result = _checked(run_gdb(loop, [
-                f"target extended-remote {server.address}", f"set remote exec-file {loop}",
-                f"set hbreak-if remote-agent {relay}", "hbreak-if target i == 2999", "run",
-                "print i", "info hbreak-if", "continue"], args=[N]))
+                *_forcing(tier), f"target extended-remote {server.address}",
+                f"set remote exec-file {loop}", f"set hbreak-if remote-agent {relay}",
+                "hbreak-if target i == 2999", "run", "print i", "info hbreak-if", "continue"],
+                args=[N]))
             assert hits(result.stdout) == [(1, "target", "i=2999")], result
             assert result.values()[1] == "2999"
-            assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
+            assert re.search(rf"^1\s+y\s+remote-{tier}\s", result.stdout, re.M), result.stdout
             assert "(2,999 hits filtered in the kernel)" in result.stdout, result
             assert "exited normally" in result.stdout
 

@@ -302,8 +302,8 @@ def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
     """The addresses where `bp` should be armed in the process, whose mappings `mapped()`
     reads: only for addresses not armed yet, since a process of thousands of threads has
     thousands of mappings, and an armed address leaves the breakpoint when GDB sees it go."""
-    if not bp.enabled or not bp.uses_perf:
-        return set()
+    if not bp.enabled or not bp.uses_perf or (arming.agent is not None and not bp.by_agent):
+        return set()  # remote.follow() gives the agent its breakpoints, in its tiers, first
     wanted = set()
     for address in bp.addresses():
         if (bp.number, address) in arming.groups:

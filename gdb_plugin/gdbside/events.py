@@ -28,9 +28,14 @@ def _quietly(handler):
     return run
 
 
-def on_new_objfile(event):
+def _serve_and_arm():
+    """Serve each inferior as where it is now asks (remote.py), then arm what is missing."""
     remote.follow()
     arming.sync_all()
+
+
+def on_new_objfile(event):
+    _serve_and_arm()
 
 
 def on_clear_objfiles(event):
@@ -85,14 +90,12 @@ def on_agents_ended(event=None):
 def on_stop_follow_remote(event):
     """Where an agent was lost, the remote program is served anew at its first stop."""
     if whereabouts.agent_dropped():
-        remote.follow()
-        arming.sync_all()
+        _serve_and_arm()
 
 
 def on_remote_agent_set():
     """A new agent command serves the remote inferiors from now on."""
-    remote.follow()
-    arming.sync_all()
+    _serve_and_arm()
 
 
 def on_breakpoint_modified(gdb_bp):
@@ -112,7 +115,9 @@ def on_breakpoint_modified(gdb_bp):
         # Its locations changed (relocation, a library, another inferior): what stays put
         # keeps its events and program.
         arming.forget(bp, keep=set(bp.addresses()))
-    arming.sync_all()
+    # The first event that can read a remote program may be this one (`run` on
+    # extended-remote): it is served where it is before anything is armed.
+    _serve_and_arm()
 
 
 def _take_new_condition(bp, condition):

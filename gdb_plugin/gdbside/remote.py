@@ -14,8 +14,7 @@ import gdb
 from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming, ignore, whereabouts
 from .leftovers import delete_later
-from .model import (SIGNAL_TIERS, TIER_REMOTE_KERNEL, TIER_REMOTE_KERNEL_SIGNAL, HBreakIf,
-                    StandIn, registry)
+from .model import TIER_REMOTE_KERNEL, TIER_REMOTE_KERNEL_SIGNAL, HBreakIf, StandIn, registry
 from .tiers import choose_tier, forced_tier
 
 TIER_REMOTE = "remote"
@@ -142,10 +141,10 @@ def _back_home(bp: HBreakIf) -> None:
 
 
 def _switch(bp: HBreakIf, tier: str, reason: str) -> None:
-    """`bp` moves to `tier`; a predicate that signals names a mailbox of one machine and pid
-    namespace: the programs compiled for the tier it leaves go."""
-    if bp.tier in SIGNAL_TIERS or tier in SIGNAL_TIERS:
-        arming.forget_programs(bp.number)
+    """`bp` moves to `tier`: what was armed and compiled for the tier it leaves goes (an event
+    raises SIGTRAP or not, a predicate that signals names one machine's mailbox)."""
+    if tier != bp.tier:
+        arming.forget(bp)
     bp.tier, bp.reason = tier, reason
 
 

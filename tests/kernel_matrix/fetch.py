@@ -11,11 +11,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-# The modules the initramfs loads to mount the host's root over 9p with a writable overlay.
+# The modules the initramfs loads to mount the host's root over 9p with a writable overlay,
+# and the network card through which GDB on the host reaches gdbserver and the agent.
 # Their dependencies (fscache, netfs, virtio_ring, ...) are found in the modules themselves.
-ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
+ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay", "virtio_net")
 MODULE_DIRS = ("drivers/virtio/", "net/9p/", "fs/9p/", "fs/netfs/", "fs/fscache/",
-               "fs/overlayfs/")
+               "fs/overlayfs/", "drivers/net/virtio_net", "drivers/net/net_failover",
+               "net/core/failover")
 
 
 def cache_dir() -> Path:
@@ -109,7 +111,8 @@ def kernel(series: str, package: str = None) -> dict:
     package = package or kernel_package(series)
     root = cache_dir() / package
     done = root / "ready"
-    if not done.exists():
+    unpacked = " ".join(ROOT_MODULES)  # a cache unpacked for fewer modules is unpacked again
+    if not done.exists() or done.read_text().split("\n")[1:2] != [unpacked]:
         deb = _download(package, cache_dir() / "debs")
         files = _members(deb, lambda n: n.startswith("boot/vmlinuz-") or (
             n.endswith(".ko") and any(f"/kernel/{d}" in n for d in MODULE_DIRS)))
@@ -125,7 +128,7 @@ def kernel(series: str, package: str = None) -> dict:
         for i, name in enumerate(order):
             (root / "modules" / f"{i:02d}-{name}.ko").write_bytes(modules[name])
         (root / "release").write_text(vmlinuz[0].split("vmlinuz-", 1)[1] + "\n")
-        done.write_text(deb.name + "\n")
+        done.write_text(f"{deb.name}\n{unpacked}\n")
     return {"package": package, "release": (root / "release").read_text().strip(),
             "vmlinuz": root / "vmlinuz",
             "modules": sorted((root / "modules").glob("*.ko"))}

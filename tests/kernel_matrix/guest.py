@@ -1,8 +1,10 @@
 """PID 1 inside the qemu guest (started by the initramfs on the overlay of the host's root).
 
 Mounts what a Linux system needs, runs the rows the host asked for (suite.py), prints each
-row as one `KMATRIX-ROW <json>` line on the serial console, and powers the guest off. Orphans
-are reaped, as init must. The request comes on the kernel command line: kmatrix=<base64 json>.
+row as one `KMATRIX-ROW <json>` line on the serial console, serves GDB on the host if asked
+(gdbserver and the agent on the ports qemu forwards, `KMATRIX-SERVING <json>`, until the host
+ends gdbserver), and powers the guest off. Orphans are reaped, as init must. The request comes
+on the kernel command line: kmatrix=<base64 json>.
 """
 import base64
 import ctypes
@@ -11,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -87,6 +90,8 @@ def work():
                            echo=lambda line: say("  " + line))
         result["where"] = "qemu"
         say("KMATRIX-ROW " + json.dumps(result))
+    if req.get("serve"):
+        serve(req["repo"], req["serve"])
     # Kernel warnings after boot (a WARN in perf or BPF code would be a finding).
     dmesg = subprocess.run(["dmesg", "--level=emerg,alert,crit,err,warn"],
                            capture_output=True, text=True).stdout
@@ -98,6 +103,43 @@ def work():
         if keep:
             say("KMATRIX-DMESG " + line)
     return 0
+
+
+GUEST_ADDRESS = "10.0.2.15/24"  # qemu's user network gives the guest this address
+SERVE_PORTS = {"gdbserver": 2345, "agent": 2346}  # in the guest; qemu forwards host ports here
+
+
+def serve(repo, timeout):
+    """gdbserver --multi and a listening agent for GDB on the host, until the host ends
+    gdbserver (`monitor exit`) or `timeout` seconds pass."""
+    for argv in (["ip", "link", "set", "eth0", "up"],
+                 ["ip", "addr", "add", GUEST_ADDRESS, "dev", "eth0"]):
+        subprocess.run(argv, check=True)
+    env = dict(os.environ, PYTHONPATH=repo)
+    agent = subprocess.Popen([sys.executable, "-m", "gdb_plugin.agent", "--listen",
+                              f"0.0.0.0:{SERVE_PORTS['agent']}"], cwd=repo, env=env,
+                             stderr=subprocess.PIPE, text=True)
+    said = agent.stderr.readline().strip()
+    gdbserver = subprocess.Popen(["gdbserver", "--multi", f"0.0.0.0:{SERVE_PORTS['gdbserver']}"],
+                                 stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    listening = gdbserver.stderr.readline().strip()
+    for name, proc in (("agent", agent), ("gdbserver", gdbserver)):
+        # Read all along (a full pipe would stop it), and on the console for the transcript.
+        threading.Thread(target=_echo, args=(name, proc.stderr), daemon=True).start()
+    say("KMATRIX-SERVING " + json.dumps({"agent": said, "gdbserver": listening}))
+    try:
+        gdbserver.wait(timeout)
+    except subprocess.TimeoutExpired:
+        say("KMATRIX-WARN the host did not end gdbserver")
+        gdbserver.kill()
+    agent.kill()
+    agent.wait()
+    say(f"KMATRIX-SERVED {gdbserver.wait()}")
+
+
+def _echo(name, stream):
+    for line in stream:
+        say(f"  {name}| {line.rstrip()}")
 
 
 def main():

@@ -22,7 +22,9 @@ sys.path.insert(0, str(HERE))
 
 import fetch  # noqa: E402
 import initramfs  # noqa: E402
+import served  # noqa: E402
 import suite  # noqa: E402
+from guest import SERVE_PORTS  # noqa: E402
 
 # Linux 6.10 added the suppression the kernel tier needs; older kernels with BPF get kernel-signal.
 SUPPRESSION_SINCE = (6, 10)
@@ -62,7 +64,14 @@ class Log:
 
 # ---------------------------------------------------------------- qemu
 
-def qemu_argv(accel, k, initrd, cmdline, cpus, memory):
+def qemu_argv(accel, k, initrd, cmdline, cpus, memory, forwards=None):
+    """`forwards` (host port: guest port) gives the guest a network card reached only through
+    those ports of the host's 127.0.0.1; else it has none."""
+    if forwards:
+        nic = ",".join(["user,model=virtio-net-pci,restrict=on"] + [
+            f"hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in forwards.items()])
+    else:
+        nic = "none"
     if accel == "kvm":
         machine = ["-accel", "kvm", "-cpu", "host"]
     else:
@@ -73,7 +82,7 @@ def qemu_argv(accel, k, initrd, cmdline, cpus, memory):
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,"
                        "multidevs=remap",
             "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
-            "-nic", "none"]
+            "-nic", nic]
 
 
 def _lines(proc, timeout):
@@ -130,8 +139,9 @@ def kvm_works(k, initrd, out):
         _stop(proc)
 
 
-def run_guest(args, rows, out):
-    """Boot the 6.1 kernel, run `rows` in it; returns (rows, info)."""
+def run_guest(args, rows, out, serve=False):
+    """Boot the 6.1 kernel, run `rows` in it, then, with `serve`, the served row from here;
+    returns (rows, info)."""
     info = {}
     t = time.monotonic()
     k = fetch.kernel(args.kernel_series, args.kernel_package)
@@ -140,6 +150,8 @@ def run_guest(args, rows, out):
     info["package"] = k["package"]
     log(f"guest kernel: {k['package']} ({k['release']}), fetched/unpacked in {info['fetch_s']}s "
         f"(cache: {fetch.cache_dir()})")
+    if serve:
+        served.build_programs(out)
     with tempfile.TemporaryDirectory(prefix="hbreak-if-matrix-") as tmp:
         initrd = initramfs.build(Path(tmp, "initrd.img"), bb, k["modules"],
                                  [suite.PYTHON, str(HERE / "guest.py")])
@@ -155,10 +167,13 @@ def run_guest(args, rows, out):
                # Under TCG each gdb run starts slowly: one run per size.
                "cost_repeats": 1 if accel == "tcg" or args.subset else 2,
                "timeout_scale": TCG_TIMEOUT_SCALE if accel == "tcg" else 1,
-               "cost_target_s": args.cost_target}
+               "cost_target_s": args.cost_target,
+               "serve": args.timeout if serve else None}
         cmdline = ("console=ttyS0 quiet panic=-1 kmatrix="
                    + base64.b64encode(json.dumps(req).encode()).decode())
-        argv = qemu_argv(accel, k, initrd, cmdline, args.cpus, args.memory)
+        ports = dict(zip(SERVE_PORTS, served.free_ports(len(SERVE_PORTS)))) if serve else {}
+        argv = qemu_argv(accel, k, initrd, cmdline, args.cpus, args.memory,
+                         {ports[name]: SERVE_PORTS[name] for name in ports})
         out("$ " + " ".join(argv))
         t = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -181,6 +196,13 @@ def run_guest(args, rows, out):
                 elif tag in ("KMATRIX-ERROR", "KMATRIX-STAGE1-FAIL"):
                     info["error"] = json.loads(rest) if tag == "KMATRIX-ERROR" else line
                     log(f"guest error:\n{info['error']}")
+                elif tag == "KMATRIX-SERVING":
+                    t_row = time.monotonic()
+                    row = served.row(k["release"], ports["gdbserver"], ports["agent"],
+                                     expected_tier(k["release"]), lambda line: out("host| " + line))
+                    results.append(row)
+                    log(f"served row done ({time.monotonic() - t_row:.0f}s): {_summary(row)}")
+                    served.end(ports["gdbserver"], lambda line: out("host| " + line))
                 elif tag == "KMATRIX-COMMAND-EXIT":
                     info["command_exit"] = int(rest)
                 elif tag == "KMATRIX-DONE":
@@ -302,7 +324,7 @@ def main(argv=None):
 
     if not args.no_guest:
         guest_rows = [[kind, "kernel-signal" if kind == "root" else "ptrace"] for kind in kinds]
-        got, info = run_guest(args, guest_rows, out)
+        got, info = run_guest(args, guest_rows, out, serve=True)
         rows += got
 
     elapsed = time.monotonic() - start
@@ -329,7 +351,7 @@ def main(argv=None):
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "guest": info,
                                          "seconds": round(elapsed, 1)}, indent=1))
-    expected_rows = (0 if args.no_host else len(kinds)) + (0 if args.no_guest else len(kinds))
+    expected_rows = (0 if args.no_host else len(kinds)) + (0 if args.no_guest else len(kinds) + 1)
     ok = (len(rows) == expected_rows and all(map(row_ok, rows)) and "error" not in info)
     if "error" in info:
         log(f"guest: {info['error']}")

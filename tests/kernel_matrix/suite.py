@@ -105,8 +105,8 @@ def junit_cases(path):
     return cases
 
 
-def tests(prefix, expect, selection, workers, echo=None, timeout=3600):
-    env = dict(os.environ, HBREAK_IF_EXPECT_TIER=expect)
+def tests(prefix, expect, selection, workers, echo=None, timeout=3600, env=None):
+    env = dict(os.environ, HBREAK_IF_EXPECT_TIER=expect, **(env or {}))
     env.pop("HBREAK_IF_REQUIRE_KERNEL", None)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hbreak-if-matrix-") as tmp:
