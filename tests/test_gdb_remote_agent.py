@@ -264,6 +264,24 @@ def test_an_agent_killed_while_the_program_runs_is_replaced_at_once(kernel_tier,
     assert "exited normally" in result.stdout
 
 
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])
+def test_no_stop_is_lost_while_a_killed_agent_is_replaced(kernel_tier, tmp_path, tier):
+    """The events outlive the agent, held by its keeper until its successor adopts them:
+    the program stops at every match, before, during and after the replacement."""
+    survivor = build("survivor")
+    kill_later = KILL_THE_AGENT_SOON.replace("Timer(0.2", "Timer(0.5")
+    with gdbserver(survivor, 3000, tmp_path / "out", "paced") as server:
+        found, result = stops(survivor, "hbreak-if target i % 10 == 0", start="continue",
+                              allow_errors=True,
+                              setup=[f"target remote {server.address}", *_forcing(tier),
+                                     f"set hbreak-if remote-agent {_agent_in(server)}",
+                                     kill_later])
+    assert found == list(range(0, 3000, 10)), result
+    assert re.search(r"has ended \(status -9\); started it again and armed it anew\.",
+                     result.stderr), result
+    assert "exited normally" in result.stdout
+
+
 STOP_THE_AGENT = ("python import os, signal; from gdb_plugin.gdbside import agentlink; "
                   "os.killpg([*agentlink._links.values()][0]._proc.pid, signal.SIGSTOP)")
 

@@ -25,8 +25,9 @@ Security model:
     ptrace, whatever GDB asks.
   * It loads self-contained predicates only: an instruction naming a map or another kernel
     object by descriptor would name one of the agent's.
-  * Everything it arms is held by its own descriptors: it closes all when GDB says goodbye,
-    when its input ends, or when the process exits, and the kernel closes all if the agent
-    dies.  When the process's tracer exits, its events are disabled at once: the process then
+  * Everything it arms is held by its own descriptors and by copies in its keeper
+    (keeper.py), which outlive an agent that dies unasked until a successor of the same user
+    adopts them (60 s at most): it closes all when GDB says goodbye, when its input ends, or
+    when the process exits.  When the process's tracer exits, its events are disabled at once: the process then
     runs untraced, and a hit that should stop it would kill it with SIGTRAP.
 """

@@ -4,12 +4,14 @@ by the keys GDB gives them.
 The exit watches call back on threads of their own: `_lock` guards the attachment and what is
 armed in it, and is never held while a watch is stopped (stopping one awaits its callback).
 """
+import ctypes
 import errno
 import os
 import select
+import socket
 import sys
 import threading
-from typing import BinaryIO, Dict, List, Optional
+from typing import BinaryIO, Dict, List, Optional, Tuple
 
 from ..kernel import procfs
 from ..kernel.bpf import BpfProgram
@@ -19,7 +21,7 @@ from ..kernel.maps import BpfMap, thread_mailbox
 from ..kernel.perf import PerfBreakpoint
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, probe
 from ..kernel.procfs import TargetError
-from . import protocol
+from . import keeper, protocol
 from .protocol import Message, ProtocolError
 
 MAX_PID = 1 << 22           # PID_MAX_LIMIT of 64-bit Linux
@@ -67,7 +69,8 @@ class Armed:
 
 class Attachment:
     """The process GDB debugs, proven by its AT_RANDOM bytes, and what is armed in it.  Its
-    pidfd tells, at any moment, whether the pid still names that process."""
+    pidfd tells, at any moment, whether the pid still names that process.  Its keeper holds
+    copies of what is armed (keeper.py)."""
 
     def __init__(self, pid: int):
         self.pid = pid
@@ -78,8 +81,34 @@ class Attachment:
         except OSError as error:  # EINVAL: a thread's id, not a process's
             raise TargetError(f"{pid} names no process: {error.strerror}") from None
         self.armed: Dict[int, Armed] = {}
+        # What a predecessor that died armed, by key: (events, address, sig_data), until GDB
+        # arms those keys again.
+        self.adopted: Dict[int, Tuple[Armed, int, int]] = {}
         self.tracer_gone = False
         self._watches: List[ExitWatch] = []
+        self._keeper: Optional[socket.socket] = None
+
+    def start_keeper(self, random: bytes, tracer: Optional[int],
+                     mailbox: Optional[BpfMap]) -> None:
+        self._keeper = keeper.start(self.pid, random, tracer)
+        if mailbox is not None:
+            keeper.send(self._keeper, {"op": "hold", "key": keeper.MAILBOX_KEY}, [mailbox.fd])
+
+    def keep(self, key: int, armed: Armed, address: int, sig_data: int) -> None:
+        """The keeper holds copies of `armed` under `key`."""
+        program = armed.program.fd if armed.program is not None else None
+        for packet in keeper.hold_packets(key, sorted(armed.events), program, address, sig_data):
+            fds = [armed.events[tid].fd for tid in packet["tids"]]
+            keeper.send(self._keeper, packet, fds + ([program] if packet["program"] else []))
+
+    def unkeep(self, key: int) -> None:
+        keeper.send(self._keeper, {"op": "drop", "key": key})
+
+    def drop_adopted(self) -> None:
+        """GDB has armed again what it wants: the rest of what was adopted goes."""
+        for armed, _, _ in self.adopted.values():
+            armed.close()
+        self.adopted.clear()
 
     def alive(self) -> bool:
         exits = select.poll()
@@ -101,10 +130,14 @@ class Attachment:
         self.armed.clear()
 
     def release(self) -> None:
-        """Stop the watches, then close everything; never with the agent's lock held."""
+        """Stop the watches, then close everything, the keeper's copies too; never with the
+        agent's lock held."""
         for watch in self._watches:
             watch.stop()
         self.close_armed()
+        self.drop_adopted()
+        if self._keeper is not None:
+            keeper.close(self._keeper)
         os.close(self._pidfd)
 
 
@@ -155,6 +188,8 @@ class Agent:
                     return self._final_count(op, message)
                 if self.attachment is None:
                     raise Refusal("no process attached")
+                if op != "arm":
+                    self.attachment.drop_adopted()
                 return self._attached_requests[op](self.attachment, message)
         except (ProtocolError, Refusal, TargetError, KernelError) as error:
             return _failure(error)
@@ -216,6 +251,8 @@ class Agent:
         try:
             procfs.check_evidence(pid, random_address, random)
             tracer = procfs.tracer_of(pid)
+            self._adopt(attachment, random)
+            attachment.start_keeper(random, tracer, self.mailbox)
             attachment.watch(tracer, lambda: self._process_exited(attachment),
                              lambda: self._tracer_exited(attachment))
             with self._lock:
@@ -227,6 +264,24 @@ class Agent:
             attachment.release()
             raise
         return {"ok": True, "tracer": tracer}
+
+    def _adopt(self, attachment: Attachment, random: bytes) -> None:
+        """Take over what the keeper of a predecessor that died holds for the process: its
+        events go on until GDB arms their keys again, its mailbox keeps their notes."""
+        for message, fds in keeper.adopt(attachment.pid, random):
+            key = message["key"]
+            if key == keeper.MAILBOX_KEY:
+                if self.mailbox is not None:
+                    self.mailbox.close()
+                self.mailbox = BpfMap(fds[0], ctypes.c_uint64, ctypes.c_uint64)
+                continue
+            tids = message["tids"]
+            armed, _, _ = attachment.adopted.setdefault(
+                key, (Armed(None), message["address"], message["sig_data"]))
+            armed.events.update((tid, PerfBreakpoint(fd, tid, None))
+                                for tid, fd in zip(tids, fds))
+            if message["program"]:
+                armed.program = BpfProgram(fds[len(tids)])
 
     def _bye(self, message: Message) -> Message:
         self.finished = True
@@ -283,15 +338,21 @@ class Agent:
                    for start, end, executable in procfs.mappings(pid)):
             raise Refusal(f"{address:#x} is in no executable mapping of process {pid}: "
                           "not loaded yet")
-        armed = Armed(_loaded(code))
-        try:
-            _open_events(armed, pid, address, sig_data, sigtrap)
-            if not armed.events or not attachment.alive():
-                raise Refusal(f"process {pid} has exited", "event")
-        except BaseException:
-            armed.close()  # never half-armed
-            raise
+        armed, adopted_address, adopted_sig_data = attachment.adopted.pop(key, (None, 0, 0))
+        if armed is not None and (adopted_address, adopted_sig_data) != (address, sig_data):
+            armed.close()
+            armed = None
+        if armed is None:
+            armed = Armed(_loaded(code))
+            try:
+                _open_events(armed, pid, address, sig_data, sigtrap)
+                if not armed.events or not attachment.alive():
+                    raise Refusal(f"process {pid} has exited", "event")
+            except BaseException:
+                armed.close()  # never half-armed
+                raise
         attachment.armed[key] = armed
+        attachment.keep(key, armed, address, sig_data)
         return {"ok": True, "threads": len(armed.events)}
 
     def _note(self, attachment: Attachment, message: Message) -> Message:
@@ -307,7 +368,9 @@ class Agent:
         return {"ok": True, "hits": attachment.armed[_armed_key(attachment, message)].hits()}
 
     def _disarm(self, attachment: Attachment, message: Message) -> Message:
-        armed = attachment.armed.pop(_armed_key(attachment, message))
+        key = _armed_key(attachment, message)
+        armed = attachment.armed.pop(key)
+        attachment.unkeep(key)
         try:
             return {"ok": True, "hits": armed.hits()}
         finally:
