@@ -24,10 +24,12 @@ Security model:
     kernel's ptrace access checks: the agent can act only on processes its own user could
     ptrace, whatever GDB asks.
   * It loads self-contained predicates only: an instruction naming a map or another kernel
-    object by descriptor would name one of the agent's.
+    object by descriptor would name one of the agent's; the one exception is its own mailbox,
+    named by a number no descriptor has (protocol.MAILBOX).
   * Everything it arms is held by its own descriptors and by copies in its keeper
     (keeper.py), which outlive an agent that dies unasked until a successor of the same user
     adopts them (60 s at most): it closes all when GDB says goodbye, when its input ends, or
-    when the process exits.  When the process's tracer exits, its events are disabled at once: the process then
-    runs untraced, and a hit that should stop it would kill it with SIGTRAP.
+    when the process exits.  When the process's tracer exits, its events are disabled at
+    once: the process then runs untraced, and a hit that should stop it would kill it with
+    SIGTRAP.
 """
