@@ -188,7 +188,8 @@ def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
     """The programs started: a separate GDB (preflight.py: its own executable, no shell, no init
     files) that compiles a condition and exits, and the remote agent, by the command the user
     set with `set hbreak-if remote-agent` (agentlink.py: split as a shell would, never run by
-    one)."""
+    one), and on the target the agent's keeper (keeper.py: the agent's own Python, running
+    this package's module)."""
     forbidden = re.compile(r"\bsubprocess\b|os\.system|os\.exec\w*|os\.spawn\w*|os\.popen|"
                            r"shell=True|\bset(e|re)?[ug]id\b|capset|PR_CAP_AMBIENT|"
                            r"(?<![\w.])(eval|exec|compile)\(")
@@ -199,7 +200,12 @@ def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
     # test_kernel_probe.py): the one capset, with sets that are all clear.
     drop, preflight = "gdb_plugin/kernel/privileges.py", "gdb_plugin/gdbside/preflight.py"
     link = "gdb_plugin/gdbside/agentlink.py"
+    keeper = "gdb_plugin/agent/keeper.py"
     assert set(found) <= {
+        (keeper, "import subprocess"),
+        (keeper, 'subprocess.Popen([sys.executable, "-m", "gdb_plugin.agent.keeper", '
+                 'str(its.fileno()),'),
+        (keeper, "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,"),
         (drop, "self._capset = libc.capset"),
         (drop, "if self._capset(ctypes.byref(self._header), self._nothing) != 0:"),
         (preflight, "import subprocess"),
@@ -212,7 +218,7 @@ def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
         (link, "stdout=subprocess.PIPE, stderr=subprocess.PIPE,"),
         (link, "except (OSError, subprocess.TimeoutExpired):")}, found
     started = (REPO / preflight).read_text()
-    assert "shell=" not in (REPO / link).read_text()
+    assert "shell=" not in (REPO / link).read_text() + (REPO / keeper).read_text()
     assert 'os.readlink("/proc/self/exe")' in started and '"-nx", "-batch"' in started
     assert "self._nothing = (_CapData * 2)()" in (REPO / drop).read_text()
     forks = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
