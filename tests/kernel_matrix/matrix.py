@@ -199,7 +199,8 @@ def run_guest(args, rows, out, serve=False):
                 elif tag == "KMATRIX-SERVING":
                     t_row = time.monotonic()
                     row = served.row(k["release"], ports["gdbserver"], ports["agent"],
-                                     expected_tier(k["release"]), lambda line: out("host| " + line))
+                                     expected_tier(k["release"]), lambda line: out("host| " + line),
+                                     None if args.no_cost else args.cost_target)
                     results.append(row)
                     log(f"served row done ({time.monotonic() - t_row:.0f}s): {_summary(row)}")
                     served.end(ports["gdbserver"], lambda line: out("host| " + line))
@@ -248,7 +249,7 @@ def table(rows):
         t = r["tests"]
         cost_tier = r.get("cost", {}).get("hbreak-if", {}).get("tier")
         tier = r["probe"]["tier"] or "?"
-        if cost_tier and cost_tier != tier:
+        if cost_tier and cost_tier not in (tier, f"remote-{tier}"):  # served: through the agent
             tier += f" (cost ran on {cost_tier})"
         body.append([r["kernel"], r["where"], r["privileges"], tier,
                      f"{t['passed']}/{t['failed']}/{t['skipped']}",

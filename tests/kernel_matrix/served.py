@@ -43,8 +43,9 @@ def agent_hello(port):
             return json.loads(answers.readline())
 
 
-def row(release, gdbserver_port, agent_port, expect, echo):
-    """The row of the guest's kernel `release`, its tests run here against its servers."""
+def row(release, gdbserver_port, agent_port, expect, echo, cost_target_s=None):
+    """The row of the guest's kernel `release`, its tests run here against its servers, and
+    its per-hit costs (with `cost_target_s`)."""
     start = time.perf_counter()
     hello = agent_hello(agent_port)
     echo(f"== served: the guest's agent says {hello}")
@@ -52,6 +53,10 @@ def row(release, gdbserver_port, agent_port, expect, echo):
               "probe": {"tier": hello.get("tier"), "output": json.dumps(hello)}}
     result["tests"] = suite.tests([], expect, GUEST_TESTS, 1, echo=echo, timeout=TESTS_TIMEOUT_S,
                                   env={"HBREAK_IF_GUEST": f"{gdbserver_port},{agent_port}"})
+    if cost_target_s:
+        echo("== served: per-hit cost")
+        result.update(suite.per_hit_cost([], cost_target_s, 1, echo,
+                                         ["--remote", f"{gdbserver_port},{agent_port}"]))
     result["where"] = "qemu, GDB here"
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result

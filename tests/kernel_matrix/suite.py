@@ -124,16 +124,17 @@ def tests(prefix, expect, selection, workers, echo=None, timeout=3600, env=None)
     return {"returncode": rc,
             "passed": count({"passed"}), "failed": count({"failure", "error"}),
             "skipped": count({"skipped"}),
-            "diff_passed": count({"passed"}, diff), "diff_run": count({"passed", "failure", "error"}, diff),
+            "diff_passed": count({"passed"}, diff),
+            "diff_run": count({"passed", "failure", "error"}, diff),
             "not_passed": [f"{n} [{o}] {m}".strip() for n, o, m in cases if o != "passed"],
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def per_hit_cost(prefix, target_s, repeats, echo=None):
+def per_hit_cost(prefix, target_s, repeats, echo=None, extra=()):
     """cost.py in the test virtualenv, under `prefix` (so gdb has the row's privileges)."""
     start = time.perf_counter()
     rc, out = stream([*prefix, str(VENV_PYTHON), str(HERE / "cost.py"), "--target",
-                       str(target_s), "--repeats", str(repeats)], echo=echo)
+                       str(target_s), "--repeats", str(repeats), *extra], echo=echo)
     m = re.search(r"^COST-JSON (.*)$", out, re.M)
     if rc != 0 or not m:
         tail = "\n".join(out.splitlines()[-15:])
