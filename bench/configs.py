@@ -242,8 +242,8 @@ def _gdbserver(workload, hits, address):
 
 
 # A row of `info hbreak-if`: Num, Enb, Tier, Hits, Stops, Threads, Where
-_ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+(kernel-signal|kernel|ptrace)\s+([\d,]+)\s+(\d+)"
-                  r"\s+(\d+)\s", re.M)
+_ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+((?:remote-)?(?:kernel-signal|kernel)|ptrace)\s+"
+                  r"([\d,]+)\s+(\d+)\s+(\d+)\s", re.M)
 
 
 # gdbserver in a pid and mount namespace of its own, as on another machine, over a pipe like
@@ -275,7 +275,7 @@ def _hbreak_if(tier=None, at_stop="", remote=False):
             run.tier = found.group(3)
             run.info = {"hits": int(found.group(4).replace(",", "")),
                         "stops": int(found.group(5)), "threads": int(found.group(6))}
-        expected = tier or "kernel"
+        expected = ("remote-" if remote else "") + (tier or "kernel")
         if run.ok and run.tier != expected:
             return Run(ok=False, wall=run.wall, cpu=run.cpu, tier=run.tier, output=run.output,
                        reason=f"ran on tier {run.tier or '?'}, not {expected}: "
@@ -324,6 +324,9 @@ def configurations() -> List[Configuration]:
         Configuration("hbreak-if remote agent",
                       "`hbreak-if LOC COND` on gdbserver's program, the agent beside it",
                       False, _hbreak_if(remote=True), kinds=("code",)),
+        Configuration("hbreak-if remote agent kernel-signal",
+                      "the same, `set hbreak-if tier kernel-signal` (a target before 6.10)",
+                      False, _hbreak_if("kernel-signal", remote=True), kinds=("code",)),
         Configuration("hbreak-if kernel-signal", "`set hbreak-if tier kernel-signal`",
                       False, _hbreak_if("kernel-signal")),
         Configuration("hbreak-if ptrace", "`set hbreak-if tier ptrace`", True,
