@@ -275,3 +275,15 @@ def test_fuzzed_streams_are_answered_line_by_line(lines, cut):
     for reply in replies:
         check_answer(json.loads(reply))
     assert agent.attachment is None
+
+
+def test_what_the_keeper_holds_fits_its_packets():
+    """One packet carries at most SCM_MAX_FD descriptors: a key's events go in chunks, the
+    program's descriptor with the last."""
+    from gdb_plugin.agent.keeper import MAX_FDS, hold_packets
+    packets = list(hold_packets(7, range(600), True, 0x401000, 3))
+    assert [len(p["tids"]) for p in packets] == [MAX_FDS - 1, MAX_FDS - 1, 600 - 2 * (MAX_FDS - 1)]
+    assert [p["program"] for p in packets] == [False, False, True]
+    assert [t for p in packets for t in p["tids"]] == list(range(600))
+    assert list(hold_packets(7, [], False, 0, 0)) == [
+        {"op": "hold", "key": 7, "tids": [], "program": False, "address": 0, "sig_data": 0}]

@@ -60,14 +60,15 @@ def receive(channel: socket.socket) -> Optional[Tuple[dict, List[int]]]:
     return json.loads(data), fds
 
 
-def hold_packets(key: int, tids, program_fd: Optional[int], address: int, sig_data: int):
-    """The "hold" packets of one key (the events in chunks of what one packet carries)."""
+def hold_packets(key: int, tids, has_program: bool, address: int, sig_data: int):
+    """The "hold" packets of one key: the events in chunks of what one packet carries, the
+    program's descriptor with the last."""
     tids = list(tids)
     room = MAX_FDS - 1
     chunks = [tids[i:i + room] for i in range(0, len(tids), room)] or [[]]
     for index, chunk in enumerate(chunks):
-        last = index == len(chunks) - 1
-        yield {"op": "hold", "key": key, "tids": chunk, "program": last and program_fd is not None,
+        yield {"op": "hold", "key": key, "tids": chunk,
+               "program": has_program and index == len(chunks) - 1,
                "address": address, "sig_data": sig_data}
 
 
@@ -112,6 +113,8 @@ def adopt(pid: int, random: bytes) -> List[Tuple[dict, List[int]]]:
 
 
 class Keeper:
+    """The keeper process: holds, hands over to a successor, or closes."""
+
     def __init__(self, channel: socket.socket, name: bytes, pid: int, tracer: Optional[int]):
         self.channel = channel
         self.name = name
@@ -137,7 +140,10 @@ class Keeper:
 
     def _await_successor(self) -> None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        listener.bind(self.name)
+        try:
+            listener.bind(self.name)
+        except OSError:  # another keeper of the process waits already: it serves
+            return self._end()
         listener.listen(1)
         ready, _, _ = select.select([listener], [], [], ADOPT_WAIT)
         while ready:

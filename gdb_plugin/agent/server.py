@@ -96,10 +96,11 @@ class Attachment:
 
     def keep(self, key: int, armed: Armed, address: int, sig_data: int) -> None:
         """The keeper holds copies of `armed` under `key`."""
-        program = armed.program.fd if armed.program is not None else None
-        for packet in keeper.hold_packets(key, sorted(armed.events), program, address, sig_data):
+        program = [armed.program.fd] if armed.program is not None else []
+        for packet in keeper.hold_packets(key, sorted(armed.events), bool(program), address,
+                                          sig_data):
             fds = [armed.events[tid].fd for tid in packet["tids"]]
-            keeper.send(self._keeper, packet, fds + ([program] if packet["program"] else []))
+            keeper.send(self._keeper, packet, fds + (program if packet["program"] else []))
 
     def unkeep(self, key: int) -> None:
         keeper.send(self._keeper, {"op": "drop", "key": key})
