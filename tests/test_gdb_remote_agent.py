@@ -152,6 +152,20 @@ def test_extended_remote_run_through_an_agent_listening_on_a_port(kernel_tier, t
 
 
 @pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])
+def test_a_condition_changed_at_a_stop_is_armed_through_the_agent(kernel_tier, tier):
+    loop = build("loop")
+    with gdbserver(loop, N) as server:
+        result = _checked(run_gdb(loop, [
+            f"target remote {server.address}", *_forcing(tier),
+            f"set hbreak-if remote-agent {_agent_in(server)}", "hbreak-if target i == 5",
+            "continue", "condition 1 i == 2500", "continue", "info hbreak-if", "continue"]))
+    assert hits(result.stdout) == [(1, "target", "i=5"), (1, "target", "i=2500")], result
+    assert re.search(rf"^1\s+y\s+remote-{tier}\s", result.stdout, re.M), result.stdout
+    assert "(2,494 hits filtered in the kernel)" in result.stdout, result
+    assert "exited normally" in result.stdout
+
+
+@pytest.mark.parametrize("tier", ["kernel", "kernel-signal"])
 def test_threads_created_later_are_armed_by_the_agent(kernel_tier, tier):
     threads = build("threads")
     with gdbserver(threads, 1000) as server:

@@ -29,7 +29,8 @@ def _quietly(handler):
 
 
 def _serve_and_arm():
-    """Serve each inferior as where it is now asks (remote.py), then arm what is missing."""
+    """Move the breakpoints to the tiers where the inferiors now are (remote.py), then arm
+    what is missing."""
     remote.follow()
     arming.sync_all()
 

@@ -46,10 +46,11 @@ def linespec_of(location: str):
 
 def on_match_for(bp: HBreakIf, agent=None):
     """What the predicate does on a match, for `bp`'s tier and ignore count; `agent` is the
-    remote target's agent that loads it."""
+    remote target's agent that loads it (none: the program is compiled for its notes only)."""
     from .tiers import mailbox, signal_number
     if bp.tier == TIER_REMOTE_KERNEL_SIGNAL:
-        on_match = signal_on_match(signal_number(), MAILBOX, bp.number, agent.signal_namespace)
+        on_match = signal_on_match(signal_number(), MAILBOX, bp.number,
+                                   agent.signal_namespace if agent is not None else None)
     elif bp.tier == TIER_KERNEL_SIGNAL:
         on_match = signal_on_match(signal_number(), mailbox().fd, bp.number)
     elif bp.watch is not None:
