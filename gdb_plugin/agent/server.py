@@ -92,7 +92,7 @@ class Attachment:
                      mailbox: Optional[BpfMap]) -> None:
         self._keeper = keeper.start(self.pid, random, tracer)
         if mailbox is not None:
-            keeper.send(self._keeper, {"op": "hold", "key": keeper.MAILBOX_KEY}, [mailbox.fd])
+            self._tell_keeper({"op": "hold", "key": keeper.MAILBOX_KEY}, [mailbox.fd])
 
     def keep(self, key: int, armed: Armed, address: int, sig_data: int) -> None:
         """The keeper holds copies of `armed` under `key`."""
@@ -100,10 +100,21 @@ class Attachment:
         for packet in keeper.hold_packets(key, sorted(armed.events), bool(program), address,
                                           sig_data):
             fds = [armed.events[tid].fd for tid in packet["tids"]]
-            keeper.send(self._keeper, packet, fds + (program if packet["program"] else []))
+            self._tell_keeper(packet, fds + (program if packet["program"] else []))
 
     def unkeep(self, key: int) -> None:
-        keeper.send(self._keeper, {"op": "drop", "key": key})
+        self._tell_keeper({"op": "drop", "key": key})
+
+    def _tell_keeper(self, message: dict, fds=()) -> None:
+        """A keeper that has ended (the process exited, or it was killed) keeps nothing more:
+        the agent serves on without one."""
+        if self._keeper is None:
+            return
+        try:
+            keeper.send(self._keeper, message, fds)
+        except OSError:
+            self._keeper.close()
+            self._keeper = None
 
     def drop_adopted(self) -> None:
         """GDB has armed again what it wants: the rest of what was adopted goes."""
