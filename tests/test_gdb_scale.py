@@ -105,15 +105,14 @@ def test_gdb_raises_its_limit_of_open_files_and_the_program_it_starts_keeps_the_
         == [("GDB", "4096", "4096"), ("PROGRAM", "1024", "4096")]
 
 
-def _instance_stop(number):
-    return (f'commands {number}\nsilent\npython print("STOP", gdb.selected_frame().name(), '
-            'int(gdb.parse_and_eval("i")))\ncontinue\nend')
+INSTANCE_STOP = ('commands\nsilent\npython print("STOP", gdb.selected_frame().name(), '
+                 'int(gdb.parse_and_eval("i")))\ncontinue\nend')
 
 
-def _instance_stops(set_commands, number=1):
+def _instance_stops(set_command):
     program = build("instances", extra=("-O0",))
-    result = run_gdb(program, [*set_commands.split("\n"), _instance_stop(number), "run",
-                               "info hbreak-if"], args=["1000"]).check(allow_errors=True)
+    result = run_gdb(program, [set_command, INSTANCE_STOP, "run", "info hbreak-if"],
+                     args=["1000"]).check(allow_errors=True)
     return re.findall(r"^STOP (\S+) (\d+)$", result.stdout, re.M), result
 
 
@@ -130,14 +129,3 @@ def test_a_location_beyond_the_debug_registers_alone_gets_a_software_breakpoint(
                      rf"{kernel_tier.tier} tier\.", result.stderr), result.stderr
     assert re.search(rf"^1\s+y\s+{kernel_tier.tier}\s+5,000\s+10\s", result.stdout, re.M), result
     assert len(re.findall(r"^\s+software breakpoint at 0x", result.stdout, re.M)) == 1
-
-
-def test_a_breakpoint_whose_every_location_is_refused_is_in_the_ptrace_tier(kernel_tier):
-    # Four hbreak-ifs take the four debug registers: each of the fifth's five locations is
-    # refused in turn, and with none left to the kernel it is GDB's, as one of one would be.
-    occupy = [f"hbreak-if 'nudge<{k}>' i == -1" for k in range(1, 5)]
-    ours, result = _instance_stops("\n".join(occupy + ["hbreak-if nudge i == 500"]), number=5)
-    gdbs, _ = _instance_stops("break nudge if i == 500")
-    assert ours == gdbs and len(ours) == 5, result
-    assert "none is left to the kernel: it falls back from the " in result.stderr, result.stderr
-    assert re.search(r"^5\s+y\s+ptrace\s", result.stdout, re.M), result.stdout

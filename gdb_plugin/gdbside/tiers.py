@@ -99,15 +99,9 @@ def fall_back_at(bp: HBreakIf, address: int, cause) -> bool:
     stand_in = bp.software_at[address] = SoftwareBreakpoint(bp, f"*{address:#x}")
     stand_in.why = str(cause)
     give_back_to_gdb(bp)  # the kernel no longer sees every hit
-    if bp.perf_addresses():
-        rest = f"its other locations stay in the {bp.tier} tier"
-    else:
-        previous, bp.tier, bp.reason = bp.tier, TIER_PTRACE, str(cause)
-        rest = (f"none is left to the kernel: it falls back from the {previous} tier to the "
-                "ptrace tier")
     gdb.write(f"warning: hbreak-if {bp.number}: {cause}\nhbreak-if {bp.number} uses a software "
-              f"breakpoint at {address:#x}, where GDB evaluates the condition at every hit; "
-              f"{rest}.\n", gdb.STDERR)
+              f"breakpoint at {address:#x}, where GDB evaluates the condition at every hit; its "
+              f"other locations stay in the {bp.tier} tier.\n", gdb.STDERR)
     return True
 
 
