@@ -103,29 +103,3 @@ def test_gdb_raises_its_limit_of_open_files_and_the_program_it_starts_keeps_the_
     result.check()
     assert re.findall(r"^(GDB|PROGRAM) (\d+) (\d+)$", result.stdout, re.M) \
         == [("GDB", "4096", "4096"), ("PROGRAM", "1024", "4096")]
-
-
-INSTANCE_STOP = ('commands\nsilent\npython print("STOP", gdb.selected_frame().name(), '
-                 'int(gdb.parse_and_eval("i")))\ncontinue\nend')
-
-
-def _instance_stops(set_command):
-    program = build("instances", extra=("-O0",))
-    result = run_gdb(program, [set_command, INSTANCE_STOP, "run", "info hbreak-if"],
-                     args=["1000"]).check(allow_errors=True)
-    return re.findall(r"^STOP (\S+) (\d+)$", result.stdout, re.M), result
-
-
-def test_a_location_beyond_the_debug_registers_alone_gets_a_software_breakpoint(kernel_tier):
-    # Five locations, four debug registers: the fifth is GDB's software breakpoint, and the
-    # other four stay filtered in the kernel.
-    ours, result = _instance_stops("hbreak-if nudge i == 500 || i == 900")
-    gdbs, _ = _instance_stops("break nudge if i == 500 || i == 900")
-    assert ours == gdbs and len(ours) == 10, result
-    assert "exited normally" in result.stdout
-    assert result.stderr.count("no free hardware debug register") == 1, result.stderr
-    assert re.search(r"hbreak-if 1 uses a software breakpoint at 0x[0-9a-f]+, where GDB "
-                     r"evaluates the condition at every hit; its other locations stay in the "
-                     rf"{kernel_tier.tier} tier\.", result.stderr), result.stderr
-    assert re.search(rf"^1\s+y\s+{kernel_tier.tier}\s+5,000\s+10\s", result.stdout, re.M), result
-    assert len(re.findall(r"^\s+software breakpoint at 0x", result.stdout, re.M)) == 1

@@ -35,8 +35,7 @@ from .agent import settled
 from .agentlink import AgentError, AgentLink, Refused
 from .model import HBreakIf, registry
 from .predicates import Predicate, PredicateError, linespec_of, program_for
-from .leftovers import delete_later
-from .tiers import fall_back, fall_back_at
+from .tiers import fall_back
 from .watch import watch_bp_type
 
 GroupKey = Tuple[int, int]  # (breakpoint number, address)
@@ -221,24 +220,6 @@ def forget(bp: HBreakIf, keep=()) -> None:
     forget_programs(bp.number, keep)
 
 
-def moved(bp: HBreakIf) -> None:
-    """`bp`'s locations changed (relocation, a library, another inferior): what stays put
-    keeps its events, programs and software breakpoints."""
-    kept = set(bp.addresses())
-    forget(bp, keep=kept)
-    for address in [a for a in bp.software_at if a not in kept]:
-        delete_later(bp.software_at.pop(address))
-
-
-def forget_address(bp: HBreakIf, address: int) -> None:
-    """Drop the events and program of `bp` at `address`, everywhere (a software breakpoint
-    serves it now)."""
-    for arming in _armings.values():
-        if (bp.number, address) in arming.groups:
-            arming.close_group((bp.number, address))
-    forget_programs(bp.number, keep=set(bp.addresses()) - {address})
-
-
 def recompile(bps) -> None:
     """Compile `bps` again for this program image, then move their events to the new programs.
 
@@ -269,8 +250,7 @@ def recompile(bps) -> None:
 
 def kernel_hits(bp: HBreakIf) -> int:
     """Every time a thread reached the location, whether the condition held or not."""
-    software = (bp.software.hits if bp.software is not None else 0) + sum(
-        stand_in.hits for stand_in in bp.software_at.values())
+    software = bp.software.hits if bp.software is not None else 0
     # On a remote target the target decides; GDB sees only the hits that stop.
     seen_remotely = bp.remote.hit_count if bp.remote is not None and bp.remote.is_valid() else 0
     return (bp.hits_outside_open_events + software + seen_remotely
@@ -325,7 +305,7 @@ def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
     if not bp.enabled or not bp.uses_perf or (arming.agent is not None and not bp.by_agent):
         return set()  # remote.follow() gives the agent its breakpoints, in its tiers, first
     wanted = set()
-    for address in bp.perf_addresses():
+    for address in bp.addresses():
         if (bp.number, address) in arming.groups:
             wanted.add((bp.number, address))
             continue
@@ -354,9 +334,6 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
             forget(bp)
             fall_back(bp, error, to_software=False)
         except EventRefused as refused:
-            if fall_back_at(bp, refused.address, refused.cause):
-                forget_address(bp, refused.address)
-                continue
             forget(bp)
             fall_back(bp, refused.cause, to_software=True)
         except Exception as error:  # a defect: GDB decides every hit rather than none
@@ -366,13 +343,11 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
 
 
 class EventRefused(Exception):
-    """The kernel refused a perf breakpoint at `address`: every tier needs one, GDB's software
-    breakpoint not."""
+    """The kernel refused a perf breakpoint: every tier needs one, GDB's software breakpoint not."""
 
-    def __init__(self, cause: Exception, address: int):
+    def __init__(self, cause: Exception):
         super().__init__(str(cause))
         self.cause = cause
-        self.address = address
 
 
 def _fill(arming: InferiorArming, bp: HBreakIf, key: GroupKey, image, threads) -> None:
@@ -414,9 +389,9 @@ def _armed_by_agent(agent: AgentLink, bp: HBreakIf, key: GroupKey, image) -> Age
     except Refused as refused:
         if refused.stage == "program":
             raise PredicateError(str(refused)) from None
-        raise EventRefused(refused, key[1]) from None
+        raise EventRefused(refused) from None
     except AgentError as error:
-        raise EventRefused(error, key[1]) from None
+        raise EventRefused(error) from None
     return AgentGroup(agent, agent_key)
 
 
@@ -437,7 +412,7 @@ def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> Non
     except KernelError as error:
         if error.errno == errno.ESRCH:
             return  # the thread has just exited: nothing to arm
-        raise EventRefused(error, address) from None
+        raise EventRefused(error) from None
     try:
         if program is not None:
             try:
@@ -447,7 +422,7 @@ def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> Non
         try:
             event.enable()
         except KernelError as error:
-            raise EventRefused(error, address) from None
+            raise EventRefused(error) from None
     except BaseException:
         event.close()
         raise

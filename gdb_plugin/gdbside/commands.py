@@ -117,9 +117,6 @@ filtered or not); Stops counts the hits where the condition held."""
                 gdb.write(f"{'':10}armed: not yet, {place.why}\n")
             for note in bp.notes:
                 gdb.write(f"{'':10}note: {note}\n")
-            for address, stand_in in sorted(bp.software_at.items()):
-                gdb.write(f"{'':10}software breakpoint at {address:#x}: GDB evaluates the "
-                          f"condition at every hit there ({stand_in.why})\n")
             if ignore.remaining(bp):
                 where = "the kernel" if bp.ignore_counter is not None else "GDB"
                 gdb.write(f"{'':10}ignore next {ignore.remaining(bp)} hits (counted by {where})\n")

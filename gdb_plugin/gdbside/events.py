@@ -109,11 +109,13 @@ def on_breakpoint_modified(gdb_bp):
         _take_new_condition(bp, gdb_bp.condition)
     if gdb_bp is bp.catchpoint and gdb_bp.ignore_count > 0:
         ignore.take_from_gdb(bp)
-    for carrier in (bp.software, bp.remote, *bp.software_at.values()):
+    for carrier in (bp.software, bp.remote):
         if carrier is not None:
             carrier.mirror()
     if gdb_bp is bp.tracker:
-        arming.moved(bp)
+        # Its locations changed (relocation, a library, another inferior): what stays put
+        # keeps its events and program.
+        arming.forget(bp, keep=set(bp.addresses()))
     # The first event that can read a remote program may be this one (`run` on
     # extended-remote): it is served where it is before anything is armed.
     _serve_and_arm()
@@ -154,11 +156,10 @@ def on_breakpoint_deleted(gdb_bp):
         delete_later(bp.tracker)  # after the catchpoint: perhaps where GDB's walk goes next
     else:
         bp.tracker.delete()  # made before the catchpoint: behind GDB's walk of the list
-    for stand_in in (bp.software, *bp.software_at.values()):
-        if stand_in is not None and stand_in.is_valid():
-            # Made after the catchpoint, it may be the next one GDB's `delete` (all) is about
-            # to visit.
-            delete_later(stand_in)
+    if bp.software is not None and bp.software.is_valid():
+        # Made after the catchpoint, it may be the next one GDB's `delete` (all) is about to
+        # visit.
+        delete_later(bp.software)
     remote.retire(bp)
     if bp.c_predicate is not None:
         bp.c_predicate.close()

@@ -37,7 +37,7 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
     """"hit" (the event of `bp`), "landing" (a single step onto its address) or "other"."""
     pc = signal.pc
     if (signal.signo == SIGTRAP and signal.code == TRAP_TRACE and bp.uses_perf
-            and pc in bp.perf_addresses()):
+            and pc in bp.addresses()):
         return "landing"
     if bp.tier in SIGNAL_TIERS:
         from .tiers import signal_number

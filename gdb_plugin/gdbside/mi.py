@@ -73,11 +73,8 @@ def _location_fields(location) -> Dict[str, object]:
 def _tier_fields(bp: HBreakIf) -> Dict[str, object]:
     explanation = (SOFTWARE_BREAKPOINT if bp.software
                    else {**TIER_EXPLANATION, **REMOTE_TIER_EXPLANATION}[bp.tier])
-    fields = {"tier": bp.tier, "tier-explanation": explanation, "why": bp.reason,
-              "hits": str(arming.kernel_hits(bp))}
-    if bp.software_at:  # the locations GDB's software breakpoints serve
-        fields["software-at"] = [f"{address:#018x}" for address in sorted(bp.software_at)]
-    return fields
+    return {"tier": bp.tier, "tier-explanation": explanation, "why": bp.reason,
+            "hits": str(arming.kernel_hits(bp))}
 
 
 def _heading(bp: HBreakIf, kind: str) -> Dict[str, object]:

@@ -54,9 +54,6 @@ class HBreakIf:
     hits_outside_open_events: int = 0  # closed events' counts, and steps that landed here
     hits_at_last_stop: int = 0
     software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
-    # One location that got no perf breakpoint, among others that did: a software breakpoint
-    # there, by address.
-    software_at: Dict[int, gdb.Breakpoint] = field(default_factory=dict)
     remote: Optional[gdb.Breakpoint] = None  # GDB's own breakpoint while the program is remote
     local_tier: Optional[tuple] = None  # (tier, reason) to return to when it is local again
     by_agent: bool = False  # armed on a remote target by the agent beside gdbserver
@@ -127,10 +124,6 @@ class HBreakIf:
     @property
     def kind(self) -> str:
         return "hwatch-if" if self.watch is not None else "hbreak-if"
-
-    def perf_addresses(self):
-        """Its addresses that a perf breakpoint serves (not a software one)."""
-        return [address for address in self.addresses() if address not in self.software_at]
 
     def addresses(self):
         if self.watch is not None:

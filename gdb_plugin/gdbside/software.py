@@ -8,11 +8,10 @@ from .model import StandIn
 class SoftwareBreakpoint(StandIn, gdb.Breakpoint):
     """Stops where hbreak-if `owner` would, reporting as it; mirrors its state and commands."""
 
-    def __init__(self, owner, location=None):
-        super().__init__(location or owner.location, internal=True)
+    def __init__(self, owner):
+        super().__init__(owner.location, internal=True)
         self.owner = owner
         self.hits = 0  # GDB's hit_count counts only the stops
-        self.why = ""  # what the kernel refused, where it serves one location
         self.silent = True
         self.mirror()
 

@@ -87,24 +87,6 @@ def signal_name():
     return f"SIG{REALTIME_SIGNAL}"
 
 
-def fall_back_at(bp: HBreakIf, address: int, cause) -> bool:
-    """The kernel refused `bp` a perf breakpoint at `address`, one of its locations: a software
-    breakpoint serves that address, in every thread (its int3 is in the memory they share), and
-    the other locations keep their tier.  False where `bp` has no other location (fall_back
-    then serves all of it)."""
-    if bp.watch is not None or all(other == address for other in bp.addresses()):
-        return False
-    from .ignore import give_back_to_gdb
-    from .software import SoftwareBreakpoint
-    stand_in = bp.software_at[address] = SoftwareBreakpoint(bp, f"*{address:#x}")
-    stand_in.why = str(cause)
-    give_back_to_gdb(bp)  # the kernel no longer sees every hit
-    gdb.write(f"warning: hbreak-if {bp.number}: {cause}\nhbreak-if {bp.number} uses a software "
-              f"breakpoint at {address:#x}, where GDB evaluates the condition at every hit; its "
-              f"other locations stay in the {bp.tier} tier.\n", gdb.STDERR)
-    return True
-
-
 def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
     """The kernel refused `bp` something: from now on GDB decides its hits, with one warning.
 
