@@ -16,6 +16,13 @@ SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software bre
                        "every thread: the kernel refused a perf breakpoint)")
 
 
+def tier_explanation(bp) -> str:
+    """What `bp`'s tier does at a hit, as `info hbreak-if` and the MI records say it."""
+    if bp.software:
+        return SOFTWARE_BREAKPOINT
+    return {**TIER_EXPLANATION, **REMOTE_TIER_EXPLANATION}[bp.tier]
+
+
 def as_gdb_error(run):
     """Run `run()` for a user command; any failure becomes one GDB error message, never a
     traceback."""
@@ -109,9 +116,7 @@ filtered or not); Stops counts the hits where the condition held."""
                           f"{' (cached)' if pred.cached else ''}, {pred.insn_count} instructions\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
-            explanation = (SOFTWARE_BREAKPOINT if bp.software
-                           else {**TIER_EXPLANATION, **REMOTE_TIER_EXPLANATION}[bp.tier])
-            gdb.write(f"{'':10}tier: {explanation}\n")
+            gdb.write(f"{'':10}tier: {tier_explanation(bp)}\n")
             gdb.write(f"{'':10}why: {bp.reason}\n")
             if place.pid is None and not place.remote:
                 gdb.write(f"{'':10}armed: not yet, {place.why}\n")

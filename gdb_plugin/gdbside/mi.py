@@ -15,14 +15,12 @@ from typing import Dict, Iterator, List, Tuple
 import gdb
 
 from ..compiler import explain
-from ..kernel.probe import TIER_EXPLANATION
 from . import arming, ignore
 from .cmdline import CommandLineError, Request
-from .commands import SOFTWARE_BREAKPOINT, as_gdb_error
+from .commands import as_gdb_error, tier_explanation
 from .create import create
 from .model import HBreakIf, registry
 from .predicates import compile_at_location
-from .remote import REMOTE_TIER_EXPLANATION
 from .watch import create_watch
 
 _WATCH_KINDS = {"-r": "read", "-a": "access"}
@@ -71,9 +69,7 @@ def _location_fields(location) -> Dict[str, object]:
 
 
 def _tier_fields(bp: HBreakIf) -> Dict[str, object]:
-    explanation = (SOFTWARE_BREAKPOINT if bp.software
-                   else {**TIER_EXPLANATION, **REMOTE_TIER_EXPLANATION}[bp.tier])
-    return {"tier": bp.tier, "tier-explanation": explanation, "why": bp.reason,
+    return {"tier": bp.tier, "tier-explanation": tier_explanation(bp), "why": bp.reason,
             "hits": str(arming.kernel_hits(bp))}
 
 
