@@ -240,5 +240,5 @@ def test_the_only_programs_loaded_are_generated_or_user_predicates():
     loads = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
                    if re.search(r"BpfProgram\.load\(", text))
     assert set(loads) <= {"gdb_plugin/kernel/probe.py", "gdb_plugin/gdbside/predicates.py",
-                          "gdb_plugin/gdbside/watch.py", "gdb_plugin/cpred/predicate.py",
+                          "gdb_plugin/cpred/predicate.py",
                           "gdb_plugin/cpred/build.py", "gdb_plugin/agent/server.py"}, loads

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 
+from ..ebpf import decode_program, disassemble
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from . import headers as _headers
@@ -232,7 +233,6 @@ class CPredicate(Closing):
 
     def disassemble(self):
         """The program as eBPF assembly lines (gdb_plugin.ebpf)."""
-        from ..ebpf import decode_program, disassemble
         return disassemble(decode_program(self._live().code))
 
     def state(self, index):

@@ -1,4 +1,5 @@
 """The GDB layer: the only code that imports `gdb`.  `register()` is called by plugin.py."""
+from . import commands, events, hits, mi, openfiles, tiers
 
 _registered = False
 
@@ -8,10 +9,9 @@ def register():
     global _registered
     if _registered:
         return
-    from . import commands, events, hits, mi, openfiles, tiers, watch
     openfiles.install()
     commands.HBreakIfCommand()
-    watch.HWatchIfCommand()
+    commands.HWatchIfCommand()
     commands.InfoHBreakIfCommand()
     mi.install()
     hits.HitFunction()

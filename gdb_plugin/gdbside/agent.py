@@ -33,7 +33,7 @@ from . import whereabouts
 from .preflight import compiles_in_a_separate_gdb, object_file_of
 
 _SCOPE = re.compile(r"^Scope: (0x[0-9a-f]+)", re.M)
-_IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
+IDENTIFIER = re.compile(r"(?<![\w$.>])[A-Za-z_]\w*")
 _SETTING = re.compile(r'is "?(\w+)"?\.$', re.M)
 # Nodes that read nothing and cannot fail when made of literals: not `*` or `&` (memory), not
 # `/` or `%` (division by zero), not a string; casts too, as character literals become
@@ -167,7 +167,7 @@ def _symbols(address, expression):
         block = gdb.block_for_pc(address) if address is not None else None
     except RuntimeError:
         block = None
-    for name in set(_IDENTIFIER.findall(expression)):
+    for name in set(IDENTIFIER.findall(expression)):
         try:
             symbol = gdb.lookup_symbol(name, block)[0] if block is not None else None
             symbol = symbol or gdb.lookup_global_symbol(name) or gdb.lookup_static_symbol(name)

@@ -30,13 +30,11 @@ from ..kernel.errors import KernelError
 from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
 from ..kernel.probe import TIER_PTRACE
-from . import whereabouts
-from .agent import settled
+from . import ignore, whereabouts
 from .agentlink import AgentError, AgentLink, Refused
+from .fallback import fall_back
 from .model import HBreakIf, registry
-from .predicates import Predicate, PredicateError, linespec_of, program_for
-from .tiers import fall_back
-from .watch import watch_bp_type
+from .predicates import CountNotExact, Predicate, PredicateError, program_for
 
 GroupKey = Tuple[int, int]  # (breakpoint number, address)
 # Listings of the threads while arming a process that runs (GDB's new_thread event), until one
@@ -309,12 +307,11 @@ def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
         if (bp.number, address) in arming.groups:
             wanted.add((bp.number, address))
             continue
-        if not any(start <= address < end and (executable or bp.watch is not None)
+        if not any(start <= address < end and (executable or not bp.kind.in_code)
                    for start, end, executable in mapped()):
             continue  # not relocated or not loaded yet
-        if (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.watch is None
-                and (bp.number, address, image) not in _programs
-                and not settled(address, linespec_of(bp.location))):
+        if (bp.tier != TIER_PTRACE and (bp.number, address, image) not in _programs
+                and not bp.kind.settled(bp, address)):
             continue  # GDB has not re-resolved the location in this image yet
         wanted.add((bp.number, address))
     return wanted
@@ -324,12 +321,16 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
     """Open the events of `bp` that are missing.  Where the kernel refuses one, `bp` falls back
     for good (forgetting its events), and the breakpoints after it are armed all the same: a
     refused predicate leaves GDB deciding at perf breakpoints, which need no privilege, opened
-    again at once; a refused perf breakpoint leaves a software breakpoint."""
+    again at once; a refused perf breakpoint leaves a software breakpoint.  Where the kernel
+    cannot keep the ignore count exactly, GDB keeps it, and the predicates are made again."""
     while bp.uses_perf:
         try:
             for key in sorted(_wanted(bp, arming, mapped, image)):
                 _fill(arming, bp, key, image, threads)
             return
+        except CountNotExact:
+            ignore.give_back_to_gdb(bp)
+            forget(bp)
         except PredicateError as error:
             forget(bp)
             fall_back(bp, error, to_software=False)
@@ -401,14 +402,9 @@ def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> Non
     if isinstance(program, Predicate):
         program = program.loaded()
     try:
-        if bp.watch is not None:
-            event = PerfBreakpoint.open(lwp, address, bp_type=watch_bp_type(bp.watch),
-                                        length=bp.watch.length, sig_data=bp.number,
-                                        sigtrap=bp.sigtrap, inherit=group.inherited,
-                                        inherit_thread=group.inherited)
-        else:
-            event = PerfBreakpoint.open(lwp, address, sig_data=bp.number, sigtrap=bp.sigtrap,
-                                        inherit=group.inherited, inherit_thread=group.inherited)
+        event = PerfBreakpoint.open(lwp, address, sig_data=bp.number, sigtrap=bp.sigtrap,
+                                    inherit=group.inherited, inherit_thread=group.inherited,
+                                    **bp.kind.perf_shape(bp))
     except KernelError as error:
         if error.errno == errno.ESRCH:
             return  # the thread has just exited: nothing to arm
@@ -430,8 +426,9 @@ def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> Non
 
 
 def _program(bp: HBreakIf, address: int, image, agent: Optional[AgentLink] = None):
-    if bp.c_predicate is not None and bp.tier != TIER_PTRACE:
-        return bp.c_predicate  # one program for every address; the breakpoint owns it
+    own = bp.kind.program(bp) if bp.tier != TIER_PTRACE else None
+    if own is not None:
+        return own  # one program for every address
     key = (bp.number, address, image)
     if key not in _programs:
         _programs[key] = program_for(bp, address, agent)

@@ -1,4 +1,4 @@
-"""The user's commands: `hbreak-if` and `info hbreak-if`."""
+"""The user's commands: `hbreak-if`, `hwatch-if` and `info hbreak-if`."""
 import gdb
 
 from ..compiler import CompileError, explain
@@ -7,9 +7,9 @@ from ..kernel.probe import TIER_EXPLANATION
 from . import arming, ignore, whereabouts
 from .agent import compiling_allowed
 from .cmdline import CommandLineError, parse
-from .create import create, describe_location
+from .create import compile_for_explain, create, create_watch
+from .kinds.watch import parse_watch
 from .model import registry
-from .predicates import compile_at_location
 from .remote import REMOTE_TIER_EXPLANATION
 
 SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software breakpoint, in "
@@ -77,10 +77,31 @@ kernel hit counts and stops; `set hbreak-if tier` forces a tier."""
     def _run(argument):
         request = parse(argument)
         if request.explain:
-            gdb.write(explain(compile_at_location(request.location, request.condition),
+            gdb.write(explain(compile_for_explain(request.location, request.condition),
                               highlight=gdb.parameter("style enabled")) + "\n")
             return
         create(request)
+
+
+class HWatchIfCommand(gdb.Command):
+    """Set a hardware watchpoint whose condition is evaluated in the kernel.
+
+Usage: hwatch-if [-r|-a] [-t] [-thread N] [-ignore K] EXPRESSION [if] CONDITION
+
+Watches the 1, 2, 4 or 8 bytes of EXPRESSION (evaluated once, as by
+`watch -location`) for writes that change them, or with -r for reads, or
+with -a for any access, and stops only when CONDITION holds.  CONDITION may
+use globals, registers, memory, $new (the value after the access) and $old
+(before it); the kernel evaluates what it can, GDB the rest.  The program must
+be running.  delete, disable, enable, ignore and commands work as for any
+breakpoint; `info hbreak-if` lists it."""
+
+    def __init__(self):
+        super().__init__("hwatch-if", gdb.COMMAND_BREAKPOINTS, gdb.COMPLETE_EXPRESSION)
+
+    def invoke(self, argument, from_tty):
+        self.dont_repeat()
+        as_gdb_error(lambda: create_watch(*parse_watch(argument)))
 
 
 class InfoHBreakIfCommand(gdb.Command):
@@ -106,14 +127,12 @@ filtered or not); Stops counts the hits where the condition held."""
         for bp in registry:
             gdb.write(f"{bp.number:<5}{'y' if bp.enabled else 'n':<5}{bp.tier:<21}"
                       f"{arming.kernel_hits(bp):>13,}{bp.stops:>8,}{arming.threads_armed(bp):>9}"
-                      f"  {bp.location} {'is' if bp.watch else 'at'} {describe_location(bp)}\n")
+                      f"  {bp.location} {bp.kind.location_word} "
+                      f"{bp.kind.describe_location(bp)}\n")
             if bp.condition:
                 gdb.write(f"{'':10}condition: {bp.condition}\n")
-            if bp.c_predicate is not None:
-                pred = bp.c_predicate
-                gdb.write(f"{'':10}C predicate ({pred.kind}): {pred.text}\n"
-                          f"{'':10}compiled by BCC in {pred.build_seconds:.3f} s"
-                          f"{' (cached)' if pred.cached else ''}, {pred.insn_count} instructions\n")
+            for line in bp.kind.info_lines(bp):
+                gdb.write(f"{'':10}{line}\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
             gdb.write(f"{'':10}tier: {tier_explanation(bp)}\n")

@@ -1,16 +1,18 @@
-"""Creating an hbreak-if breakpoint: validate, choose the tier, make the GDB objects, arm."""
+"""Creating an hbreak-if or hwatch-if: validate, choose the tier, make the GDB objects, arm."""
 from contextlib import contextmanager
 from typing import Iterator, Optional, Set, Tuple
 
 import gdb
 
-from ..compiler import AxUnavailable, CompileError, rewrite_registers
-from ..compiler.hazards import flags_as_integers
+from ..compiler import AxUnavailable
 from ..cpred import CPredicateError, compile_c_predicate
 from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
 from . import arming, ignore, remote, whereabouts
-from .agent import NotCompiledYet, is_program_symbol
+from .agent import NotCompiledYet
 from .cmdline import Request, check_ignore, check_location, check_one_line
+from .kinds import watch
+from .kinds.code import CODE, gdb_condition
+from .kinds.cpredicate import C_PREDICATE
 from .leftovers import delete_later, delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
@@ -73,21 +75,6 @@ def _new_catchpoint(temporary: bool) -> gdb.Breakpoint:
 
 
 NOTHING_COMPILES = "no part of the condition compiles to a kernel filter"
-
-
-def gdb_condition(tracker: gdb.Breakpoint, condition: Optional[str]) -> Optional[str]:
-    """CONDITION as GDB must read it at TRACKER's location: bare register names (rax, eax, ...)
-    become $rax, ..., unless a program symbol of that name is in scope at the location's first
-    address (GDB's own lookup there, as for the kernel predicate).  Text the rewrite cannot
-    read goes to GDB as it is: GDB's parser then names the problem."""
-    if not condition:
-        return None
-    address = min((loc.address for loc in tracker.locations if loc.address), default=None)
-    try:
-        # At the stop of a hardware breakpoint eflags.RF is set; at GDB's own breakpoint not.
-        return flags_as_integers(rewrite_registers(condition, is_program_symbol(address)))
-    except (CompileError, RecursionError):
-        return condition
 
 
 def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
@@ -158,7 +145,8 @@ def create(request: Request) -> HBreakIf:
     try:
         # Nothing half-made stays: deleting the catchpoint releases what hangs on it.
         with made_catchpoint(request.temporary) as (catchpoint, sourced):
-            bp = HBreakIf(catchpoint=catchpoint, tracker=tracker, location=request.location,
+            bp = HBreakIf(kind=C_PREDICATE if request.c_predicate else CODE,
+                          catchpoint=catchpoint, tracker=tracker, location=request.location,
                           condition=condition, tier=tier, reason=reason, thread=thread,
                           sourced=sourced,
                           made_temporary=request.temporary and not catchpoint.temporary)
@@ -179,7 +167,7 @@ def create(request: Request) -> HBreakIf:
         if isinstance(error, CPredicateError):
             raise gdb.GdbError(str(error)) from None
         raise
-    gdb.write(f"hbreak-if {bp.number} at {describe_location(bp)} [{bp.tier} tier]\n")
+    gdb.write(f"hbreak-if {bp.number} at {bp.kind.describe_location(bp)} [{bp.tier} tier]\n")
     place = whereabouts.locate(gdb.selected_inferior())
     if place.pid is None and not place.remote:
         gdb.write(f"hbreak-if {bp.number}: {place.why}.\n")
@@ -190,15 +178,47 @@ def create(request: Request) -> HBreakIf:
     return bp
 
 
-def describe_location(bp: HBreakIf) -> str:
-    if bp.watch is not None:
-        return f"{bp.watch.length} bytes at {bp.watch.address:#x} ({bp.watch.kind})"
-    if not bp.tracker.is_valid() or not bp.tracker.locations:
-        return f"{bp.location} (pending)"
-    parts = []
-    for loc in bp.tracker.locations:
-        where = f"{loc.address:#x}"
-        if loc.source:
-            where += f": file {loc.source[0]}, line {loc.source[1]}"
-        parts.append(where)
-    return "; ".join(parts)
+def create_watch(kind: str, request: Request):
+    """An hwatch-if; on a remote program, GDB's own watchpoint in its place."""
+    check_one_line(request.location, request.condition)
+    check_ignore(request.ignore)
+    address, value_type = watch.watched(request.location)
+    condition = watch.gdb_condition(request.condition, address, value_type)
+    thread = thread_of(request.thread)
+    place = whereabouts.locate(gdb.selected_inferior())
+    if place.remote:
+        return watch.gdbs_own_watchpoint(kind, request, address, value_type, condition, thread,
+                                         place.why)
+    tier, reason = choose_tier()
+    spec = watch.watch_spec(kind, request, address, value_type, condition, tier, reason)
+    with made_catchpoint(request.temporary) as (catchpoint, sourced):
+        bp = HBreakIf(kind=watch.WATCH, catchpoint=catchpoint, tracker=None,
+                      location=request.location, condition=request.condition, tier=tier,
+                      reason=reason, thread=thread, sourced=sourced,
+                      made_temporary=request.temporary and not catchpoint.temporary,
+                      watch=spec)
+        catchpoint.silent = True
+        catchpoint.condition = bp.marker
+        registry.add(bp)
+    gdb.write(f"hwatch-if {bp.number}: {watch.describe_watch(spec)} [{tier} tier]\n")
+    if request.ignore:
+        catchpoint.ignore_count = request.ignore
+        ignore.take_from_gdb(bp)
+    arming.sync_all()
+    return bp
+
+
+def compile_for_explain(location: str, condition):
+    """Compile for -explain, at the first address GDB resolves LOCATION to; sets nothing."""
+    check_location(location)
+    tracker = _tracker(location, condition)
+    try:
+        addresses = [loc.address for loc in tracker.locations]
+        if not addresses:
+            raise gdb.GdbError(f"{location} is pending: nothing to compile yet")
+        tier, reason = choose_tier()
+        probe_bp = HBreakIf(kind=CODE, catchpoint=None, tracker=tracker, location=location,
+                            condition=condition, tier=tier, reason=reason)
+        return compile_at(probe_bp, addresses[0], may_move_pc=True)
+    finally:
+        tracker.delete()

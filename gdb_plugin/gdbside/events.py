@@ -9,9 +9,9 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import agentlink, arming, hits, ignore, remote, saved, signals, whereabouts
+from . import agentlink, arming, hits, ignore, remote, saved, signals, stops, whereabouts
 from .agent import forget_listings
-from .create import assess, gdb_condition, in_making
+from .create import assess, in_making
 from .leftovers import delete_later, delete_leftovers
 from .model import registry
 
@@ -107,8 +107,8 @@ def on_breakpoint_modified(gdb_bp):
         return
     if gdb_bp is bp.catchpoint and gdb_bp.condition != bp.marker:
         _take_new_condition(bp, gdb_bp.condition)
-    if gdb_bp is bp.catchpoint and gdb_bp.ignore_count > 0:
-        ignore.take_from_gdb(bp)
+    if gdb_bp is bp.catchpoint and gdb_bp.ignore_count > 0 and ignore.take_from_gdb(bp):
+        arming.forget(bp)  # its predicates now count
     for carrier in (bp.software, bp.remote):
         if carrier is not None:
             carrier.mirror()
@@ -123,25 +123,12 @@ def on_breakpoint_modified(gdb_bp):
 
 def _take_new_condition(bp, condition):
     """`condition N EXPR` on the catchpoint: EXPR becomes the hbreak-if condition."""
-    if bp.watch is not None:
-        from .watch import retarget_condition
-        retarget_condition(bp, condition)
-        bp.catchpoint.condition = bp.marker
-        arming.forget(bp)
-        return
-    if bp.c_predicate is not None:
-        gdb.write(f"hbreak-if {bp.number} has a C predicate, which `condition` does not change; "
-                  f"delete it and set a new one with hbreak-if -c.\n", gdb.STDERR)
-        bp.catchpoint.condition = bp.marker
-        return
-    try:
-        bp.tracker.condition = gdb_condition(bp.tracker, condition)
-        bp.condition = condition or None
-    except gdb.error as error:
-        gdb.write(f"hbreak-if {bp.number}: condition not changed: {error}\n", gdb.STDERR)
+    changed = bp.kind.take_condition(bp, condition)
     bp.catchpoint.condition = bp.marker
-    arming.forget(bp)
-    assess(bp)
+    if changed:
+        arming.forget(bp)
+        if bp.kind.reassessed:
+            assess(bp)
 
 
 def on_breakpoint_deleted(gdb_bp):
@@ -161,11 +148,8 @@ def on_breakpoint_deleted(gdb_bp):
         # visit.
         delete_later(bp.software)
     remote.retire(bp)
-    if bp.c_predicate is not None:
-        bp.c_predicate.close()
+    bp.kind.release(bp)
     ignore.release(bp)
-    if bp.watch is not None:
-        bp.watch.state.close()
 
 
 def on_detach():
@@ -191,9 +175,9 @@ def connect():
     gdb.events.stop.connect(_quietly(on_agents_ended))
     gdb.events.stop.connect(_quietly(on_stop_follow_remote))
     gdb.events.stop.connect(_quietly(signals.on_stop))
-    gdb.events.stop.connect(_quietly(hits.report_stop))
+    gdb.events.stop.connect(_quietly(stops.report_stop))
     gdb.events.stop.connect(_quietly(hits.drop_stale_notes))
-    gdb.events.stop.connect(_quietly(hits.compile_what_was_put_off))
+    gdb.events.stop.connect(_quietly(stops.compile_what_was_put_off))
     gdb.events.stop.connect(_quietly(ignore.note_all_in_commands))
     gdb.events.cont.connect(_quietly(signals.done_with_signal))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))

@@ -1,4 +1,4 @@
-"""Recognizing our hits among SIGTRAPs, GDB's re-check of the condition, and the stop report.
+"""Recognizing our hits among SIGTRAPs, and GDB's re-check of the condition (stops.py reports).
 
 A single step that lands on an armed address is that address's hit, decided and
 reported there as GDB does for its own breakpoints, before the hardware sees it;
@@ -13,20 +13,20 @@ arrives at one of N's addresses.  GDB then evaluates the whole condition, as for
 its own conditional breakpoints: the kernel filter only ever over-approximates.
 A false condition makes GDB resume silently, without passing the signal.
 """
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import gdb
 
-from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
-from . import arming, remote, whereabouts
-from .frames import describe
+from ..kernel.probe import TIER_KERNEL_SIGNAL
+from . import whereabouts
+from .frames import set_resume_flag
 from .ignore import ignored_by_gdb
 from .model import HIT_FUNCTION, SIGNAL_TIERS, HBreakIf, registry
 from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, CaughtSignal, caught_signal,
-                      keep_from_program, stopped_for)
+                      keep_from_program)
+from .tiers import mailbox, signal_number
 
 TRAP_TRACE = 2  # a single step
-CONVENIENCE = "_hbreak_if"
 
 # Hits accepted by conditions, waiting for the stop event, and the signal they came with.
 _pending: List[HBreakIf] = []
@@ -40,16 +40,15 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
             and pc in bp.addresses()):
         return "landing"
     if bp.tier in SIGNAL_TIERS:
-        from .tiers import signal_number
         if signal.signo != signal_number() or signal.code != SI_KERNEL:
             return "other"
         return "hit" if _took_note(bp, signal) else "other"
-    if bp.watch is not None and signal.signo == SIGTRAP and signal.code == TRAP_TRACE:
+    if bp.kind.notes_hits and signal.signo == SIGTRAP and signal.code == TRAP_TRACE:
         # A single step that made a matching access: one SIGTRAP for both, the step's.
         return "hit" if _took_note(bp, signal) else "other"
     if signal.code == TRAP_PERF:
         if signal.sig_data == bp.number:
-            if bp.watch is not None:
+            if bp.kind.notes_hits:
                 _took_note(bp, signal)  # the hit's SIGTRAP came: its note is spent
             return "hit"
         # Breakpoints at one address all trap at once, but one SIGTRAP is all the thread gets
@@ -63,7 +62,6 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
 def _took_note(bp: HBreakIf, signal: CaughtSignal) -> bool:
     """Whether the predicate noted a stopping hit of `bp` on the signal's thread (the note is
     taken away)."""
-    from .tiers import mailbox
     key = signal.thread.ptid[1] << 32 | bp.number
     if bp.by_agent:  # an agent's failure stops the program, to be safe (HitFunction)
         return whereabouts.locate(signal.thread.inferior).agent.took_note(key)
@@ -78,10 +76,9 @@ def drop_stale_notes(event=None) -> None:
     stepped over a breakpoint of its own (it takes that SIGTRAP for its step and asks no
     catchpoint): such a hit is lost (README), and its note must not make a later step one."""
     watches = {bp.number for bp in registry
-               if bp.watch is not None and bp.tier != TIER_KERNEL_SIGNAL}
+               if bp.kind.notes_hits and bp.tier != TIER_KERNEL_SIGNAL}
     if not watches:
         return
-    from .tiers import mailbox
     for key in mailbox().keys():
         if key & 0xFFFFFFFF in watches:
             mailbox().delete(key)
@@ -93,12 +90,10 @@ def condition_holds(bp: HBreakIf) -> bool:
     if not condition:
         return True
     try:
-        if bp.watch is not None:
-            from .watch import set_old
-            set_old(bp)
+        bp.kind.before_condition(bp)
         return bool(gdb.parse_and_eval(condition))
     except gdb.error as error:
-        gdb.write(f"Error in testing condition for {bp.kind} {bp.number}:\n{error}\n",
+        gdb.write(f"Error in testing condition for {bp.kind.name} {bp.number}:\n{error}\n",
                   gdb.STDERR)
         return True
 
@@ -156,103 +151,20 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
             return 0
         kind = _classify(bp, signal)
         if kind == "hit":
-            if bp.c_predicate is not None and retry_after_unreadable(bp, thread):
+            if bp.kind.retried(bp, thread):
                 return 0
             return 1 if accept(bp) else 0
         if kind == "landing":
             # The step's arrival is the hit, decided here as GDB decides its own: the thread
             # passes the breakpoint on resume, so the hardware neither reports nor counts it.
-            _set_resume_flag(True)
+            set_resume_flag(True)
             bp.hits_outside_open_events += 1
             return 1 if accept(bp) else 0
         return 0
 
 
-RESUME_FLAG = 0x10000  # eflags.RF: the kernel sets it so a resumed thread passes the breakpoint
-
-
-def retry_after_unreadable(bp: HBreakIf, thread) -> bool:
-    """The C predicate stopped because the kernel could not read memory (a page the program has
-    not touched yet).  GDB reads it, which brings the page in, and clears RF so that resuming
-    runs into the same breakpoint again and the predicate decides on the real value."""
-    address = bp.c_predicate.take_unreadable(thread.ptid[1])
-    if address is None:
-        return False
-    try:
-        gdb.selected_inferior().read_memory(address, 1)
-    except gdb.MemoryError as error:
-        gdb.write(f"hbreak-if {bp.number}: the C predicate read unreadable memory: {error}\n",
-                  gdb.STDERR)
-        return False
-    _set_resume_flag(False)
-    return True
-
-
-def _set_resume_flag(on: bool) -> None:
-    """RF set: the selected thread resumes past an instruction breakpoint at its pc once (the
-    kernel sets it after every hit); clear: it runs into that breakpoint again."""
-    eflags = int(gdb.parse_and_eval("(int) $eflags"))
-    eflags = eflags | RESUME_FLAG if on else eflags & ~RESUME_FLAG
-    gdb.execute(f"set $eflags = {eflags:#x}", to_string=True)
-
-
-def compile_what_was_put_off(event) -> None:
-    """A stop is where GDB may try what it could not while the program started."""
-    from .agent import compiling_allowed
-    waiting = [bp for bp in registry if bp.compile_at_next_stop]
-    if not waiting:
-        return
-    with compiling_allowed():
-        for bp in waiting:
-            bp.compile_at_next_stop = False
-        arming.recompile(waiting)
-
-
-def report_stop(event) -> None:
-    """Print the hit like a breakpoint hit, once GDB has stopped for it.  Where several
-    breakpoints hit at once, GDB reports the first and counts them all; so does this."""
-    # The hits accepted at the signal GDB stopped for (GDB may stop for something else since),
-    # and those of GDB's own breakpoints that serve a remote program.
-    served_remotely = remote.stopped_owners(event)
-    stopped = sorted(set(_pending) | set(served_remotely), key=lambda bp: bp.number)
+def take_accepted() -> Tuple[List[HBreakIf], Optional[CaughtSignal]]:
+    """The hits accepted since the last signal, taken away, and that signal."""
+    accepted = list(_pending)
     _pending.clear()
-    if not stopped or not (served_remotely or stopped_for(_pending_signal)):
-        return
-    filtered = {bp.number: _count_stop(bp) for bp in stopped}
-    bp = stopped[0]
-    gdb.set_convenience_variable(CONVENIENCE, bp.number)
-    silent = _silent(bp.catchpoint)
-    for temporary in (bp for bp in stopped if bp.made_temporary
-                      or bp in served_remotely and bp.temporary):
-        # GDB deletes a temporary breakpoint that stopped; that catchpoint is not one, or
-        # did not stop.
-        temporary.catchpoint.delete()
-    if silent:
-        return
-    if bp.watch is not None:
-        from .watch import report
-        gdb.write(report(bp) + describe(gdb.selected_frame()))
-    else:
-        gdb.write(f"\nhbreak-if {bp.number}, {describe(gdb.selected_frame())}")
-    # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
-    if (bp.uses_perf and bp.tier != TIER_PTRACE and not bp.compile_at_next_stop
-            and filtered[bp.number]):
-        plural = "" if filtered[bp.number] == 1 else "s"
-        gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
-    gdb.execute("display")  # GDB shows them after the frame of a stop it prints
-
-
-def _silent(catchpoint) -> bool:
-    """GDB prints nothing for a breakpoint whose `commands` start with `silent` (the catchpoint
-    itself is always silent: this report stands in for GDB's)."""
-    commands = (catchpoint.commands or "").lstrip().splitlines()
-    return bool(commands) and commands[0].strip() == "silent"
-
-
-def _count_stop(bp: HBreakIf) -> int:
-    """Counts a stop of `bp`; the hits the kernel filtered since its previous one."""
-    bp.stops += 1
-    hits = arming.kernel_hits(bp)
-    filtered = max(0, hits - bp.hits_at_last_stop - 1)
-    bp.hits_at_last_stop = hits
-    return filtered
+    return accepted, _pending_signal

@@ -11,45 +11,47 @@ import gdb
 from ..kernel.errors import KernelError
 from ..kernel.maps import counter_array
 from ..kernel.probe import TIER_PTRACE
-from . import arming
 from .model import HBreakIf, registry
 
 
 def _kernel_can_count(bp: HBreakIf) -> bool:
     # An agent's kernel has no counter of this machine's.
-    return (bp.tier != TIER_PTRACE and bp.c_predicate is None and bp.uses_perf and not bp.notes
-            and not bp.by_agent)
+    return (bp.tier != TIER_PTRACE and bp.kind.kernel_counts_ignores and bp.uses_perf
+            and not bp.notes and not bp.by_agent)
 
 
-def take_from_gdb(bp: HBreakIf) -> None:
-    """Move a count GDB holds on the catchpoint into the kernel, if the kernel may count."""
+def take_from_gdb(bp: HBreakIf) -> bool:
+    """Move a count GDB holds on the catchpoint into the kernel, if the kernel may count;
+    whether its predicates must be made again (they now count)."""
     count = bp.catchpoint.ignore_count
     if count <= 0 or not _kernel_can_count(bp):
-        return
+        return False
+    counting = bp.ignore_counter is not None
     try:
-        if bp.ignore_counter is None:
+        if not counting:
             bp.ignore_counter = counter_array()
-            arming.forget(bp)  # the predicates now count
         bp.ignore_counter[0] = count
     except KernelError as error:
         gdb.write(f"warning: hbreak-if {bp.number}: GDB counts the ignore count: {error}\n",
                   gdb.STDERR)
-        return
+        return False
     bp.catchpoint.ignore_count = 0
     note_in_command(bp)
-    arming.sync_all()
+    return not counting
 
 
-def give_back_to_gdb(bp: HBreakIf) -> None:
-    """The kernel no longer decides exactly (a partly compiled address): GDB counts the rest."""
+def give_back_to_gdb(bp: HBreakIf) -> bool:
+    """The kernel no longer decides exactly (a partly compiled address, a remote program):
+    GDB counts the rest; whether the kernel counted, so that the predicates that counted must
+    go."""
     counter, bp.ignore_counter = bp.ignore_counter, None
     if counter is None:
-        return
+        return False
     remaining = max(counter[0], 0)
     counter.close()
-    arming.forget(bp)
     bp.catchpoint.ignore_count = remaining
     note_in_command(bp)
+    return True
 
 
 def note_in_command(bp: HBreakIf) -> None:

@@ -18,10 +18,8 @@ from ..compiler import explain
 from . import arming, ignore
 from .cmdline import CommandLineError, Request
 from .commands import as_gdb_error, tier_explanation
-from .create import create
+from .create import compile_for_explain, create, create_watch
 from .model import HBreakIf, registry
-from .predicates import compile_at_location
-from .watch import create_watch
 
 _WATCH_KINDS = {"-r": "read", "-a": "access"}
 _WATCH_RECORD = {"write": "wpt", "read": "hw-rwpt", "access": "hw-awpt"}
@@ -55,27 +53,14 @@ def _parsed(argv: List[str], usage: str, flags: Tuple[str, ...]) -> Tuple[set, R
     return given, request
 
 
-def _location_fields(location) -> Dict[str, object]:
-    fields: Dict[str, object] = {"addr": f"{location.address:#018x}"}  # as GDB pads it
-    if location.function:
-        fields["func"] = location.function
-    if location.source:
-        fields["file"] = location.source[0]
-        if location.fullname:
-            fields["fullname"] = location.fullname
-        fields["line"] = str(location.source[1])
-    fields["thread-groups"] = [f"i{number}" for number in location.thread_groups]
-    return fields
-
-
 def _tier_fields(bp: HBreakIf) -> Dict[str, object]:
     return {"tier": bp.tier, "tier-explanation": tier_explanation(bp), "why": bp.reason,
             "hits": str(arming.kernel_hits(bp))}
 
 
-def _heading(bp: HBreakIf, kind: str) -> Dict[str, object]:
-    return {"number": str(bp.number), "type": kind, "disp": "del" if bp.temporary else "keep",
-            "enabled": "y" if bp.enabled else "n"}
+def _heading(bp: HBreakIf) -> Dict[str, object]:
+    return {"number": str(bp.number), "type": bp.kind.mi_type(bp),
+            "disp": "del" if bp.temporary else "keep", "enabled": "y" if bp.enabled else "n"}
 
 
 def _state(bp: HBreakIf) -> Dict[str, object]:
@@ -90,37 +75,9 @@ def _state(bp: HBreakIf) -> Dict[str, object]:
     return fields
 
 
-def breakpoint_record(bp: HBreakIf) -> Dict[str, object]:
-    """`bkpt` as -break-insert gives it for a hardware breakpoint, with the tier."""
-    fields = _heading(bp, "hw breakpoint")
-    locations = list(bp.tracker.locations) if bp.tracker.is_valid() else []
-    if not locations:
-        fields.update(addr="<PENDING>", pending=bp.location)
-    elif len(locations) == 1:
-        fields.update(_location_fields(locations[0]))
-    else:
-        fields["addr"] = "<MULTIPLE>"
-    fields.update(_state(bp))
-    fields["original-location"] = bp.location
-    if bp.c_predicate is not None:
-        fields["c-predicate"] = bp.c_predicate.text
-    fields.update(_tier_fields(bp))
-    if len(locations) > 1:
-        fields["locations"] = [
-            {"number": f"{bp.number}.{index}", "enabled": "y" if loc.enabled else "n",
-             **_location_fields(loc)} for index, loc in enumerate(locations, 1)]
-    return fields
-
-
-def watchpoint_record(bp: HBreakIf) -> Dict[str, object]:
-    """What -break-watch gives (number, exp), with the address watched and the tier."""
-    return {**_heading(bp, f"{bp.watch.kind} watchpoint"), "exp": bp.watch.expression,
-            "addr": f"{bp.watch.address:#018x}", "length": str(bp.watch.length), **_state(bp),
-            **_tier_fields(bp)}
-
-
 def record(bp: HBreakIf) -> Dict[str, object]:
-    return watchpoint_record(bp) if bp.watch is not None else breakpoint_record(bp)
+    """What -break-insert (`bkpt`) or -break-watch gives for it, with the tier."""
+    return bp.kind.mi_record(bp, _heading(bp), _state(bp), _tier_fields(bp))
 
 
 @contextmanager
@@ -148,7 +105,7 @@ class InsertCommand(gdb.MICommand):
             request.c_predicate = "--c-predicate" in given
             # As -break-insert: a location found nowhere is an error, or pending with -f.
             with _pending_allowed("-f" in given):
-                return {"bkpt": breakpoint_record(create(request))}
+                return {"bkpt": record(create(request))}
         return as_gdb_error(run)
 
 
@@ -167,7 +124,7 @@ class WatchInsertCommand(gdb.MICommand):
             kind = _WATCH_KINDS[given.pop()] if given else "write"
             made = create_watch(kind, request)
             if isinstance(made, HBreakIf):
-                return {_WATCH_RECORD[kind]: watchpoint_record(made)}
+                return {_WATCH_RECORD[kind]: record(made)}
             # GDB's own watchpoint serves a remote program (said on the console).
             return {_WATCH_RECORD[kind]: {"number": str(made.number), "exp": request.location,
                                           "tier": "gdb"}}
@@ -195,7 +152,7 @@ class ExplainCommand(gdb.MICommand):
     def invoke(self, argv):
         def run():
             _, request = _parsed(argv, self.__doc__, ())
-            compiled = compile_at_location(request.location, request.condition)
+            compiled = compile_for_explain(request.location, request.condition)
             return {"condition": compiled.condition, "rewritten": compiled.rewritten,
                     "kernel-part": compiled.kernel_part or "",
                     "exact": "y" if compiled.exact else "n",

@@ -5,13 +5,8 @@ conditional on `$_hbreak_if_hit(N, "COMMAND")`: its number is the breakpoint's n
 so GDB's own delete, disable, enable, ignore, commands and tcatch semantics
 apply, and COMMAND is the command that sets it again: `info breakpoints` shows
 it, `save breakpoints` writes it, and sourcing the file makes it again (saved.py).
-LOCATION is tracked by an internal, disabled GDB breakpoint with the
-condition attached: GDB parses the condition at every location exactly as
-for `break LOCATION if CONDITION`, and re-resolves the locations on PIE
-relocation, library loads and exec.  Neither is ever inserted.
-
-A conditional watchpoint (`hwatch-if`) is the same catchpoint with a WatchSpec
-instead of a tracker: one data address, fixed when it is set.
+What it is and where (LOCATION, resolved by GDB, or a watched address) is its kind's
+(kinds/).
 """
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Set
@@ -43,8 +38,9 @@ class WatchSpec:
 
 @dataclass(eq=False)
 class HBreakIf:
+    kind: object                 # kinds/: CODE, C_PREDICATE or WATCH
     catchpoint: gdb.Breakpoint
-    tracker: Optional[gdb.Breakpoint]
+    tracker: Optional[gdb.Breakpoint]  # a code breakpoint's location (kinds/code.py)
     location: str
     condition: Optional[str]
     tier: str
@@ -97,11 +93,7 @@ class HBreakIf:
     @property
     def command(self) -> str:
         """The command that sets this breakpoint again (an ignore count GDB saves itself)."""
-        words = [self.kind]
-        if self.watch is not None and self.watch.kind != "write":
-            words.append("-r" if self.watch.kind == "read" else "-a")
-        if self.c_predicate is not None:
-            words.append("-c")
+        words = [self.kind.name, *self.kind.options(self)]
         if self.catchpoint.is_valid() and self.temporary:
             words.append("-t")
         if self.thread is not None:
@@ -109,28 +101,18 @@ class HBreakIf:
         if self.ignore_in_kernel:
             words.append(f"-ignore {self.ignore_in_kernel}")  # GDB saves the catchpoint's
         words.append(self.location)
-        condition = self.c_predicate.text if self.c_predicate is not None else self.condition
+        condition = self.kind.condition_text(self)
         if condition:
             words.append(condition)
         return " ".join(words)
 
     @property
     def gdb_condition(self) -> Optional[str]:
-        """The condition as GDB evaluates it (register names rewritten): the tracker's."""
-        if self.watch is not None:
-            return self.watch.gdb_condition
-        return self.tracker.condition if self.tracker.is_valid() else None
-
-    @property
-    def kind(self) -> str:
-        return "hwatch-if" if self.watch is not None else "hbreak-if"
+        """The condition as GDB evaluates it (register names rewritten)."""
+        return self.kind.gdb_condition(self)
 
     def addresses(self):
-        if self.watch is not None:
-            return [self.watch.address]
-        if not self.tracker.is_valid():
-            return []
-        return sorted({loc.address for loc in self.tracker.locations if loc.address})
+        return self.kind.addresses(self)
 
     def wants_thread(self, thread: gdb.InferiorThread) -> bool:
         return self.thread is None or self.thread == thread

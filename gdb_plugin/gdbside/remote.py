@@ -88,9 +88,9 @@ def serve(why: str, agent=None) -> None:
             continue
         if bp.remote is not None or bp.by_agent:
             _back_home(bp)
-        if bp.watch is not None or bp.c_predicate is not None:
+        if bp.kind.needs_local_kernel:
             if bp.unarmable is None:
-                bp.unarmable = (f"{bp.kind} {bp.number} needs the kernel of the machine the "
+                bp.unarmable = (f"{bp.kind.name} {bp.number} needs the kernel of the machine the "
                                 f"program runs on: {why}")
                 _left_unarmed.add(bp)
                 gdb.write(f"warning: {bp.unarmable}; it is not armed there. GDB's own "
@@ -98,7 +98,8 @@ def serve(why: str, agent=None) -> None:
             continue
         bp.local_tier = (bp.tier, bp.reason)
         # A count the kernel of this machine kept: GDB counts it now.
-        ignore.give_back_to_gdb(bp)
+        if ignore.give_back_to_gdb(bp):
+            arming.forget(bp)
         if by_agent:
             bp.by_agent = True
             if _machine_gave_tier(bp):  # the target's kernel tiers, the ones agents offer

@@ -1,17 +1,15 @@
-"""Which tier a breakpoint runs on, and falling back when the kernel says no.
+"""Which tier a breakpoint runs on (falling back when the kernel says no: fallback.py).
 
 Tiers (DESIGN §1): kernel (the predicate's verdict suppresses the hit),
 kernel-signal (the predicate sends a real-time signal on a match), ptrace
 (every hit reaches GDB, which evaluates the condition).  In the ptrace tier
 the hit still comes from a perf breakpoint with sigtrap, which needs no
-privilege; only when the kernel refuses that (no free debug register, file
-descriptor or memory) does a software breakpoint take its place.
+privilege.
 """
 import gdb
 
 from ..kernel.maps import thread_mailbox
 from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE, probe
-from .model import HBreakIf
 
 TIERS = ("auto", TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE)
 REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; never passed to the program (see signals)
@@ -86,30 +84,3 @@ def mailbox():
 def signal_name():
     return f"SIG{REALTIME_SIGNAL}"
 
-
-def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
-    """The kernel refused `bp` something: from now on GDB decides its hits, with one warning.
-
-    A refused predicate (verifier, permission) leaves the perf breakpoints, which need no
-    privilege.  A refused perf breakpoint (descriptors, memory, debug registers) leaves a
-    software breakpoint, in every thread: every tier needs the perf breakpoint, and GDB's int3
-    is in the memory all threads share, so arming the other threads would spare them nothing."""
-    from .software import SoftwareBreakpoint
-    if bp.watch is not None:
-        bp.unarmable = str(cause)
-        gdb.write(f"warning: hwatch-if {bp.number} cannot be armed: {cause}\n"
-                  f"GDB's own `watch -location {bp.watch.expression}` with a condition does the "
-                  "same without the kernel.\n", gdb.STDERR)
-        return
-    previous = bp.tier
-    bp.tier, bp.reason = TIER_PTRACE, str(cause)
-    if to_software or previous == TIER_PTRACE:
-        bp.software = SoftwareBreakpoint(bp)
-        how = "a software breakpoint, and GDB evaluates the condition at every hit"
-    else:
-        how = "GDB evaluates the condition at every hit"
-    if previous == TIER_PTRACE:
-        change = f"hbreak-if {bp.number} uses a software breakpoint instead of perf breakpoints"
-    else:
-        change = f"hbreak-if {bp.number} falls back from the {previous} tier to the ptrace tier"
-    gdb.write(f"warning: hbreak-if {bp.number}: {cause}\n{change}: {how}.\n", gdb.STDERR)

@@ -1,0 +1,68 @@
+"""At a stop: the report of the hits that stopped the program, and what waited for a stop."""
+import gdb
+
+from ..kernel.probe import TIER_PTRACE
+from . import arming, hits, remote
+from .agent import compiling_allowed
+from .frames import describe
+from .model import HBreakIf, registry
+from .signals import stopped_for
+
+CONVENIENCE = "_hbreak_if"
+
+
+def compile_what_was_put_off(event) -> None:
+    """A stop is where GDB may try what it could not while the program started."""
+    waiting = [bp for bp in registry if bp.compile_at_next_stop]
+    if not waiting:
+        return
+    with compiling_allowed():
+        for bp in waiting:
+            bp.compile_at_next_stop = False
+        arming.recompile(waiting)
+
+
+def report_stop(event) -> None:
+    """Print the hit like a breakpoint hit, once GDB has stopped for it.  Where several
+    breakpoints hit at once, GDB reports the first and counts them all; so does this."""
+    # The hits accepted at the signal GDB stopped for (GDB may stop for something else since),
+    # and those of GDB's own breakpoints that serve a remote program.
+    served_remotely = remote.stopped_owners(event)
+    accepted, signal = hits.take_accepted()
+    stopped = sorted(set(accepted) | set(served_remotely), key=lambda bp: bp.number)
+    if not stopped or not (served_remotely or stopped_for(signal)):
+        return
+    filtered = {bp.number: _count_stop(bp) for bp in stopped}
+    bp = stopped[0]
+    gdb.set_convenience_variable(CONVENIENCE, bp.number)
+    silent = _silent(bp.catchpoint)
+    for temporary in (bp for bp in stopped if bp.made_temporary
+                      or bp in served_remotely and bp.temporary):
+        # GDB deletes a temporary breakpoint that stopped; that catchpoint is not one, or
+        # did not stop.
+        temporary.catchpoint.delete()
+    if silent:
+        return
+    gdb.write(bp.kind.stop_heading(bp) + describe(gdb.selected_frame()))
+    # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
+    if (bp.uses_perf and bp.tier != TIER_PTRACE and not bp.compile_at_next_stop
+            and filtered[bp.number]):
+        plural = "" if filtered[bp.number] == 1 else "s"
+        gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
+    gdb.execute("display")  # GDB shows them after the frame of a stop it prints
+
+
+def _silent(catchpoint) -> bool:
+    """GDB prints nothing for a breakpoint whose `commands` start with `silent` (the catchpoint
+    itself is always silent: this report stands in for GDB's)."""
+    commands = (catchpoint.commands or "").lstrip().splitlines()
+    return bool(commands) and commands[0].strip() == "silent"
+
+
+def _count_stop(bp: HBreakIf) -> int:
+    """Counts a stop of `bp`; the hits the kernel filtered since its previous one."""
+    bp.stops += 1
+    hits = arming.kernel_hits(bp)
+    filtered = max(0, hits - bp.hits_at_last_stop - 1)
+    bp.hits_at_last_stop = hits
+    return filtered
