@@ -30,7 +30,7 @@ class HBreakIfBreakpoint:
 
     @property
     def tier(self) -> str:
-        return self._bp.tier
+        return self._bp.tier.name
 
     @property
     def reason(self) -> str:

@@ -29,12 +29,12 @@ from ..kernel import procfs
 from ..kernel.errors import KernelError
 from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
-from ..kernel.probe import TIER_PTRACE
 from . import ignore, whereabouts
 from .agentlink import AgentError, AgentLink, Refused
 from .fallback import fall_back
 from .model import HBreakIf, registry
 from .predicates import CountNotExact, Predicate, PredicateError, program_for
+from .tiers import PTRACE
 
 GroupKey = Tuple[int, int]  # (breakpoint number, address)
 # Listings of the threads while arming a process that runs (GDB's new_thread event), until one
@@ -239,7 +239,7 @@ def recompile(bps) -> None:
             forget(bp)
     for key, program in fresh.items():
         bp = registry.get(key[0])
-        if bp is not None and bp.enabled and bp.tier != TIER_PTRACE:
+        if bp is not None and bp.enabled and bp.tier is not PTRACE:
             _programs[key] = program
         elif program is not None:
             program.close()
@@ -310,7 +310,7 @@ def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
         if not any(start <= address < end and (executable or not bp.kind.in_code)
                    for start, end, executable in mapped()):
             continue  # not relocated or not loaded yet
-        if (bp.tier != TIER_PTRACE and (bp.number, address, image) not in _programs
+        if (bp.tier is not PTRACE and (bp.number, address, image) not in _programs
                 and not bp.kind.settled(bp, address)):
             continue  # GDB has not re-resolved the location in this image yet
         wanted.add((bp.number, address))
@@ -426,7 +426,7 @@ def _open(group: EventGroup, bp: HBreakIf, lwp: int, address: int, image) -> Non
 
 
 def _program(bp: HBreakIf, address: int, image, agent: Optional[AgentLink] = None):
-    own = bp.kind.program(bp) if bp.tier != TIER_PTRACE else None
+    own = bp.kind.program(bp) if bp.tier is not PTRACE else None
     if own is not None:
         return own  # one program for every address
     key = (bp.number, address, image)

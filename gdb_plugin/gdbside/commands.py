@@ -3,14 +3,12 @@ import gdb
 
 from ..compiler import CompileError, explain
 from ..kernel.errors import KernelError
-from ..kernel.probe import TIER_EXPLANATION
 from . import arming, ignore, whereabouts
 from .agent import compiling_allowed
 from .cmdline import CommandLineError, parse
 from .create import compile_for_explain, create, create_watch
 from .kinds.watch import parse_watch
 from .model import registry
-from .remote import REMOTE_TIER_EXPLANATION
 
 SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software breakpoint, in "
                        "every thread: the kernel refused a perf breakpoint)")
@@ -20,7 +18,7 @@ def tier_explanation(bp) -> str:
     """What `bp`'s tier does at a hit, as `info hbreak-if` and the MI records say it."""
     if bp.software:
         return SOFTWARE_BREAKPOINT
-    return {**TIER_EXPLANATION, **REMOTE_TIER_EXPLANATION}[bp.tier]
+    return bp.tier.explanation
 
 
 def as_gdb_error(run):

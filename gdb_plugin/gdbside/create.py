@@ -6,7 +6,6 @@ import gdb
 
 from ..compiler import AxUnavailable
 from ..cpred import CPredicateError, compile_c_predicate
-from ..kernel.probe import TIER_KERNEL, TIER_PTRACE
 from . import arming, ignore, remote, whereabouts
 from .agent import NotCompiledYet
 from .cmdline import Request, check_ignore, check_location, check_one_line
@@ -16,7 +15,7 @@ from .kinds.cpredicate import C_PREDICATE
 from .leftovers import delete_later, delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
-from .tiers import choose_tier, signal_name
+from .tiers import KERNEL, PTRACE, choose_tier, signal_name
 
 
 _adopted: Optional[gdb.Breakpoint] = None  # a saved catchpoint, for the command being run
@@ -116,7 +115,7 @@ def assess(bp: HBreakIf) -> None:
     bp.notes = []
     if bp.reason == NOTHING_COMPILES:
         bp.tier, bp.reason = choose_tier()
-    if bp.tier == TIER_PTRACE or not bp.condition or not bp.addresses():
+    if bp.tier is PTRACE or not bp.condition or not bp.addresses():
         return
     put_off = NotCompiledYet.raised
     try:
@@ -127,7 +126,7 @@ def assess(bp: HBreakIf) -> None:
         return  # a part compiles only once the program runs
     bp.notes = [note for note in compiled.notes if not note.in_kernel]
     if compiled.kernel_part is None:
-        bp.tier, bp.reason = TIER_PTRACE, NOTHING_COMPILES
+        bp.tier, bp.reason = PTRACE, NOTHING_COMPILES
 
 
 def create(request: Request) -> HBreakIf:
@@ -136,7 +135,7 @@ def create(request: Request) -> HBreakIf:
     check_location(request.location)
     check_ignore(request.ignore)
     tier, reason = choose_tier()
-    if request.c_predicate and tier != TIER_KERNEL:
+    if request.c_predicate and tier is not KERNEL:
         raise gdb.GdbError(f"a C predicate runs only in the kernel tier, and new breakpoints "
                            f"get the {tier} tier: {reason}")
     thread = thread_of(request.thread)
@@ -171,7 +170,7 @@ def create(request: Request) -> HBreakIf:
     place = whereabouts.locate(gdb.selected_inferior())
     if place.pid is None and not place.remote:
         gdb.write(f"hbreak-if {bp.number}: {place.why}.\n")
-    if bp.tier == TIER_PTRACE:
+    if bp.tier is PTRACE:
         gdb.write(f"hbreak-if {bp.number}: GDB evaluates the condition at every hit: {bp.reason}\n")
     for note in bp.notes:
         gdb.write(f"hbreak-if {bp.number}: {note}\n")

@@ -6,9 +6,9 @@ memory) does a software breakpoint take its place.
 """
 import gdb
 
-from ..kernel.probe import TIER_PTRACE
 from .model import HBreakIf
 from .software import SoftwareBreakpoint
+from .tiers import PTRACE
 
 
 def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
@@ -21,13 +21,13 @@ def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
     if bp.kind.refused(bp, cause):
         return
     previous = bp.tier
-    bp.tier, bp.reason = TIER_PTRACE, str(cause)
-    if to_software or previous == TIER_PTRACE:
+    bp.tier, bp.reason = PTRACE, str(cause)
+    if to_software or previous is PTRACE:
         bp.software = SoftwareBreakpoint(bp)
         how = "a software breakpoint, and GDB evaluates the condition at every hit"
     else:
         how = "GDB evaluates the condition at every hit"
-    if previous == TIER_PTRACE:
+    if previous is PTRACE:
         change = f"hbreak-if {bp.number} uses a software breakpoint instead of perf breakpoints"
     else:
         change = f"hbreak-if {bp.number} falls back from the {previous} tier to the ptrace tier"

@@ -17,14 +17,13 @@ from typing import List, Optional, Tuple
 
 import gdb
 
-from ..kernel.probe import TIER_KERNEL_SIGNAL
 from . import whereabouts
 from .frames import set_resume_flag
 from .ignore import ignored_by_gdb
-from .model import HIT_FUNCTION, SIGNAL_TIERS, HBreakIf, registry
+from .model import HIT_FUNCTION, HBreakIf, registry
 from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, CaughtSignal, caught_signal,
                       keep_from_program)
-from .tiers import mailbox, signal_number
+from .tiers import KERNEL_SIGNAL, mailbox, signal_number
 
 TRAP_TRACE = 2  # a single step
 
@@ -39,7 +38,7 @@ def _classify(bp: HBreakIf, signal: CaughtSignal) -> str:
     if (signal.signo == SIGTRAP and signal.code == TRAP_TRACE and bp.uses_perf
             and pc in bp.addresses()):
         return "landing"
-    if bp.tier in SIGNAL_TIERS:
+    if bp.tier.signals:
         if signal.signo != signal_number() or signal.code != SI_KERNEL:
             return "other"
         return "hit" if _took_note(bp, signal) else "other"
@@ -76,7 +75,7 @@ def drop_stale_notes(event=None) -> None:
     stepped over a breakpoint of its own (it takes that SIGTRAP for its step and asks no
     catchpoint): such a hit is lost (README), and its note must not make a later step one."""
     watches = {bp.number for bp in registry
-               if bp.kind.notes_hits and bp.tier != TIER_KERNEL_SIGNAL}
+               if bp.kind.notes_hits and bp.tier is not KERNEL_SIGNAL}
     if not watches:
         return
     for key in mailbox().keys():

@@ -10,13 +10,13 @@ import gdb
 
 from ..kernel.errors import KernelError
 from ..kernel.maps import counter_array
-from ..kernel.probe import TIER_PTRACE
 from .model import HBreakIf, registry
+from .tiers import PTRACE
 
 
 def _kernel_can_count(bp: HBreakIf) -> bool:
     # An agent's kernel has no counter of this machine's.
-    return (bp.tier != TIER_PTRACE and bp.kind.kernel_counts_ignores and bp.uses_perf
+    return (bp.tier is not PTRACE and bp.kind.kernel_counts_ignores and bp.uses_perf
             and not bp.notes and not bp.by_agent)
 
 

@@ -54,7 +54,7 @@ def _parsed(argv: List[str], usage: str, flags: Tuple[str, ...]) -> Tuple[set, R
 
 
 def _tier_fields(bp: HBreakIf) -> Dict[str, object]:
-    return {"tier": bp.tier, "tier-explanation": tier_explanation(bp), "why": bp.reason,
+    return {"tier": bp.tier.name, "tier-explanation": tier_explanation(bp), "why": bp.reason,
             "hits": str(arming.kernel_hits(bp))}
 
 

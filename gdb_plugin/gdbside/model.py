@@ -13,13 +13,7 @@ from typing import Dict, Optional, Set
 
 import gdb
 
-from ..kernel.probe import TIER_KERNEL_SIGNAL
-
 HIT_FUNCTION = "_hbreak_if_hit"
-# A remote target's kernel filters through the agent beside gdbserver (remote.py).
-TIER_REMOTE_KERNEL = "remote-kernel"
-TIER_REMOTE_KERNEL_SIGNAL = "remote-kernel-signal"
-SIGNAL_TIERS = (TIER_KERNEL_SIGNAL, TIER_REMOTE_KERNEL_SIGNAL)  # a predicate signals a match
 
 
 @dataclass(eq=False)
@@ -71,7 +65,7 @@ class HBreakIf:
     @property
     def sigtrap(self) -> bool:
         """The perf event itself raises SIGTRAP; in kernel-signal the predicate signals."""
-        return self.tier not in SIGNAL_TIERS
+        return not self.tier.signals
 
     def __post_init__(self):
         # Kept, since the catchpoint object is invalid once GDB has deleted it.

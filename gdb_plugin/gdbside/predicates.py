@@ -1,15 +1,12 @@
 """The BPF program of one breakpoint at one address: GDB's AX for the condition, lowered."""
-from ..agent.protocol import MAILBOX
-from ..compiler import signal_on_match
 from ..compiler.ignore import IgnoreFirst
 from ..compiler.predicate import build_program
 from ..ebpf import encode_program
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
-from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from .agent import NotCompiledYet
-from .model import TIER_REMOTE_KERNEL_SIGNAL, HBreakIf
-from .tiers import mailbox, signal_number
+from .model import HBreakIf
+from .tiers import PTRACE
 
 
 class PredicateError(Exception):
@@ -47,13 +44,7 @@ class Predicate:
 def on_match_for(bp: HBreakIf, agent=None):
     """What the predicate does on a match, for `bp`'s tier and ignore count; `agent` is the
     remote target's agent that loads it (none: the program is compiled for its notes only)."""
-    if bp.tier == TIER_REMOTE_KERNEL_SIGNAL:
-        on_match = signal_on_match(signal_number(), MAILBOX, bp.number,
-                                   agent.signal_namespace if agent is not None else None)
-    elif bp.tier == TIER_KERNEL_SIGNAL:
-        on_match = signal_on_match(signal_number(), mailbox().fd, bp.number)
-    else:
-        on_match = bp.kind.stop_on_match(bp)
+    on_match = bp.tier.on_match(bp, agent)
     if bp.ignore_counter is not None:
         on_match = IgnoreFirst(on_match, bp.ignore_counter.fd)
     return on_match
@@ -67,7 +58,7 @@ def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False, agent=None
 def program_for(bp: HBreakIf, address: int, agent=None):
     """The predicate of `bp` at `address`, or None where GDB decides every hit; `agent` is the
     remote target's agent that loads it."""
-    if bp.tier == TIER_PTRACE:
+    if bp.tier is PTRACE:
         return None
     put_off = NotCompiledYet.raised
     try:

@@ -11,22 +11,12 @@ the enabled state follow the hbreak-if.
 """
 import gdb
 
-from ..kernel.probe import TIER_KERNEL_SIGNAL, TIER_PTRACE
 from . import arming, ignore, whereabouts
 from .leftovers import delete_later
-from .model import TIER_REMOTE_KERNEL, TIER_REMOTE_KERNEL_SIGNAL, HBreakIf, StandIn, registry
-from .tiers import choose_tier, forced_tier
+from .model import HBreakIf, StandIn, registry
+from .tiers import (KERNEL_SIGNAL, PTRACE, REMOTE, REMOTE_KERNEL, REMOTE_KERNEL_SIGNAL, Tier,
+                    choose_tier, forced_tier)
 
-TIER_REMOTE = "remote"
-REMOTE_TIER_EXPLANATION = {
-    TIER_REMOTE: "the remote target evaluates the condition at every hit (GDB's own breakpoint "
-                 "with the condition, evaluated by gdbserver where it can)",
-    TIER_REMOTE_KERNEL: "the target's kernel evaluates the condition at every hit and stops the "
-                        "program only when it is true (the agent beside gdbserver armed it)",
-    TIER_REMOTE_KERNEL_SIGNAL: "the target's kernel evaluates the condition at every hit and "
-                               "signals the thread when it is true (the agent beside gdbserver "
-                               "armed it; kernels before 6.10)",
-}
 DEBUG_REGISTERS = 4
 _HARDWARE = (gdb.BP_HARDWARE_BREAKPOINT, gdb.BP_HARDWARE_WATCHPOINT, gdb.BP_READ_WATCHPOINT,
              gdb.BP_ACCESS_WATCHPOINT)
@@ -83,7 +73,7 @@ def serve(why: str, agent=None) -> None:
         if not bp.catchpoint.is_valid():
             continue
         if (bp.remote is not None, bp.by_agent) == (not by_agent, by_agent):
-            if bp.tier in (TIER_REMOTE, TIER_REMOTE_KERNEL, TIER_REMOTE_KERNEL_SIGNAL):
+            if bp.tier.remote:
                 bp.reason = why  # served so already; the process may be another (a fork child)
             continue
         if bp.remote is not None or bp.by_agent:
@@ -104,19 +94,19 @@ def serve(why: str, agent=None) -> None:
             bp.by_agent = True
             if _machine_gave_tier(bp):  # the target's kernel tiers, the ones agents offer
                 signals = (agent.signal_namespace is not None
-                           and TIER_KERNEL_SIGNAL in (agent.tier, forced_tier()))
-                _switch(bp, TIER_REMOTE_KERNEL_SIGNAL if signals else TIER_REMOTE_KERNEL, why)
+                           and KERNEL_SIGNAL.name in (agent.tier, forced_tier()))
+                _switch(bp, REMOTE_KERNEL_SIGNAL if signals else REMOTE_KERNEL, why)
         else:
-            bp.tier, bp.reason = TIER_REMOTE, why
+            bp.tier, bp.reason = REMOTE, why
             bp.remote = RemoteBreakpoint(bp)
 
 
 def _machine_gave_tier(bp: HBreakIf) -> bool:
     """Whether `bp` has its tier from this machine's kernel, not from its condition, a
     fallback or `set hbreak-if tier ptrace`."""
-    if forced_tier() == TIER_PTRACE:
+    if forced_tier() == PTRACE.name:
         return False
-    return bp.tier != TIER_PTRACE or (bp.tier, bp.reason) == choose_tier()
+    return bp.tier is not PTRACE or (bp.tier, bp.reason) == choose_tier()
 
 
 def release() -> None:
@@ -141,10 +131,10 @@ def _back_home(bp: HBreakIf) -> None:
         bp.local_tier = None
 
 
-def _switch(bp: HBreakIf, tier: str, reason: str) -> None:
+def _switch(bp: HBreakIf, tier: Tier, reason: str) -> None:
     """`bp` moves to `tier`: what was armed and compiled for the tier it leaves goes (an event
     raises SIGTRAP or not, a predicate that signals names one machine's mailbox)."""
-    if tier != bp.tier:
+    if tier is not bp.tier:
         arming.forget(bp)
     bp.tier, bp.reason = tier, reason
 

@@ -1,12 +1,12 @@
 """At a stop: the report of the hits that stopped the program, and what waited for a stop."""
 import gdb
 
-from ..kernel.probe import TIER_PTRACE
 from . import arming, hits, remote
 from .agent import compiling_allowed
 from .frames import describe
 from .model import HBreakIf, registry
 from .signals import stopped_for
+from .tiers import PTRACE
 
 CONVENIENCE = "_hbreak_if"
 
@@ -45,7 +45,7 @@ def report_stop(event) -> None:
         return
     gdb.write(bp.kind.stop_heading(bp) + describe(gdb.selected_frame()))
     # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
-    if (bp.uses_perf and bp.tier != TIER_PTRACE and not bp.compile_at_next_stop
+    if (bp.uses_perf and bp.tier is not PTRACE and not bp.compile_at_next_stop
             and filtered[bp.number]):
         plural = "" if filtered[bp.number] == 1 else "s"
         gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")

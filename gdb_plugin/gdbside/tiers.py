@@ -1,18 +1,106 @@
-"""Which tier a breakpoint runs on (falling back when the kernel says no: fallback.py).
+"""The tiers, and which one a new breakpoint runs on (fallback.py: when the kernel says no).
 
-Tiers (DESIGN §1): kernel (the predicate's verdict suppresses the hit),
-kernel-signal (the predicate sends a real-time signal on a match), ptrace
-(every hit reaches GDB, which evaluates the condition).  In the ptrace tier
-the hit still comes from a perf breakpoint with sigtrap, which needs no
-privilege.
+A tier is how a breakpoint's hits are decided; `bp.tier` is one of the objects below.
+On this machine (DESIGN §1): kernel (the predicate's verdict suppresses the hit),
+kernel-signal (the predicate sends a real-time signal on a match), ptrace (every hit
+reaches GDB, which evaluates the condition; the hit still comes from a perf breakpoint with
+sigtrap, which needs no privilege).  On a remote target (remote.py): remote (gdbserver
+evaluates GDB's own breakpoint condition), and remote-kernel and remote-kernel-signal (the
+kernel there, through the agent beside gdbserver).  A new tier is a class here, and its
+arming where its events are opened (arming.py here, agentlink.py through an agent).
 """
+from typing import Dict, Tuple
+
 import gdb
 
+from ..agent.protocol import MAILBOX
+from ..compiler import signal_on_match
 from ..kernel.maps import thread_mailbox
-from ..kernel.probe import TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE, probe
+from ..kernel.probe import (TIER_EXPLANATION, TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE,
+                            probe)
 
-TIERS = ("auto", TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE)
 REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; never passed to the program (see signals)
+
+
+class Tier:
+    """How the hits of a breakpoint are decided."""
+
+    name = ""
+    decides_in_kernel = True  # a predicate decides each hit (else GDB or gdbserver decide all)
+    signals = False           # the predicate signals a match; the hit itself raises nothing
+    remote = False            # serves a program on a remote target
+
+    @property
+    def explanation(self) -> str:
+        """What it does at a hit, as `info hbreak-if` and the MI records say it."""
+        return TIER_EXPLANATION[self.name]
+
+    def on_match(self, bp, agent=None):
+        """What the predicate does on a match; `agent`: the remote target's agent that loads
+        it (none: the program is compiled for its notes only)."""
+        return bp.kind.stop_on_match(bp)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(self.name, spec)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} tier>"
+
+
+class KernelTier(Tier):
+    name = TIER_KERNEL
+
+
+class KernelSignalTier(Tier):
+    name = TIER_KERNEL_SIGNAL
+    signals = True
+
+    def on_match(self, bp, agent=None):
+        return signal_on_match(signal_number(), mailbox().fd, bp.number)
+
+
+class PtraceTier(Tier):
+    name = TIER_PTRACE
+    decides_in_kernel = False
+
+
+class RemoteTier(Tier):
+    name = "remote"
+    decides_in_kernel = False
+    remote = True
+    explanation = ("the remote target evaluates the condition at every hit (GDB's own breakpoint "
+                   "with the condition, evaluated by gdbserver where it can)")
+
+
+class RemoteKernelTier(Tier):
+    name = "remote-kernel"
+    remote = True
+    explanation = ("the target's kernel evaluates the condition at every hit and stops the "
+                   "program only when it is true (the agent beside gdbserver armed it)")
+
+
+class RemoteKernelSignalTier(Tier):
+    name = "remote-kernel-signal"
+    signals = True
+    remote = True
+    explanation = ("the target's kernel evaluates the condition at every hit and signals the "
+                   "thread when it is true (the agent beside gdbserver armed it; kernels before "
+                   "6.10)")
+
+    def on_match(self, bp, agent=None):
+        # The agent puts its own mailbox where MAILBOX stands (agent/server.py).
+        return signal_on_match(signal_number(), MAILBOX, bp.number,
+                               agent.signal_namespace if agent is not None else None)
+
+
+KERNEL, KERNEL_SIGNAL, PTRACE = KernelTier(), KernelSignalTier(), PtraceTier()
+REMOTE, REMOTE_KERNEL, REMOTE_KERNEL_SIGNAL = (RemoteTier(), RemoteKernelTier(),
+                                               RemoteKernelSignalTier())
+LOCAL: Dict[str, Tier] = {tier.name: tier for tier in (KERNEL, KERNEL_SIGNAL, PTRACE)}
+TIERS = ("auto", *LOCAL)
 
 
 class TierSetting(gdb.Parameter):
@@ -32,7 +120,8 @@ kernel, kernel-signal and ptrace force one."""
         if value != "auto":
             return f"New hbreak-if breakpoints use the {value} tier (forced)."
         result = probe()
-        return f"New hbreak-if breakpoints use the best tier available: {result.tier} ({result.reasons[0]})."
+        return (f"New hbreak-if breakpoints use the best tier available: {result.tier} "
+                f"({result.reasons[0]}).")
 
 
 _setting = None
@@ -57,13 +146,13 @@ def forced_tier():
     return None if forced == "auto" else forced
 
 
-def choose_tier():
+def choose_tier() -> Tuple[Tier, str]:
     """(tier, reason) for a new breakpoint, before looking at its condition."""
     forced = forced_tier()
     if forced is not None:
-        return forced, f"forced by `set hbreak-if tier {forced}`"
+        return LOCAL[forced], f"forced by `set hbreak-if tier {forced}`"
     result = probe()
-    return result.tier, result.reasons[0]
+    return LOCAL[result.tier], result.reasons[0]
 
 
 def signal_number():

@@ -18,11 +18,10 @@ from ...compiler.watch import ACCESS, OLD_VALUE, READ, WRITE, watch_prologue
 from ...kernel.errors import KernelError
 from ...kernel.maps import counter_array
 from ...kernel.perf import BpType
-from ...kernel.probe import TIER_PTRACE
 from ..agent import IDENTIFIER, is_program_symbol
 from ..cmdline import CommandLineError, Request, parse
 from ..model import WatchSpec
-from ..tiers import mailbox
+from ..tiers import PTRACE, mailbox
 from .code import CodeBreakpoint
 
 _KINDS = {"-r": READ, "-a": ACCESS}
@@ -153,7 +152,7 @@ def watched(expression: str):
 def watch_spec(kind: str, request: Request, address: int, value_type, condition, tier,
                reason) -> WatchSpec:
     """What the kernel watches and keeps, once the request is checked for it."""
-    if tier == TIER_PTRACE:
+    if tier is PTRACE:
         raise gdb.GdbError(f"hwatch-if needs the kernel: {reason}. GDB's own "
                            f"`watch -location {request.location}` with a condition does the "
                            "same without it.")
