@@ -172,6 +172,10 @@ CONDITIONS = [
     ("i % 10 == 0 || str[1] == 120.0", GDB_ONLY),
     ("!(str[0] == 97.0)", GDB_ONLY),
     ("(_Bool)(i & 6) == 1", GDB_ONLY),
+    # GDB's evaluator rejects `<` and `+` between two booleans: an error, so a stop, every hit
+    ("(g_flag < g_flag) && i == 5", GDB_ONLY),
+    ("g_flag + g_flag == 0 || i == 5", GDB_ONLY),
+    ("g_flag < 1 && i == 5", EXACT),
     ("i + 0.5 > 100", GDB_ONLY),
 ]
 assert len(CONDITIONS) >= 60

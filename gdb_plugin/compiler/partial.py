@@ -169,7 +169,9 @@ class _Splitter:
             return None, str(error)
         if UNSUPPORTED_FLOATING.search(refusal_text):  # `ratio > 120`, ratio a double
             return self._leaf_on_bits(text, node, refusal_text)
-        if "Invalid combination of types" in refusal_text:
+        # GDB's agent expressions refuse enums and booleans alike; its evaluator takes enums
+        # as integers but rejects `b < b` on booleans: only GDB's own type check tells them apart.
+        if "Invalid combination of types" in refusal_text and not self.may_type_error(text):
             try:
                 return self.compiled(enums_as_integers(text, node, self.eval, refused=True),
                                      node), ""
