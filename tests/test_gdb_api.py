@@ -31,10 +31,10 @@ def test_api_handles_and_errors(kernel_tier, tmp_path):
         "gdb.execute('run')\n"
         "print('after stop', int(gdb.parse_and_eval('i')), bp.is_valid())\n")
     result = run_gdb(loop, [f"source {script}"]).check()
-    assert "created 1 kernel True True" in result.stdout
+    assert "created 2 kernel True True" in result.stdout
     # GDB 13: "near `'.", GDB 16 and 18: "near the end of `i =='."
     assert re.search(r"^refused: A syntax error in expression, near (`'|the end of `i ==')\.$",
                      result.stdout, re.M), result.stdout
-    assert "breakpoints [1]" in result.stdout
+    assert "breakpoints [2]" in result.stdout
     # A temporary breakpoint is gone once it has stopped, as with tbreak.
     assert "after stop 10 False" in result.stdout

@@ -17,11 +17,11 @@ def test_stops_once_at_the_matching_call_and_reports_like_a_breakpoint(kernel_ti
     result = run_gdb(loop, ["hbreak-if target i == 500", "run", "print i", "info hbreak-if",
                             "continue"], args=["1000"]).check()
     out = result.stdout
-    assert re.search(r"^hbreak-if 1 at 0x[0-9a-f]+: file .*loop\.c, line \d+ \[kernel tier\]$", out, re.M)
-    assert re.search(r"^hbreak-if 1, target \(i=500\) at .*loop\.c:\d+$", out, re.M)
+    assert re.search(r"^hbreak-if 2 at 0x[0-9a-f]+: file .*loop\.c, line \d+ \[kernel tier\]$", out, re.M)
+    assert re.search(r"^hbreak-if 2, target \(i=500\) at .*loop\.c:\d+$", out, re.M)
     assert "(500 hits filtered in the kernel)" in out
     assert result.values()[1] == "500"
-    info = re.search(r"^1\s+y\s+kernel\s+501\s+1\s+1\s+target at", out, re.M)
+    info = re.search(r"^2\s+y\s+kernel\s+501\s+1\s+1\s+target at", out, re.M)
     assert info, out
     assert "Program received signal" not in out
     assert "exited normally" in out
@@ -30,7 +30,7 @@ def test_stops_once_at_the_matching_call_and_reports_like_a_breakpoint(kernel_ti
 def test_register_condition_at_an_address(kernel_tier, loop):
     result = run_gdb(loop, ["break main", "run", "hbreak-if *&target rdi == 7", "continue",
                             "print $rdi", "print $pc == &target"]).check()
-    assert re.search(r"^hbreak-if 2, 0x[0-9a-f]+ in target \(i=\d+\)|^hbreak-if 2, target \(i=", result.stdout, re.M)
+    assert re.search(r"^hbreak-if 3, 0x[0-9a-f]+ in target \(i=\d+\)|^hbreak-if 3, target \(i=", result.stdout, re.M)
     assert result.values() == {1: "7", 2: "1"}
 
 
@@ -58,11 +58,11 @@ def test_same_stops_as_gdb_conditional_breakpoint(kernel_tier, loop, condition, 
 def test_disable_enable_delete_use_gdb_commands(kernel_tier, loop):
     result = run_gdb(loop, [
         "hbreak-if target i % 100 == 0", "run", "print i",
-        "disable 1", "info hbreak-if", "break target if i == 450", "continue", "print i",
-        "delete 2", "enable 1", "continue", "print i",
-        "delete 1", "info hbreak-if", "continue"]).check()
+        "disable 2", "info hbreak-if", "break target if i == 450", "continue", "print i",
+        "delete 3", "enable 2", "continue", "print i",
+        "delete 2", "info hbreak-if", "continue"]).check()
     assert result.values() == {1: "0", 2: "450", 3: "500"}
-    assert re.search(r"^1\s+n\s+kernel", result.stdout, re.M)
+    assert re.search(r"^2\s+n\s+kernel", result.stdout, re.M)
     assert "No hbreak-if breakpoints." in result.stdout
     assert "exited normally" in result.stdout
 
@@ -87,9 +87,9 @@ def test_a_stop_shows_the_display_expressions_as_gdbs_own_stops_do(kernel_tier, 
 @pytest.mark.parametrize("tier", ["kernel", "ptrace"])
 def test_hits_the_ignore_count_skipped_are_not_reported_at_a_later_stop(kernel_tier, loop, tier):
     result = run_gdb(loop, [f"set hbreak-if tier {tier}", "hbreak-if target i >= 0",
-                            "ignore 1 5", "tbreak loop.c:47", "run"], args=["2"]).check()
-    assert "Temporary breakpoint 2, main" in result.stdout
-    assert "hbreak-if 1," not in result.stdout
+                            "ignore 2 5", "tbreak loop.c:47", "run"], args=["2"]).check()
+    assert "Temporary breakpoint 3, main" in result.stdout
+    assert "hbreak-if 2," not in result.stdout
 
 
 @pytest.mark.parametrize("command,message", [
@@ -126,9 +126,9 @@ def test_more_breakpoints_than_debug_registers_fall_back_to_software(kernel_tier
 
 
 def test_condition_changes_with_gdbs_condition_command(kernel_tier, loop):
-    result = run_gdb(loop, ["hbreak-if target i == 5", "condition -force 1 i == 7", "run",
-                            "print i", "condition 1 i == 9", "continue", "print i",
-                            "condition 1 i == no_such_thing", "info hbreak-if"]).check(allow_errors=True)
+    result = run_gdb(loop, ["hbreak-if target i == 5", "condition -force 2 i == 7", "run",
+                            "print i", "condition 2 i == 9", "continue", "print i",
+                            "condition 2 i == no_such_thing", "info hbreak-if"]).check(allow_errors=True)
     assert result.values() == {1: "7", 2: "9"}
     # GDB itself refuses a condition that does not parse where the program is stopped.
     assert 'No symbol "no_such_thing" in current context.' in result.stderr
@@ -141,7 +141,7 @@ def test_partial_compilation_is_explained_and_gdb_decides_the_rest(kernel_tier, 
                             "hbreak-if target i > 100 && g_cur->name[0] == 99.0",
                             "info hbreak-if", "continue", "print i"], args=["1000"]).check()
     # 99.0 is a floating-point number, which the kernel does not compare.
-    assert re.search(r"hbreak-if 2: .*g_cur->name\[0\] == 99\.0.*GDB evaluates it", result.stdout)
+    assert re.search(r"hbreak-if 3: .*g_cur->name\[0\] == 99\.0.*GDB evaluates it", result.stdout)
     assert result.values()[1] == "114"  # the first i > 100 with i % 16 == 2
 
 

@@ -38,16 +38,16 @@ def test_a_core_of_a_running_process_leaves_it_alone_then_run_arms(kernel_tier, 
                      ).check(allow_errors=True)
     assert "Traceback" not in result.output
     before_run = result.stdout.split("perf events")[0]
-    assert "hbreak-if 1: no live process (a core file): armed when the program runs." in before_run
-    assert re.search(r"^1\s+y\s+kernel\s+0\s+0\s+0\s+target", before_run, re.M), result
+    assert "hbreak-if 2: no live process (a core file): armed when the program runs." in before_run
+    assert re.search(r"^2\s+y\s+kernel\s+0\s+0\s+0\s+target", before_run, re.M), result
     assert "armed: not yet, no live process (a core file)" in before_run
     assert "perf events 0" in result.stdout
     state = _state(program.pid)
     assert state["State"][0] in "RS" and int(state["SigPnd"], 16) == int(state["ShdPnd"], 16) == 0
     # `run` from the core session starts a new process, armed as usual.
-    assert hits(result.stdout) == [(1, "target", "i=7")]
+    assert hits(result.stdout) == [(2, "target", "i=7")]
     assert "(7 hits filtered in the kernel)" in result.stdout
-    assert re.search(r"^1\s+y\s+kernel\s+8\s+1\s+1\s+target", result.stdout, re.M), result
+    assert re.search(r"^2\s+y\s+kernel\s+8\s+1\s+1\s+target", result.stdout, re.M), result
 
 
 def test_a_core_of_an_exited_process(kernel_tier, running):
@@ -62,9 +62,9 @@ def test_a_core_of_an_exited_process(kernel_tier, running):
 def test_a_program_not_started_yet(kernel_tier):
     result = run_gdb(build("loop"), [f"hbreak-if target {CONDITION}", "info hbreak-if",
                                      "run", "print i"], args=["100"]).check()
-    assert "hbreak-if 1: no live process: armed when the program runs." in result.stdout
+    assert "hbreak-if 2: no live process: armed when the program runs." in result.stdout
     assert "armed: not yet, no live process" in result.stdout
-    assert hits(result.stdout) == [(1, "target", "i=7")]
+    assert hits(result.stdout) == [(2, "target", "i=7")]
 
 
 def test_attach_after_a_core_session(kernel_tier, running, tmp_path):
@@ -74,7 +74,7 @@ def test_attach_after_a_core_session(kernel_tier, running, tmp_path):
         result = run_gdb(survivor, [f"core-file {core}", f"hbreak-if target {CONDITION}",
                                     f"attach {waiting.pid}", "set var go = 1", "continue",
                                     "print i", "detach"]).check(allow_errors=True)
-        assert hits(result.stdout) == [(1, "target", "i=7")]
+        assert hits(result.stdout) == [(2, "target", "i=7")]
         assert "(7 hits filtered in the kernel)" in result.stdout
         assert waiting.wait(timeout=60) == 0
     finally:

@@ -53,7 +53,7 @@ def test_set_before_run_the_kernel_filters_from_the_first_hit(kernel_tier, pie, 
                                                      printf_args="$rdi", args=[N]) == [2999]
     result = run_gdb(binary, [f"hbreak-if {location} {CONDITION}", "run", "print $rdi", "run",
                               "print $rdi"], args=[N]).check()
-    assert re.search(r"^hbreak-if 1 at .*\[kernel tier\]$", result.stdout, re.M), result.stdout
+    assert re.search(r"^hbreak-if 2 at .*\[kernel tier\]$", result.stdout, re.M), result.stdout
     assert result.stdout.count("(2,999 hits filtered in the kernel)") == 2, result.stdout
     assert result.values() == {1: "2999", 2: "2999"}
 
@@ -69,7 +69,7 @@ def test_local_inside_a_line_is_compiled_at_the_first_stop_under_commands_that_c
     got, result = hbreak_if_stops(pie, location, "i % 3 == 1", args=["20"])
     assert expected == [1, 4, 7, 10, 13, 16, 19]
     assert got == expected
-    assert "hbreak-if 1," not in result.stdout   # `silent` commands: no report, as GDB's own
+    assert "hbreak-if 2," not in result.stdout   # `silent` commands: no report, as GDB's own
     assert "warning" not in result.stderr
 
 
@@ -79,7 +79,7 @@ def test_hits_before_a_put_off_compilation_are_not_called_filtered_in_the_kernel
     start."""
     location = second_instruction_of_line(pie, 26)
     result = run_gdb(pie, [f"hbreak-if {location} i == 5", "run", "run"], args=["10"]).check()
-    reports = re.findall(r"^hbreak-if 1, .*\n.*\n(\(\d+ hits filtered in the kernel\))?",
+    reports = re.findall(r"^hbreak-if 2, .*\n.*\n(\(\d+ hits filtered in the kernel\))?",
                          result.stdout, re.M)
     assert reports == ["", "(5 hits filtered in the kernel)"], result.stdout
 
@@ -93,7 +93,7 @@ def test_pending_in_a_library_loaded_later_is_filtered_from_the_first_hit(kernel
         shlib, "lib_target", condition, args=[lib, N], setup=pending, allow_errors=True) == [2999]
     result = run_gdb(shlib, [f"hbreak-if lib_target {condition}", "run", "print i", "run",
                              "print i"], args=[lib, N]).check(allow_errors=True)
-    assert "hbreak-if 1 at lib_target (pending) [kernel tier]" in result.stdout
+    assert "hbreak-if 2 at lib_target (pending) [kernel tier]" in result.stdout
     assert result.stdout.count("(2,999 hits filtered in the kernel)") == 2, result.stdout
     assert result.values() == {1: "2999", 2: "2999"}
 
@@ -119,7 +119,7 @@ def test_pending_condition_naming_the_programs_globals_is_compiled_at_the_first_
                            allow_errors=True)[0] == [2999]
     result = run_gdb(shlib, [f"hbreak-if lib_target {condition}", "run", "run"],
                      args=[lib, N]).check(allow_errors=True)
-    reports = re.findall(r"^hbreak-if 1, .*\n.*\n(\(\S+ hits filtered in the kernel\))?",
+    reports = re.findall(r"^hbreak-if 2, .*\n.*\n(\(\S+ hits filtered in the kernel\))?",
                          result.stdout, re.M)
     assert reports == ["", "(2,999 hits filtered in the kernel)"], result.stdout
 

@@ -29,18 +29,18 @@ def test_interactive_session(kernel_tier):
 
     try:
         gdb.expect(PROMPT)
-        type_("hbreak-if target i % 400 == 0", r"^hbreak-if 1 at 0x[0-9a-f]+: file .*loop\.c, line \d+ \[kernel tier\]")
-        type_("run", r"^hbreak-if 1, target \(i=0\) at .*loop\.c:\d+")
-        type_("info hbreak-if", r"^1\s+y\s+kernel\s+1\s+1\s+1\s+target at",
+        type_("hbreak-if target i % 400 == 0", r"^hbreak-if 2 at 0x[0-9a-f]+: file .*loop\.c, line \d+ \[kernel tier\]")
+        type_("run", r"^hbreak-if 2, target \(i=0\) at .*loop\.c:\d+")
+        type_("info hbreak-if", r"^2\s+y\s+kernel\s+1\s+1\s+1\s+target at",
               r"^\s+condition: i % 400 == 0")
-        type_("continue", r"^hbreak-if 1, target \(i=400\)",
+        type_("continue", r"^hbreak-if 2, target \(i=400\)",
               r"^\(399 hits filtered in the kernel\)")
-        type_("disable 1")
-        type_("info hbreak-if", r"^1\s+n\s+kernel\s+401\s+2")
+        type_("disable 2")
+        type_("info hbreak-if", r"^2\s+n\s+kernel\s+401\s+2")
         type_("continue", r"\[Inferior 1 \(process \d+\) exited normally\]")
-        type_("enable 1")
-        type_("run", r"^hbreak-if 1, target \(i=0\)")
-        type_("delete 1")
+        type_("enable 2")
+        type_("run", r"^hbreak-if 2, target \(i=0\)")
+        type_("delete 2")
         type_("continue", r"exited normally")
         type_("info hbreak-if", r"^No hbreak-if breakpoints\.")
         gdb.sendline("quit")

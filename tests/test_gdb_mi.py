@@ -104,11 +104,13 @@ def test_insert_answers_as_break_insert_does_and_the_stop_is_the_conditions(kern
     assert ours["tier"] == kernel_tier.tier and ours["hits"] == "0"
 
     session.done("-exec-run")
-    session.stopped()
+    stop = session.stopped()
+    assert (stop["reason"], stop["bkptno"]) == ("breakpoint-hit", ours["number"])
     assert session.value("i") == "500"
     frames = session.done("-stack-list-frames")["stack"]
     assert [(f["level"], f["func"]) for f in frames] == [("0", "target"), ("1", "main")]
-    assert f"hbreak-if {ours['number']}, target (i=500)" in session.console_text()
+    # GDB's own report, as for its own breakpoint (the console gets the plugin's own).
+    assert f"Breakpoint {ours['number']}, target (i=500)" in session.console_text()
     [listed] = session.listed()
     assert (listed["number"], listed["times"], listed["hits"]) == (ours["number"], "1", "501")
 
@@ -116,6 +118,25 @@ def test_insert_answers_as_break_insert_does_and_the_stop_is_the_conditions(kern
     assert session.listed() == []
     session.done("-exec-continue")
     assert session.stopped()["reason"] == "exited-normally"
+
+
+@pytest.mark.parametrize("insert", ['-hbreak-if-insert target "i == 500"',
+                                    '-interpreter-exec console "hbreak-if target i == 500"'])
+def test_the_stop_record_is_the_one_gdb_gives_for_its_own_breakpoint(kernel_tier, mi, insert):
+    """Field by field, but for the breakpoint's number (the plugin's catchpoint takes one) and
+    the CPU the thread ran on."""
+    records = []
+    for command in (insert, '-break-insert -c "i == 500" target'):
+        session = mi(build("loop"), 1000)
+        session.done(command)
+        session.done("-exec-run")
+        records.append(session.stopped())
+    ours, gdbs = records
+    assert ours["bkptno"] == "2" and gdbs["bkptno"] == "1"
+    assert {k: v for k, v in ours.items() if k not in ("bkptno", "core")} == {
+        k: v for k, v in gdbs.items() if k not in ("bkptno", "core")}
+    assert ours["reason"] == "breakpoint-hit" and ours["frame"]["args"] == [
+        {"name": "i", "value": "500"}]
 
 
 def test_a_console_hbreak_if_obeys_mi_break_commands(kernel_tier, mi):

@@ -173,13 +173,13 @@ def test_gdbs_own_breakpoints_steps_and_watchpoints_around_the_programs_traps(
 
 CARRIERS = [  # hbreak-ifs the program's stop goes through: (their commands, their hits)
     # Its commands run at its own stop only.
-    (("hbreak-if work j == 4", 'commands 2\nprintf "COMMANDS j=%d\\n", j\nend'), [4]),
+    (("hbreak-if work j == 4", 'commands $bpnum\nprintf "COMMANDS j=%d\\n", j\nend'), [4]),
     # A temporary one is not used up by the program's stop, when another can take it.
     (("hbreak-if -t work j == 4", "hbreak-if work j == 6"), [4, 6]),
     # GDB keeps the ignore count in the ptrace tier: the program's stop does not count down.
-    (("hbreak-if work j >= 4", "ignore 2 2"), [6, 7]),
+    (("hbreak-if work j >= 4", "ignore $bpnum 2"), [6, 7]),
     # Hits the ignore count skipped before the program's stop are not reported there.
-    (("hbreak-if work j >= 2", "ignore 2 5"), [7]),
+    (("hbreak-if work j >= 2", "ignore $bpnum 5"), [7]),
 ]
 
 

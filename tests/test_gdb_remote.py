@@ -21,7 +21,7 @@ def test_gdbserver_over_a_pipe_on_this_machine_gets_the_kernel_tier(kernel_tier)
     result = _checked(run_gdb(loop, [f"target remote {pipe(loop, [N])}", "hbreak-if target i == 2999",
                             "continue", "print i", "continue"]))
     assert "[kernel tier]" in result.stdout
-    assert hits(result.stdout) == [(1, "target", "i=2999")]
+    assert hits(result.stdout) == [(2, "target", "i=2999")]
     assert "(2,999 hits filtered in the kernel)" in result.stdout
     assert "exited normally" in result.stdout
 
@@ -82,9 +82,9 @@ def test_extended_remote_attach_in_a_namespace_then_detach(kernel_tier, tmp_path
         result = _checked(run_gdb(survivor, [f"target extended-remote {server.address}", "attach 2",
                                     "hbreak-if target i == 1000", "set var go = 1", "continue",
                                     "print i", "info hbreak-if", "detach"]))
-        assert hits(result.stdout) == [(1, "target", "i=1000")]
+        assert hits(result.stdout) == [(2, "target", "i=1000")]
         assert result.values()[1] == "1000"
-        assert re.search(r"^1\s+y\s+remote\s", result.stdout, re.M), result.stdout
+        assert re.search(r"^2\s+y\s+remote\s", result.stdout, re.M), result.stdout
         wait_for_exit(program)
     assert out.read_text() == "finished 300000\n"
 
@@ -95,7 +95,7 @@ def test_remote_kill_and_temporary_and_ignore(kernel_tier):
         result = _checked(run_gdb(loop, [f"target remote {server.address}",
                                 f"hbreak-if -t -ignore 1 target {CONDITION}", "continue",
                                 "print i", "info hbreak-if", "kill"]))
-    assert hits(result.stdout) == [(1, "target", "i=703")]
+    assert hits(result.stdout) == [(2, "target", "i=703")]
     assert "No hbreak-if breakpoints." in result.stdout  # -t: deleted once it stopped
     assert "[Inferior 1 (process" in result.stdout and "killed]" in result.stdout
 
@@ -188,7 +188,7 @@ def test_threads_of_a_remote_program(kernel_tier):
         result = _checked(run_gdb(threads, [f"target remote {server.address}",
                                             "hbreak-if work tid == 2 && i == 300", "continue",
                                             "print tid", "print i", "continue"]))
-    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
+    assert hits(result.stdout) == [(2, "work", "tid=2, i=300")]
     assert result.values() == {1: "2", 2: "300"}
     assert "exited normally" in result.stdout
 
@@ -206,6 +206,6 @@ def test_more_remote_breakpoints_than_debug_registers(kernel_tier):
     functions = {42: "main", 43: "main", 44: "main", 45: "main", 27: "target", 28: "target"}
     stopped = re.findall(r"^hbreak-if (\d+), .*?(\w+) \(.*\) at .*:(\d+)$", result.stdout, re.M)
     assert stopped == [(str(n), functions[line], str(line))
-                       for n, (line, _) in enumerate(places, 1)], str(result)
+                       for n, (line, _) in enumerate(places, 2)], str(result)
     assert list(result.values().values()) == [str(value) for _, value in places]
     assert "exited normally" in result.stdout

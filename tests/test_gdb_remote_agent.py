@@ -70,10 +70,10 @@ def test_the_agent_filters_a_remote_program_in_its_kernel(kernel_tier):
             f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if target i == 2999", "continue", "print i", "info hbreak-if", "continue"]))
     assert "[remote-kernel tier]" in result.stdout, result
-    assert hits(result.stdout) == [(1, "target", "i=2999")]
+    assert hits(result.stdout) == [(2, "target", "i=2999")]
     assert result.values()[1] == "2999"
     assert "(2,999 hits filtered in the kernel)" in result.stdout, result
-    assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
+    assert re.search(r"^2\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
     assert f"armed by the agent on {os.uname().nodename} beside gdbserver" in result.stdout
     assert "exited normally" in result.stdout
 
@@ -144,9 +144,9 @@ def test_extended_remote_run_through_an_agent_listening_on_a_port(kernel_tier, t
                 f"set remote exec-file {loop}", f"set hbreak-if remote-agent {relay}",
                 "hbreak-if target i == 2999", "run", "print i", "info hbreak-if", "continue"],
                 args=[N]))
-            assert hits(result.stdout) == [(1, "target", "i=2999")], result
+            assert hits(result.stdout) == [(2, "target", "i=2999")], result
             assert result.values()[1] == "2999"
-            assert re.search(rf"^1\s+y\s+remote-{tier}\s", result.stdout, re.M), result.stdout
+            assert re.search(rf"^2\s+y\s+remote-{tier}\s", result.stdout, re.M), result.stdout
             assert "(2,999 hits filtered in the kernel)" in result.stdout, result
             assert "exited normally" in result.stdout
 
@@ -158,9 +158,9 @@ def test_a_condition_changed_at_a_stop_is_armed_through_the_agent(kernel_tier, t
         result = _checked(run_gdb(loop, [
             f"target remote {server.address}", *_forcing(tier),
             f"set hbreak-if remote-agent {_agent_in(server)}", "hbreak-if target i == 5",
-            "continue", "condition 1 i == 2500", "continue", "info hbreak-if", "continue"]))
-    assert hits(result.stdout) == [(1, "target", "i=5"), (1, "target", "i=2500")], result
-    assert re.search(rf"^1\s+y\s+remote-{tier}\s", result.stdout, re.M), result.stdout
+            "continue", "condition 2 i == 2500", "continue", "info hbreak-if", "continue"]))
+    assert hits(result.stdout) == [(2, "target", "i=5"), (2, "target", "i=2500")], result
+    assert re.search(rf"^2\s+y\s+remote-{tier}\s", result.stdout, re.M), result.stdout
     assert "(2,494 hits filtered in the kernel)" in result.stdout, result
     assert "exited normally" in result.stdout
 
@@ -175,7 +175,7 @@ def test_threads_created_later_are_armed_by_the_agent(kernel_tier, tier):
             "hbreak-if work tid == 2 && i == 300", "continue", "print tid", "print i",
             "continue"]))
     assert f"[remote-{tier} tier]" in result.stdout, result
-    assert hits(result.stdout) == [(1, "work", "tid=2, i=300")]
+    assert hits(result.stdout) == [(2, "work", "tid=2, i=300")]
     assert result.values() == {1: "2", 2: "300"}
     assert "exited normally" in result.stdout
 
@@ -210,9 +210,9 @@ def test_detach_releases_what_the_agent_armed(kernel_tier, tmp_path):
             f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if target i % 1000 == 7", "set var go = 1", "continue", "print i",
             "info hbreak-if", "detach", _WAIT_FOR_EXIT.format(pid=program)]))
-        assert hits(result.stdout) == [(1, "target", "i=7")]
+        assert hits(result.stdout) == [(2, "target", "i=7")]
         assert "program ended" in result.stdout, result
-        assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
+        assert re.search(r"^2\s+y\s+remote-kernel\s", result.stdout, re.M), result.stdout
         wait_for_exit(program)
     assert out.read_text() == "finished 300000\n"
 
@@ -228,9 +228,9 @@ def test_fork_is_followed_and_the_other_process_survives(kernel_tier, tmp_path, 
             f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
             f"set follow-fork-mode {mode}", "hbreak-if target i == 0", "continue",
             "print g_child", "info hbreak-if", "continue"]))
-        assert hits(result.stdout) == [(1, "target", "i=0")]
+        assert hits(result.stdout) == [(2, "target", "i=0")]
         assert result.values()[1] == child_value
-        assert re.search(r"^1\s+y\s+remote-kernel\s+1\s+1\s+1\s", result.stdout, re.M), result
+        assert re.search(r"^2\s+y\s+remote-kernel\s+1\s+1\s+1\s", result.stdout, re.M), result
         assert "exited normally" in result.stdout
         wait_for_exit(parent)  # which writes once its child exited 0
     assert out.read_text() == "parent finished\n"
@@ -247,13 +247,13 @@ def test_kill_ends_the_agent_and_what_it_armed(kernel_tier):
             f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if target i == 2000", "continue", GDBS_CHILDREN, "kill", GDBS_CHILDREN,
             "info hbreak-if"]))
-    assert hits(result.stdout) == [(1, "target", "i=2000")]
+    assert hits(result.stdout) == [(2, "target", "i=2000")]
     before, after = re.findall(r"^children:(.*)$", result.stdout, re.M)
     assert len(before.split()) == 1 and after == "", result.stdout  # the agent, then nothing
     assert "killed]" in result.stdout
     assert "armed: not yet, no live process" in result.stdout
     # The counts the agent read as the process ended: every call up to the stop.
-    assert re.search(r"^1\s+y\s+remote-kernel\s+2,001\s+1\s+0\s", result.stdout, re.M), result
+    assert re.search(r"^2\s+y\s+remote-kernel\s+2,001\s+1\s+0\s", result.stdout, re.M), result
 
 
 KILL_THE_AGENT_SOON = ("python import os, signal, threading; "
@@ -271,10 +271,10 @@ def test_an_agent_killed_while_the_program_runs_is_replaced_at_once(kernel_tier,
             f"target remote {server.address}", f"set hbreak-if remote-agent {_agent_in(server)}",
             "hbreak-if target i == 1500", KILL_THE_AGENT_SOON, "continue", "info hbreak-if",
             "continue"]))
-    assert hits(result.stdout) == [(1, "target", "i=1500")], result
+    assert hits(result.stdout) == [(2, "target", "i=1500")], result
     assert re.search(r"has ended \(status -9\); started it again and armed it anew\.",
                      result.stderr), result
-    assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result
+    assert re.search(r"^2\s+y\s+remote-kernel\s", result.stdout, re.M), result
     assert "exited normally" in result.stdout
 
 
@@ -314,7 +314,7 @@ def test_an_agent_that_stops_answering_is_replaced_and_no_stop_is_lost(kernel_ti
     assert [int(value[2:]) for _, _, value in hits(result.stdout)] == EXPECTED, result
     assert re.search(r"did not answer within 1 s; started it again and armed it anew\.",
                      result.stderr), result
-    assert re.search(r"^1\s+y\s+remote-kernel\s", result.stdout, re.M), result
+    assert re.search(r"^2\s+y\s+remote-kernel\s", result.stdout, re.M), result
     assert "exited normally" in result.stdout
 
 
@@ -338,19 +338,19 @@ def test_an_agent_killed_at_a_stop_is_replaced_and_no_stop_is_lost(kernel_tier):
                 gdb.sendline(command)
                 gdb.expect(PROMPT)
             gdb.sendline("continue")
-            gdb.expect(r"hbreak-if 1, target \(i=3\)")
+            gdb.expect(r"hbreak-if 2, target \(i=3\)")
             gdb.expect(PROMPT)
             gdb.sendline(KILL_THE_AGENT)
             gdb.expect(r"has ended \(status -9\); started it again and armed it anew\.")
             found = []
             for _ in EXPECTED[1:]:
                 gdb.sendline("continue")
-                gdb.expect(r"hbreak-if 1, target \(i=(\d+)\)")
+                gdb.expect(r"hbreak-if 2, target \(i=(\d+)\)")
                 found.append(int(gdb.match.group(1)))
                 gdb.expect(PROMPT)
             assert found == EXPECTED[1:]
             gdb.sendline("info hbreak-if")
-            gdb.expect(r"\n1\s+y\s+remote-kernel\s")
+            gdb.expect(r"\n2\s+y\s+remote-kernel\s")
             gdb.sendline("continue")
             gdb.expect(r"exited normally")
         finally:

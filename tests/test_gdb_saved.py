@@ -19,9 +19,9 @@ SETTINGS = [
     "hwatch-if -a items[3].big $new == -403",  # main writes it at i % 16 == 3
 ]
 RUN_TO_THE_END = ["continue"] * 7
-STOPS = ["hbreak-if 4, target (i=20)", "hbreak-if 5, target (i=42)",
-         "hwatch-if 7: access items[3].big",
-         "hbreak-if 3, target (i=450)", "$1 = 900", "hbreak-if 3, target (i=850)", "$2 = 1700",
+STOPS = ["hbreak-if 5, target (i=20)", "hbreak-if 6, target (i=42)",
+         "hwatch-if 8: access items[3].big",
+         "hbreak-if 4, target (i=450)", "$1 = 900", "hbreak-if 4, target (i=850)", "$2 = 1700",
          "Breakpoint 2, target (i=999)"]
 STOP = re.compile(r"^(?:(?:hbreak-if \d+, |Breakpoint \d+, |\$\d+ = ).*"
                   r"|hwatch-if \d+: (?:access )?\S+)$", re.M)
@@ -45,17 +45,22 @@ def test_a_saved_session_sourced_in_a_new_gdb_is_the_same(kernel_tier, tmp_path)
     first = run_gdb(loop, ["start", *SETTINGS, "info hbreak-if", f"save breakpoints {saved}",
                            *RUN_TO_THE_END], args=[N]).check()
     text = saved.read_text()
-    # Every catchpoint of the plugin's is written with the command that sets it again.
-    catches = text.count("catch signal SIGTRAP SIG40")
-    assert catches == 5 and text.count("condition $bpnum $_hbreak_if_hit(") == catches, text
-    assert 'hbreak-if -thread 1 target i % 250 == 7")\ndisable $bpnum' in text, text
-    assert '"hbreak-if -ignore 1 target i % 400 == 50")\n  commands\n    print i * 2' in text, text
+    # Each hbreak-if is its own breakpoint, written with the command that sets it again; the
+    # watchpoint is a catchpoint, and so is the one the hbreak-ifs share.
+    assert text.count("condition $bpnum $_hbreak_if_at(") == 4, text
+    assert text.count("catch signal SIGTRAP SIG40") == 2, text
+    assert text.count("condition $bpnum $_hbreak_if_hit(") == 2, text
+    assert ('break target thread 1\n  condition $bpnum $_hbreak_if_at(7, "hbreak-if -thread 1 '
+            'target i % 250 == 7") && (i % 250 == 7)\ndisable $bpnum') in text, text
+    assert ('"hbreak-if -ignore 1 target i % 400 == 50") && (i % 400 == 50)\n  commands\n'
+            '    print i * 2') in text, text
+    assert 'tbreak target\n  condition $bpnum $_hbreak_if_at(5, "hbreak-if -t ' in text, text
 
     second = run_gdb(loop, ["start", f"source {saved}", "info hbreak-if", *RUN_TO_THE_END],
                      args=[N]).check()
     assert "could not be set again" not in second.output, second
     assert _listing(second.stdout) == _listing(first.stdout)
-    assert re.search(r"^6\s+n\s+kernel\s.*\n\s+condition: i % 250 == 7\n\s+thread: 1$",
+    assert re.search(r"^7\s+n\s+kernel\s.*\n\s+condition: i % 250 == 7\n\s+thread: 1$",
                      _listing(second.stdout), re.M), second
     assert _stops(first.stdout) == STOPS, first
     assert _stops(second.stdout) == STOPS, second
@@ -68,6 +73,6 @@ def test_a_saved_temporary_one_is_deleted_at_its_stop(kernel_tier, tmp_path):
     run_gdb(loop, ["hbreak-if -t target i == 20", f"save breakpoints {saved}"]).check()
     result = run_gdb(loop, [f"source {saved}", "run", "info breakpoints", "continue"],
                      args=[N]).check()
-    assert _stops(result.stdout) == ["hbreak-if 1, target (i=20)"], result
+    assert _stops(result.stdout) == ["hbreak-if 2, target (i=20)"], result
     assert re.search(r"^No breakpoints", result.stdout, re.M), result  # GDB 16 says more
     assert "exited normally" in result.stdout

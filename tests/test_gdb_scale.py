@@ -41,7 +41,7 @@ def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_t
     program, args = build("many_threads"), ["32", "10"]
     result = run_gdb(program, ["break all_started", "run", limit_descriptors_to(34 + 10),
                                "hbreak-if target tid == 9999", "hbreak-if target tid == 600",
-                               "hbreak-if target tid == 5 && i == 3", on_each_stop(4),
+                               "hbreak-if target tid == 5 && i == 3", on_each_stop(5),
                                "continue", "info hbreak-if"], args=args).check(allow_errors=True)
     assert [tuple(map(int, stop)) for stop in STOP.findall(result.stdout)] \
         == gdb_stops(program, args, "tid == 5 && i == 3") == [(5, 3)]
@@ -49,7 +49,7 @@ def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_t
     # Each breakpoint that ran out says so once, and GDB decides all its hits from then on.
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert [(w.split(":")[1], "out of file descriptors" in w) for w in warnings] \
-        == [(" hbreak-if 3", True), (" hbreak-if 4", True)], result.stderr
+        == [(" hbreak-if 4", True), (" hbreak-if 5", True)], result.stderr
     assert result.stderr.count("a software breakpoint, and GDB evaluates the condition at every "
                                "hit") == 2
     assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) \
@@ -69,13 +69,13 @@ def test_512_threads_and_three_breakpoints_within_a_desktop_limit_of_1024_descri
                                "continue", "print tid", "print i", "print $_hbreak_if",
                                "continue"],
                      args=["512", "1000"], prefix=["prlimit", "--nofile=1024:4096"]).check()
-    assert re.findall(r"^hbreak-if 4, target \(tid=100, i=500\) at .*many_threads\.c:\d+$",
+    assert re.findall(r"^hbreak-if 5, target \(tid=100, i=500\) at .*many_threads\.c:\d+$",
                       result.stdout, re.M), result.stdout
-    assert result.values() == {1: "100", 2: "500", 3: "4"}
+    assert result.values() == {1: "100", 2: "500", 3: "5"}
     assert "exited normally" in result.stdout
     assert not result.stderr.strip(), result.stderr
     tiers = re.findall(r"^(\d+)\s+y\s+(\S+)\s+[\d,]+\s+\d+\s+(\d+)", result.stdout, re.M)
-    assert tiers == [(n, kernel_tier.tier, "513") for n in ("2", "3", "4")]
+    assert tiers == [(n, kernel_tier.tier, "513") for n in ("3", "4", "5")]
 
 
 def test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first_call(kernel_tier):
@@ -84,7 +84,7 @@ def test_threads_created_after_arming_take_no_descriptor_and_stop_at_their_first
     program, args = build("many_threads"), ["2", "5", "200"]
     result = run_gdb(program, ["break all_started", "run", limit_descriptors_to(40),
                                "hbreak-if target tid == 150 && i == 0", PERF_EVENTS_HELD,
-                               'commands 2\nsilent\nprintf "STOP %d %d\\n", tid, i\n'
+                               'commands 3\nsilent\nprintf "STOP %d %d\\n", tid, i\n'
                                "python print('PERF', perf_events_held())\ncontinue\nend",
                                "continue"], args=args).check()
     assert [tuple(map(int, stop)) for stop in STOP.findall(result.stdout)] \

@@ -87,7 +87,7 @@ def test_a_private_gdb_with_capabilities_gets_the_kernel_tier_and_gdbs_stops(
                                                  EACH_STOP.format("i"), "run", "info hbreak-if"])
     assert "[kernel tier]" in result.stdout
     assert _stops(result) == [7, 257, 507, 757]
-    assert re.search(r"^1\s+y\s+kernel\s+1,000\s+4\s", result.stdout, re.M), result.stdout
+    assert re.search(r"^2\s+y\s+kernel\s+1,000\s+4\s", result.stdout, re.M), result.stdout
 
 
 def _start_as(user, home, argv):
@@ -112,7 +112,7 @@ def test_a_private_gdb_with_capabilities_attaches_to_the_users_own_program(
     assert "[kernel tier]" in result.stdout
     assert "Traceback" not in result.output and "warning: hbreak-if" not in result.output
     assert _stops(result) == [7, 10007, 20007]
-    assert re.search(r"^1\s+y\s+kernel\s+30,000\s+3\s", result.stdout, re.M), result.stdout
+    assert re.search(r"^2\s+y\s+kernel\s+30,000\s+3\s", result.stdout, re.M), result.stdout
     assert out.read_text() == "finished 30000\n"
 
 

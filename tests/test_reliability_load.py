@@ -105,7 +105,7 @@ def test_program_that_ends_while_armed_is_reported_and_runs_again(kernel_tier, m
                              "os.path.exists('/proc/self/fd/' + f)))"],
                      args=[mode, "10"])
     assert re.search(report, result.stdout, re.M), result
-    assert [(n, args) for n, _, args in HIT.findall(result.stdout)] == [("1", "i=5")] * 2
+    assert [(n, args) for n, _, args in HIT.findall(result.stdout)] == [("2", "i=5")] * 2
     assert result.values()[1] == "5"
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert not _complaints(result), result.stderr
@@ -138,7 +138,7 @@ def test_program_killed_from_outside_while_armed(kernel_tier, tmp_path):
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert not _complaints(result), result.stderr
     # The next run, with other arguments, is armed again.
-    assert [(n, args) for n, _, args in HIT.findall(result.stdout)] == [("2", "i=5")]
+    assert [(n, args) for n, _, args in HIT.findall(result.stdout)] == [("3", "i=5")]
     assert result.values()[1] == "5"
     assert "exited with code 03" in result.stdout
 

@@ -15,6 +15,7 @@ def register():
     commands.InfoHBreakIfCommand()
     mi.install()
     hits.HitFunction()
+    hits.AtFunction()
     tiers.install_setting()
     events.connect()
     _registered = True

@@ -248,7 +248,7 @@ def recompile(bps) -> None:
 
 def kernel_hits(bp: HBreakIf) -> int:
     """Every time a thread reached the location, whether the condition held or not."""
-    software = bp.software.hits if bp.software is not None else 0
+    software = bp.software_hits if bp.software else 0
     # On a remote target the target decides; GDB sees only the hits that stop.
     seen_remotely = bp.remote.hit_count if bp.remote is not None and bp.remote.is_valid() else 0
     return (bp.hits_outside_open_events + software + seen_remotely
@@ -258,7 +258,7 @@ def kernel_hits(bp: HBreakIf) -> int:
 def threads_armed(bp: HBreakIf) -> int:
     """Live threads with an event of `bp` (at its first address armed, if it has several); with a
     software breakpoint, every live thread it stops."""
-    if bp.software is not None:
+    if bp.software:
         return sum(1 for inferior in gdb.inferiors() for t in _live_threads(inferior)
                    if bp.wants_thread(t))
     total = 0

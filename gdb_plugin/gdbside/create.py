@@ -6,7 +6,7 @@ import gdb
 
 from ..compiler import AxUnavailable
 from ..cpred import CPredicateError, compile_c_predicate
-from . import arming, ignore, remote, whereabouts
+from . import arming, carriers, ignore, remote, whereabouts
 from .agent import NotCompiledYet
 from .cmdline import Request, check_ignore, check_location, check_one_line
 from .kinds import watch
@@ -18,16 +18,16 @@ from .predicates import compile_at
 from .tiers import KERNEL, PTRACE, choose_tier, signal_name
 
 
-_adopted: Optional[gdb.Breakpoint] = None  # a saved catchpoint, for the command being run
-_in_making: Set[int] = set()  # catchpoints whose breakpoint is being made
+_adopted: Optional[gdb.Breakpoint] = None  # a saved breakpoint, for the command being run
+_in_making: Set[int] = set()  # GDB breakpoints whose hbreak-if is being made
 
 
 @contextmanager
-def adopting(catchpoint: gdb.Breakpoint) -> Iterator[None]:
-    """The hbreak-if or hwatch-if command run inside takes `catchpoint`, a saved one sourced
-    back, instead of a new one (saved.py)."""
+def adopting(saved: gdb.Breakpoint) -> Iterator[None]:
+    """The hbreak-if or hwatch-if command run inside takes `saved`, a breakpoint sourced back,
+    instead of a new one (saved.py)."""
     global _adopted
-    _adopted = catchpoint
+    _adopted = saved
     try:
         yield
     finally:
@@ -35,32 +35,38 @@ def adopting(catchpoint: gdb.Breakpoint) -> Iterator[None]:
 
 
 def in_making(gdb_bp: gdb.Breakpoint) -> bool:
-    """Whether `gdb_bp` is the catchpoint of a breakpoint being made (its events are not the
-    user's)."""
+    """Whether `gdb_bp` is the GDB breakpoint of an hbreak-if being made (its events are not
+    the user's)."""
     return gdb_bp.number in _in_making
 
 
 @contextmanager
-def made_catchpoint(temporary: bool) -> Iterator[Tuple[gdb.Breakpoint, bool]]:
-    """The catchpoint of a breakpoint being made, and whether it is a saved one made again
-    (older than what is made with it).  If making fails, it goes: a saved one once GDB is done
-    with it, as the command that made it still uses it."""
+def _made(make) -> Iterator[Tuple[gdb.Breakpoint, bool]]:
+    """The GDB breakpoint that is the hbreak-if being made (`make()` makes a new one), and
+    whether it is a saved one made again (older than what is made with it).  If making fails,
+    it goes: a saved one once GDB is done with it, as the command that made it still uses
+    it."""
     global _adopted
     adopted, _adopted = _adopted, None
-    catchpoint = adopted or _new_catchpoint(temporary)
-    number = catchpoint.number
+    gdb_bp = adopted or make()
+    number = gdb_bp.number
     _in_making.add(number)
     try:
-        yield catchpoint, adopted is not None
+        yield gdb_bp, adopted is not None
     except BaseException:
-        if catchpoint.is_valid():
+        if gdb_bp.is_valid():
             if adopted is not None:
-                delete_later(catchpoint)
+                delete_later(gdb_bp)
             else:
-                catchpoint.delete()
+                gdb_bp.delete()
         raise
     finally:
         _in_making.discard(number)
+
+
+def made_catchpoint(temporary: bool):
+    """A watchpoint's catchpoint (see _made)."""
+    return _made(lambda: _new_catchpoint(temporary))
 
 
 def _new_catchpoint(temporary: bool) -> gdb.Breakpoint:
@@ -76,27 +82,52 @@ def _new_catchpoint(temporary: bool) -> gdb.Breakpoint:
 NOTHING_COMPILES = "no part of the condition compiles to a kernel filter"
 
 
-def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
-    """An internal disabled breakpoint: GDB resolves LOCATION and parses CONDITION (with
-    register names rewritten) there."""
+def _check_address(location: str) -> None:
     if location.lstrip().startswith("*"):
         try:
             gdb.parse_and_eval(location.lstrip()[1:])  # a bad *EXPR would crash GDB 13 below
         except gdb.error as error:
             raise gdb.GdbError(str(error)) from None
+
+
+def _check_pending(gdb_bp: gdb.Breakpoint, location: str) -> None:
+    if gdb_bp.pending and gdb.parameter("breakpoint pending") is False:
+        raise gdb.GdbError(f"No location {location!r} in the program "
+                           "(and `set breakpoint pending` is off).")
+
+
+def _new_carrier(location: str, temporary: bool) -> gdb.Breakpoint:
+    """GDB's own breakpoint at LOCATION, out of the program (carriers.py)."""
+    _check_address(location)
+    carrier = carriers.make(location, temporary)
+    try:
+        _check_pending(carrier, location)
+    except gdb.GdbError:
+        carrier.delete()
+        raise
+    if carrier.pending:
+        gdb.write(f"hbreak-if location {location!r} is pending on a future shared library load.\n")
+    return carrier
+
+
+def made_carrier(location: str, temporary: bool):
+    """A code breakpoint's carrier (see _made)."""
+    return _made(lambda: _new_carrier(location, temporary))
+
+
+def _tracker(location: str, condition: Optional[str]) -> gdb.Breakpoint:
+    """An internal disabled breakpoint: GDB resolves LOCATION and parses CONDITION (with
+    register names rewritten) there.  For -explain, which sets nothing."""
+    _check_address(location)
     tracker = gdb.Breakpoint(location, internal=True)
     tracker.enabled = False
     try:
-        if tracker.pending and gdb.parameter("breakpoint pending") is False:
-            raise gdb.GdbError(f"No location {location!r} in the program "
-                               "(and `set breakpoint pending` is off).")
+        _check_pending(tracker, location)
         if condition:
             tracker.condition = gdb_condition(tracker, condition)
     except (gdb.error, gdb.GdbError):
         tracker.delete()
         raise
-    if tracker.pending:
-        gdb.write(f"hbreak-if location {location!r} is pending on a future shared library load.\n")
     return tracker
 
 
@@ -140,29 +171,35 @@ def create(request: Request) -> HBreakIf:
                            f"get the {tier} tier: {reason}")
     thread = thread_of(request.thread)
     condition = None if request.c_predicate else request.condition
-    tracker = _tracker(request.location, condition)
+    if _adopted is None:
+        _tracker(request.location, None).delete()  # LOCATION is one, before numbers are taken
+    carriers.need_catchpoint(first=True)
     try:
-        # Nothing half-made stays: deleting the catchpoint releases what hangs on it.
-        with made_catchpoint(request.temporary) as (catchpoint, sourced):
+        # Nothing half-made stays: deleting the carrier releases what hangs on it.
+        with made_carrier(request.location, request.temporary) as (carrier, sourced):
+            carrier.silent = not carriers.FRONT_END
+            carriers.keep_out_all(carrier)
             bp = HBreakIf(kind=C_PREDICATE if request.c_predicate else CODE,
-                          catchpoint=catchpoint, tracker=tracker, location=request.location,
+                          catchpoint=carrier, tracker=carrier, location=request.location,
                           condition=condition, tier=tier, reason=reason, thread=thread,
-                          sourced=sourced,
-                          made_temporary=request.temporary and not catchpoint.temporary)
+                          sourced=sourced, rewritten=gdb_condition(carrier, condition))
             if request.c_predicate:
-                bp.c_predicate = compile_c_predicate(request.condition, catchpoint.number)
-            catchpoint.silent = True
-            catchpoint.condition = bp.marker
+                bp.c_predicate = compile_c_predicate(request.condition, carrier.number)
+            if thread is not None:
+                carrier.thread = thread.global_num
+            if bp.rewritten and not carrier.pending:
+                carrier.condition = bp.rewritten  # GDB parses it at every location, as typed
+            bp.kind.write_own_condition(bp)
             registry.add(bp)
+            carriers.need_catchpoint()
             assess(bp)
             remote.follow()
             if request.ignore:
-                catchpoint.ignore_count = request.ignore
+                carrier.ignore_count = request.ignore
                 ignore.take_from_gdb(bp)
             arming.sync_all()
     except BaseException as error:
-        if tracker.is_valid():
-            tracker.delete()
+        carriers.drop_catchpoint()
         if isinstance(error, CPredicateError):
             raise gdb.GdbError(str(error)) from None
         raise

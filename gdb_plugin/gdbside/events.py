@@ -9,10 +9,11 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import agentlink, arming, hits, ignore, remote, saved, signals, stops, whereabouts
+from . import (agentlink, arming, carriers, hits, ignore, remote, saved, signals, stops,
+               whereabouts)
 from .agent import forget_listings
 from .create import assess, in_making
-from .leftovers import delete_later, delete_leftovers
+from .leftovers import delete_leftovers
 from .model import registry
 
 HOOK_DETACH = "define hook-detach\npython __import__('gdb_plugin.gdbside.events').gdbside.events.on_detach()\nend"
@@ -100,21 +101,25 @@ def on_remote_agent_set():
 
 
 def on_breakpoint_modified(gdb_bp):
+    if carriers.changing():
+        return  # a carrier let in or kept out for a hit
     bp = registry.for_gdb_breakpoint(gdb_bp)
     if bp is None:
         if not in_making(gdb_bp):
             saved.adopt(gdb_bp)
         return
-    if gdb_bp is bp.catchpoint and gdb_bp.condition != bp.marker:
+    if carriers.condition_held(bp):
+        carriers.set_condition(bp)  # a library defined its location
+    elif gdb_bp is bp.catchpoint and gdb_bp.condition != bp.kind.own_condition(bp):
         _take_new_condition(bp, gdb_bp.condition)
     if gdb_bp is bp.catchpoint and gdb_bp.ignore_count > 0 and ignore.take_from_gdb(bp):
         arming.forget(bp)  # its predicates now count
-    for carrier in (bp.software, bp.remote):
-        if carrier is not None:
-            carrier.mirror()
+    if bp.remote is not None:
+        bp.remote.mirror()
     if gdb_bp is bp.tracker:
-        # Its locations changed (relocation, a library, another inferior): what stays put
-        # keeps its events and program.
+        # Its locations changed (relocation, a library, another inferior): new ones are kept
+        # out of the program, and what stays put keeps its events and program.
+        carriers.keep_out_all(gdb_bp, bp)
         arming.forget(bp, keep=set(bp.addresses()))
     # The first event that can read a remote program may be this one (`run` on
     # extended-remote): it is served where it is before anything is armed.
@@ -122,9 +127,9 @@ def on_breakpoint_modified(gdb_bp):
 
 
 def _take_new_condition(bp, condition):
-    """`condition N EXPR` on the catchpoint: EXPR becomes the hbreak-if condition."""
+    """`condition N EXPR`: EXPR becomes the hbreak-if condition."""
     changed = bp.kind.take_condition(bp, condition)
-    bp.catchpoint.condition = bp.marker
+    bp.kind.write_own_condition(bp)
     if changed:
         arming.forget(bp)
         if bp.kind.reassessed:
@@ -132,24 +137,19 @@ def _take_new_condition(bp, condition):
 
 
 def on_breakpoint_deleted(gdb_bp):
+    if carriers.is_shared_catchpoint(gdb_bp):
+        carriers.lose_catchpoint()  # made again at the prompt, while hbreak-ifs need it
+        return
     bp = registry.for_gdb_breakpoint(gdb_bp)
     if bp is None or gdb_bp is not bp.catchpoint:
         return
     registry.remove(bp)
     arming.forget(bp)
-    if bp.tracker is None or not bp.tracker.is_valid():
-        return
-    if bp.sourced:
-        delete_later(bp.tracker)  # after the catchpoint: perhaps where GDB's walk goes next
-    else:
-        bp.tracker.delete()  # made before the catchpoint: behind GDB's walk of the list
-    if bp.software is not None and bp.software.is_valid():
-        # Made after the catchpoint, it may be the next one GDB's `delete` (all) is about to
-        # visit.
-        delete_later(bp.software)
+    carriers.forget(bp)
     remote.retire(bp)
     bp.kind.release(bp)
     ignore.release(bp)
+    carriers.drop_catchpoint(deleting=gdb_bp.number)
 
 
 def on_detach():
@@ -176,6 +176,7 @@ def connect():
     gdb.events.stop.connect(_quietly(on_stop_follow_remote))
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(stops.report_stop))
+    gdb.events.stop.connect(_quietly(carriers.forget_gone_threads))
     gdb.events.stop.connect(_quietly(hits.drop_stale_notes))
     gdb.events.stop.connect(_quietly(stops.compile_what_was_put_off))
     gdb.events.stop.connect(_quietly(ignore.note_all_in_commands))
@@ -183,5 +184,6 @@ def connect():
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.events.before_prompt.connect(_quietly(on_agents_ended))
     gdb.events.before_prompt.connect(_quietly(delete_leftovers))
+    gdb.events.before_prompt.connect(_quietly(carriers.need_catchpoint))
     gdb.events.before_prompt.connect(_quietly(signals.done_with_signal))
     gdb.execute(HOOK_DETACH, to_string=True)

@@ -2,12 +2,12 @@
 
 In the ptrace tier the hit still comes from a perf breakpoint with sigtrap, which needs no
 privilege; only when the kernel refuses that (no free debug register, file descriptor or
-memory) does a software breakpoint take its place.
+memory) does GDB's own int3 take its place: the breakpoint's carrier, let in for good.
 """
 import gdb
 
 from .model import HBreakIf
-from .software import SoftwareBreakpoint
+from . import carriers
 from .tiers import PTRACE
 
 
@@ -23,7 +23,8 @@ def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
     previous = bp.tier
     bp.tier, bp.reason = PTRACE, str(cause)
     if to_software or previous is PTRACE:
-        bp.software = SoftwareBreakpoint(bp)
+        bp.software = True
+        carriers.keep_out_all(bp.catchpoint, bp)
         how = "a software breakpoint, and GDB evaluates the condition at every hit"
     else:
         how = "GDB evaluates the condition at every hit"

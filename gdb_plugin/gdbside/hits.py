@@ -5,27 +5,30 @@ reported there as GDB does for its own breakpoints, before the hardware sees it;
 the resume flag then lets the thread pass the breakpoint once, as after a hit
 the hardware reports.
 
-GDB evaluates the catchpoint condition `$_hbreak_if_hit(N)` for every SIGTRAP
-and SIG40 it catches; signals.py says whose signal it is, and handles the
-program's own.  A hit is ours when the perf event says so (si_code TRAP_PERF,
-si_perf_data = N) or, in the kernel-signal tier, when our real-time signal
-arrives at one of N's addresses.  GDB then evaluates the whole condition, as for
-its own conditional breakpoints: the kernel filter only ever over-approximates.
-A false condition makes GDB resume silently, without passing the signal.
+GDB evaluates the catchpoint conditions `$_hbreak_if_hit(N)` for every SIGTRAP
+and SIG40 it catches (N = 0: the catchpoint the code breakpoints share; N: an
+hwatch-if's); signals.py says whose signal it is, and handles the program's own.
+A hit is ours when the perf event says so (si_code TRAP_PERF, si_perf_data = N) or,
+in the signal tiers, when our real-time signal comes with the predicate's note.
+A code breakpoint's hit is then carried by GDB's own breakpoint (carriers.py),
+which checks the whole condition; an hwatch-if's is checked here, as GDB checks
+its own conditions: the kernel filter only ever over-approximates.  A false
+condition makes GDB resume silently, without passing the signal.
 """
 from typing import List, Optional, Tuple
 
 import gdb
 
-from . import whereabouts
+from . import carriers, whereabouts
+from .agentlink import AgentError
 from .frames import set_resume_flag
 from .ignore import ignored_by_gdb
-from .model import HIT_FUNCTION, HBreakIf, registry
-from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, CaughtSignal, caught_signal,
-                      keep_from_program)
+from .model import AT_FUNCTION, HIT_FUNCTION, HBreakIf, registry
+from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, TRAP_TRACE, CaughtSignal,
+                      breakpoints_at, caught_signal, keep_from_program, lend_commands,
+                      step_over_coming)
 from .tiers import KERNEL_SIGNAL, mailbox, signal_number
 
-TRAP_TRACE = 2  # a single step
 
 # Hits accepted by conditions, waiting for the stop event, and the signal they came with.
 _pending: List[HBreakIf] = []
@@ -62,8 +65,11 @@ def _took_note(bp: HBreakIf, signal: CaughtSignal) -> bool:
     """Whether the predicate noted a stopping hit of `bp` on the signal's thread (the note is
     taken away)."""
     key = signal.thread.ptid[1] << 32 | bp.number
-    if bp.by_agent:  # an agent's failure stops the program, to be safe (HitFunction)
-        return whereabouts.locate(signal.thread.inferior).agent.took_note(key)
+    if bp.by_agent:
+        try:
+            return whereabouts.locate(signal.thread.inferior).agent.took_note(key)
+        except AgentError:
+            return True  # the agent cannot tell (it is being replaced): GDB decides
     if mailbox().get(key) is None:
         return False
     mailbox().delete(key)
@@ -106,9 +112,10 @@ def accept(bp: HBreakIf) -> bool:
 
 
 class HitFunction(gdb.Function):
-    """$_hbreak_if_hit(N) - whether the current SIGTRAP is a hit of hbreak-if N that stops.
+    """$_hbreak_if_hit(N) - whether the current SIGTRAP is a hit of hwatch-if N that stops.
 
-Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
+The condition of each hwatch-if's catchpoint; $_hbreak_if_hit(0), of the catchpoint shared by
+the code breakpoints, lets their carriers in for the hits the kernel let through."""
 
     def __init__(self):
         super().__init__(HIT_FUNCTION)
@@ -124,12 +131,16 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
     @staticmethod
     def _decide(number):
         global _pending_signal
-        bp = registry.get(number)
+        if number == 0:
+            reporter, bps = carriers.shared_catchpoint(), [b for b in registry if b.kind.carried]
+        else:
+            bp = registry.get(number)
+            reporter, bps = (bp.catchpoint, [bp]) if bp is not None else (None, [])
         thread = gdb.selected_thread()
-        if bp is None or thread is None:
+        if reporter is None or thread is None:
             return 0
         try:
-            signal = caught_signal(thread, number)
+            signal = caught_signal(thread, reporter.number)
         except gdb.error:
             return 0
         if signal is not _pending_signal:
@@ -137,22 +148,43 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
             _pending.clear()
             _pending_signal = signal
         if signal.origin == PROGRAMS:
-            return 1 if signal.stops_at(bp) else 0
-        stops = HitFunction._hit_stops(bp, thread, signal)
+            return 1 if signal.stops_at(reporter) else 0
+        # GDB breakpoints in the program at the pc when a SIGTRAP came: GDB takes it for theirs
+        # and steps over them on resuming, so a carrier let in now would not be run into.
+        inserted = (breakpoints_at(signal.pc) if signal.origin == OURS and signal.signo == SIGTRAP
+                    else set())
+        stops = 0
+        for bp in bps:
+            if HitFunction._hit_stops(bp, thread, signal, inserted):
+                stops = 1
+                if bp.kind.carried:
+                    lend_commands(signal, reporter, bp.catchpoint.commands or "")
         if signal.origin == OURS:
             # After the condition, whose function calls resume the program (and undo this).
             keep_from_program(signal)
         return stops
 
     @staticmethod
-    def _hit_stops(bp, thread, signal):
+    def _hit_stops(bp, thread, signal, inserted):
         if not bp.wants_thread(thread):
             return 0
         kind = _classify(bp, signal)
         if kind == "hit":
             if bp.kind.retried(bp, thread):
                 return 0
-            return 1 if accept(bp) else 0
+            if not bp.kind.carried:
+                return 1 if accept(bp) else 0
+            if bp.number in inserted:
+                return 0  # its carrier is in: GDB decides at this very stop
+            if inserted:
+                return 1 if accept(bp) else 0
+            if bp.ignore_counter is not None and bp.ignore_counter[0] > 0:
+                # A hit the kernel was unsure of, while it still counts: GDB counts it here.
+                if condition_holds(bp):
+                    ignored_by_gdb(bp)
+                return 0
+            carriers.let_in(bp, signal.pc, thread)
+            return 0
         if kind == "landing":
             # The step's arrival is the hit, decided here as GDB decides its own: the thread
             # passes the breakpoint on resume, so the hardware neither reports nor counts it.
@@ -160,6 +192,26 @@ Used as the condition of the catchpoint behind each hbreak-if breakpoint."""
             bp.hits_outside_open_events += 1
             return 1 if accept(bp) else 0
         return 0
+
+
+class AtFunction(gdb.Function):
+    """$_hbreak_if_at(N, "COMMAND") - 1; opens the condition of hbreak-if N's carrier, which it
+keeps out of the program again (carriers.py).  COMMAND sets N again: saved.py."""
+
+    def __init__(self):
+        super().__init__(AT_FUNCTION)
+
+    def invoke(self, number, *_command):
+        try:
+            bp = registry.get(int(number))
+            thread = gdb.selected_thread()
+            if bp is not None and bp.catchpoint.is_valid() and thread is not None:
+                carriers.carried(bp, int(gdb.parse_and_eval("$pc")), thread)
+                step_over_coming(thread)
+        except Exception as error:  # never a traceback: GDB's own breakpoint decides the stop
+            gdb.write(f"warning: hbreak-if {int(number)}: {type(error).__name__}: {error}\n",
+                      gdb.STDERR)
+        return 1
 
 
 def take_accepted() -> Tuple[List[HBreakIf], Optional[CaughtSignal]]:

@@ -61,7 +61,7 @@ def note_in_command(bp: HBreakIf) -> None:
     kept = max(bp.ignore_counter[0], 0) if bp.ignore_counter is not None else 0
     if kept != bp.ignore_in_kernel and bp.catchpoint.is_valid():
         bp.ignore_in_kernel = kept
-        bp.catchpoint.condition = bp.marker
+        bp.kind.write_own_condition(bp)
 
 
 def note_all_in_commands(event=None) -> None:

@@ -1,19 +1,20 @@
 """The hbreak-if breakpoints of this GDB session.
 
-Each one is a GDB catchpoint on SIGTRAP (`catch signal SIGTRAP`), silent and
-conditional on `$_hbreak_if_hit(N, "COMMAND")`: its number is the breakpoint's number,
-so GDB's own delete, disable, enable, ignore, commands and tcatch semantics
-apply, and COMMAND is the command that sets it again: `info breakpoints` shows
-it, `save breakpoints` writes it, and sourcing the file makes it again (saved.py).
-What it is and where (LOCATION, resolved by GDB, or a watched address) is its kind's
-(kinds/).
+Each one is a GDB breakpoint of its own, whose number is the hbreak-if's, so GDB's own
+delete, disable, enable, ignore, commands and condition apply to it (`catchpoint`): a code
+breakpoint's carrier (carriers.py), an hwatch-if's catchpoint on SIGTRAP, silent and
+conditional on `$_hbreak_if_hit(N, "COMMAND")`.  COMMAND, in either condition, is the command
+that sets it again: `save breakpoints` writes it, and sourcing the file makes it again
+(saved.py).  What it is and where (LOCATION, resolved by GDB, or a watched address) is its
+kind's (kinds/).
 """
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Set
 
 import gdb
 
-HIT_FUNCTION = "_hbreak_if_hit"
+HIT_FUNCTION = "_hbreak_if_hit"  # a catchpoint's condition: is this signal a hit (hits.py)
+AT_FUNCTION = "_hbreak_if_at"  # opens a carrier's condition (carriers.py)
 
 
 @dataclass(eq=False)
@@ -43,7 +44,9 @@ class HBreakIf:
     stops: int = 0
     hits_outside_open_events: int = 0  # closed events' counts, and steps that landed here
     hits_at_last_stop: int = 0
-    software: Optional[gdb.Breakpoint] = None  # ptrace tier without a free debug register
+    software: bool = False  # GDB's own int3 serves it: no free debug register (fallback.py)
+    software_hits: int = 0
+    rewritten: Optional[str] = None  # a code breakpoint's condition as GDB evaluates it
     remote: Optional[gdb.Breakpoint] = None  # GDB's own breakpoint while the program is remote
     local_tier: Optional[tuple] = None  # (tier, reason) to return to when it is local again
     by_agent: bool = False  # armed on a remote target by the agent beside gdbserver
@@ -60,7 +63,7 @@ class HBreakIf:
     @property
     def uses_perf(self) -> bool:
         """Hits come from a perf breakpoint (every tier but the software and remote ones)."""
-        return self.software is None and self.remote is None and self.unarmable is None
+        return not self.software and self.remote is None and self.unarmable is None
 
     @property
     def sigtrap(self) -> bool:
@@ -149,14 +152,3 @@ class Registry:
 
 registry = Registry()
 
-
-class StandIn:
-    """Mixed into an internal GDB breakpoint that stops in place of hbreak-if `owner` (a software
-    or a remote one): it follows the owner's enabled state, thread and commands."""
-
-    owner: HBreakIf
-
-    def mirror(self):
-        self.enabled = self.owner.enabled
-        self.thread = self.owner.thread.global_num if self.owner.thread is not None else None
-        self.commands = self.owner.catchpoint.commands or ""

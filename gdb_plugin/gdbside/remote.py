@@ -11,9 +11,9 @@ the enabled state follow the hbreak-if.
 """
 import gdb
 
-from . import arming, ignore, whereabouts
+from . import arming, carriers, ignore, whereabouts
 from .leftovers import delete_later
-from .model import HBreakIf, StandIn, registry
+from .model import HBreakIf, registry
 from .tiers import (KERNEL_SIGNAL, PTRACE, REMOTE, REMOTE_KERNEL, REMOTE_KERNEL_SIGNAL, Tier,
                     choose_tier, forced_tier)
 
@@ -22,8 +22,9 @@ _HARDWARE = (gdb.BP_HARDWARE_BREAKPOINT, gdb.BP_HARDWARE_WATCHPOINT, gdb.BP_READ
              gdb.BP_ACCESS_WATCHPOINT)
 
 
-class RemoteBreakpoint(StandIn, gdb.Breakpoint):
-    """GDB's own conditional breakpoint standing in for hbreak-if `owner` on a remote target."""
+class RemoteBreakpoint(gdb.Breakpoint):
+    """GDB's own conditional breakpoint standing in for hbreak-if `owner` on a remote target:
+    it follows the owner's enabled state, thread, commands, ignore count and condition."""
 
     def __init__(self, owner: HBreakIf):
         super().__init__(owner.location, internal=True,
@@ -34,8 +35,10 @@ class RemoteBreakpoint(StandIn, gdb.Breakpoint):
         self.mirror()
 
     def mirror(self):
-        super().mirror()
         owner = self.owner
+        self.enabled = owner.enabled
+        self.thread = owner.thread.global_num if owner.thread is not None else None
+        self.commands = owner.catchpoint.commands or ""
         if self.condition != owner.gdb_condition:
             self.condition = owner.gdb_condition
         if owner.catchpoint.ignore_count > 0:
@@ -99,6 +102,7 @@ def serve(why: str, agent=None) -> None:
         else:
             bp.tier, bp.reason = REMOTE, why
             bp.remote = RemoteBreakpoint(bp)
+            carriers.keep_out_all(bp.catchpoint, bp)
 
 
 def _machine_gave_tier(bp: HBreakIf) -> bool:
@@ -125,6 +129,7 @@ _left_unarmed = set()  # kernel-only kinds a remote program left without events
 def _back_home(bp: HBreakIf) -> None:
     """`bp` as it was on this machine, before a remote program was served."""
     retire(bp)
+    carriers.keep_out_all(bp.catchpoint, bp)
     bp.by_agent = False
     if bp.local_tier is not None:
         _switch(bp, *bp.local_tier)

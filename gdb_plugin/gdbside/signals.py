@@ -19,19 +19,22 @@ signal out, once per signal:
   program's code, a perf SIGTRAP that is not an hbreak-if's.  It is handled as GDB handles
   a signal nothing explains: the pc moves past an int3, `handle` says whether GDB prints
   "Program received signal ..." and stops; passing is left to GDB's own `handle` table.
-  A stop needs a catchpoint whose condition holds: one hbreak-if (the carrier) stops for
-  it, with its commands and ignore count set aside, and the report is GDB's.
+  A stop needs a catchpoint whose condition holds: one catchpoint of the plugin's (the
+  reporter) stops for it, with its commands and ignore count set aside, and the report is
+  GDB's.
 """
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Set
 
 import gdb
 
-from .model import HBreakIf, registry
+from . import carriers
+from .model import registry
 from .tiers import signal_name, signal_number
 
 SIGTRAP = 5
+TRAP_TRACE = 2  # a single step
 TRAP_PERF = 6
 SI_KERNEL = 0x80  # an int3, or a signal the kernel sends (bpf_send_signal_thread)
 INT3 = b"\xcc"
@@ -66,9 +69,9 @@ class CaughtSignal:
     pc: int
     origin: str = GDBS
     handling: Optional[Handling] = None
-    carrier: Optional[HBreakIf] = None  # the hbreak-if whose catchpoint stops for the program
-    carrier_commands: Optional[str] = None
-    carrier_ignore_count: int = 0
+    reporter: Optional[gdb.Breakpoint] = None  # the catchpoint that stops for the program
+    reporter_commands: Optional[str] = None
+    reporter_ignore_count: int = 0
 
     def __post_init__(self):
         self.thread_number = self.thread.global_num  # the thread may be gone by the next one
@@ -77,13 +80,15 @@ class CaughtSignal:
     def key(self):
         return self.thread_number, self.signo, self.code, self.sig_data, self.pc
 
-    def stops_at(self, bp: HBreakIf) -> bool:
-        return self.carrier is bp
+    def stops_at(self, catchpoint: gdb.Breakpoint) -> bool:
+        return self.reporter is catchpoint
 
 
 _current: Optional[CaughtSignal] = None
 _last_condition = 0  # the number of the catchpoint whose condition GDB evaluated last
 _passing_turned_off: Optional[str] = None  # the signal whose `pass` is off until the next one
+# Threads that hit a carrier (carriers.py): GDB steps them over its location next.
+_stepping_over: Set[int] = set()
 
 
 def caught_signal(thread, number: int) -> CaughtSignal:
@@ -104,6 +109,8 @@ def caught_signal(thread, number: int) -> CaughtSignal:
     _current = signal
     if signal.origin == PROGRAMS:
         _act_for_the_program(signal)
+    elif signal.origin == GDBS and _carriers_trap(signal):
+        keep_from_program(signal)
     return signal
 
 
@@ -134,7 +141,7 @@ def _sort_out(signal: CaughtSignal) -> str:
         program_sent = gdb.selected_inferior().read_memory(pc, 1).tobytes() == INT3
     else:
         program_sent = False  # single steps, hardware breakpoints and watchpoints
-    if not program_sent or _gdb_breakpoint_at(pc) or _another_catchpoint_catches("SIGTRAP"):
+    if not program_sent or gdb_breakpoint_at(pc) or _another_catchpoint_catches("SIGTRAP"):
         return GDBS
     if code == SI_KERNEL:
         # What GDB does for a trap no breakpoint explains (infrun.c: "Re-adjust PC to what
@@ -144,14 +151,27 @@ def _sort_out(signal: CaughtSignal) -> str:
     return GDBS if _gdb_single_steps() else PROGRAMS
 
 
-def _gdb_breakpoint_at(pc: int) -> bool:
+def gdb_breakpoint_at(pc: int) -> bool:
     """A GDB breakpoint at the pc explains any SIGTRAP there (breakpoint.c:
     code_breakpoint::breakpoint_hit looks only at the address)."""
-    for bp in gdb.breakpoints():
-        if (bp.enabled and bp.type in (gdb.BP_BREAKPOINT, gdb.BP_HARDWARE_BREAKPOINT)
-                and any(loc.enabled and loc.address == pc for loc in bp.locations)):
-            return True
-    return False
+    return bool(breakpoints_at(pc))
+
+
+def breakpoints_at(pc: int) -> Set[int]:
+    """The GDB code breakpoints in the program at `pc` (the user's, the plugin's carriers)."""
+    return {bp.number for bp in gdb.breakpoints()
+            if bp.enabled and bp.type in (gdb.BP_BREAKPOINT, gdb.BP_HARDWARE_BREAKPOINT)
+            and any(loc.enabled and loc.address == pc for loc in bp.locations)}
+
+
+def lend_commands(signal: CaughtSignal, catchpoint: gdb.Breakpoint, commands: str) -> None:
+    """The catchpoint stops for an hbreak-if in place of its carrier: the hbreak-if's
+    `commands` run as the catchpoint's, until the next signal."""
+    if not commands:
+        return
+    if signal.reporter is None:
+        signal.reporter, signal.reporter_commands = catchpoint, catchpoint.commands or ""
+    catchpoint.commands = (catchpoint.commands or "") + commands
 
 
 def _gdb_single_steps() -> bool:
@@ -164,7 +184,8 @@ def _another_catchpoint_catches(name: str) -> bool:
     """A `catch signal` of the user's explains the signal, as without hbreak-if."""
     for bp in gdb.breakpoints():
         if (bp.type != gdb.BP_CATCHPOINT or not bp.enabled
-                or registry.for_gdb_breakpoint(bp) is not None):
+                or registry.for_gdb_breakpoint(bp) is not None
+                or carriers.is_shared_catchpoint(bp)):
             continue
         what = re.search(r'signals? "([^"]*)"',
                          gdb.execute(f"info breakpoints {bp.number}", to_string=True))
@@ -180,37 +201,39 @@ def _another_catchpoint_catches(name: str) -> bool:
 def _act_for_the_program(signal: CaughtSignal) -> None:
     signal.handling = handling(_name(signal.signo))
     if signal.handling.stop:
-        _choose_carrier(signal)
+        _choose_reporter(signal)
     elif signal.handling.print:
         gdb.write(f"\n{_received(signal)}")
 
 
-def _choose_carrier(signal: CaughtSignal) -> None:
+def _choose_reporter(signal: CaughtSignal) -> None:
     """The catchpoint that stops for the program: one GDB neither deletes (temporary) nor
-    counts down (ignore count) and whose commands do not run, where there is one."""
-    enabled = [bp for bp in registry if bp.catchpoint.is_valid() and bp.catchpoint.enabled]
+    counts down (ignore count) and whose commands do not run, where there is one (the shared
+    one has none of them)."""
+    catchpoints = [carriers.shared_catchpoint()] + [bp.catchpoint for bp in registry
+                                                    if not bp.kind.carried]
+    enabled = [c for c in catchpoints if c is not None and c.is_valid() and c.enabled]
     if not enabled:
         return
-    carrier = min(enabled, key=lambda bp: (bp.catchpoint.temporary,
-                                           bp.catchpoint.ignore_count > 0,
-                                           bool(bp.catchpoint.commands), bp.number))
-    signal.carrier = carrier
-    if carrier.catchpoint.commands:
-        signal.carrier_commands = carrier.catchpoint.commands
-        carrier.catchpoint.commands = ""
-    if carrier.catchpoint.ignore_count > 0:
-        signal.carrier_ignore_count = carrier.catchpoint.ignore_count
-        carrier.catchpoint.ignore_count = 0
+    reporter = min(enabled, key=lambda c: (c.temporary, c.ignore_count > 0, bool(c.commands),
+                                           c.number))
+    signal.reporter = reporter
+    if reporter.commands:
+        signal.reporter_commands = reporter.commands
+        reporter.commands = ""
+    if reporter.ignore_count > 0:
+        signal.reporter_ignore_count = reporter.ignore_count
+        reporter.ignore_count = 0
 
 
-def _restore_carrier(signal: CaughtSignal) -> None:
-    catchpoint = signal.carrier.catchpoint if signal.carrier is not None else None
+def _restore_reporter(signal: CaughtSignal) -> None:
+    catchpoint = signal.reporter
     if catchpoint is None or not catchpoint.is_valid():
         return
-    if signal.carrier_commands is not None:
-        catchpoint.commands = signal.carrier_commands
-    if signal.carrier_ignore_count:
-        catchpoint.ignore_count = signal.carrier_ignore_count
+    if signal.reporter_commands is not None:
+        catchpoint.commands = signal.reporter_commands
+    if signal.reporter_ignore_count:
+        catchpoint.ignore_count = signal.reporter_ignore_count
 
 
 def keep_from_program(signal: CaughtSignal) -> None:
@@ -248,7 +271,7 @@ def done_with_signal(*_) -> None:
     global _current
     _restore_passing()
     if _current is not None:
-        _restore_carrier(_current)
+        _restore_reporter(_current)
         _current = None
 
 
@@ -260,15 +283,38 @@ def on_stop(event) -> None:
     _restore_passing()
     if signal is None:
         return
-    _restore_carrier(signal)
+    _restore_reporter(signal)
     if not stopped_for(signal):
         return
     if signal.origin == OURS and ours_turned_off:
         gdb.execute("queue-signal 0", to_string=True)  # `continue` would pass it
-    elif signal.carrier is not None:
+    elif signal.reporter is not None:
         gdb.write(f"\n{_received(signal)}")
         _print_frame()
         gdb.execute("display")
+
+
+def step_over_coming(thread) -> None:
+    """`thread` hit a carrier (carriers.py): GDB steps it over the carrier's location when it
+    resumes, and the shared catchpoint explains that step's SIGTRAP, which GDB then takes for
+    the program's and passes on where `handle SIGTRAP pass` says so."""
+    _stepping_over.add(thread.global_num)
+
+
+def _carriers_trap(signal: CaughtSignal) -> bool:
+    """A SIGTRAP of GDB's that is the plugin's: a carrier's int3, or the step over it."""
+    if signal.signo != SIGTRAP:
+        return False
+    if signal.code == TRAP_TRACE and signal.thread_number in _stepping_over:
+        _stepping_over.discard(signal.thread_number)
+        return True
+    return carriers.carries_at(signal.pc)
+
+
+def forget_the_trap() -> None:
+    """At a carrier's stop: `continue` would pass its SIGTRAP where `pass` is on."""
+    if handling("SIGTRAP").passes:
+        gdb.execute("queue-signal 0", to_string=True)
 
 
 def stopped_for(signal: CaughtSignal) -> bool:

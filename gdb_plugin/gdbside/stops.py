@@ -1,11 +1,12 @@
 """At a stop: the report of the hits that stopped the program, and what waited for a stop."""
 import gdb
 
-from . import arming, hits, remote
+from . import arming, carriers, hits, remote
+from .hits import condition_holds
 from .agent import compiling_allowed
 from .frames import describe
 from .model import HBreakIf, registry
-from .signals import stopped_for
+from .signals import forget_the_trap, stopped_for
 from .tiers import PTRACE
 
 CONVENIENCE = "_hbreak_if"
@@ -26,30 +27,51 @@ def report_stop(event) -> None:
     """Print the hit like a breakpoint hit, once GDB has stopped for it.  Where several
     breakpoints hit at once, GDB reports the first and counts them all; so does this."""
     # The hits accepted at the signal GDB stopped for (GDB may stop for something else since),
-    # and those of GDB's own breakpoints that serve a remote program.
+    # those the carriers stopped for, and those of GDB's own breakpoints that serve a remote
+    # program.
     served_remotely = remote.stopped_owners(event)
+    carried, overtaken = carriers.stopped(), _overtaken()
     accepted, signal = hits.take_accepted()
-    stopped = sorted(set(accepted) | set(served_remotely), key=lambda bp: bp.number)
-    if not stopped or not (served_remotely or stopped_for(signal)):
+    stopped = sorted(set(accepted) | set(served_remotely) | set(carried) | set(overtaken),
+                     key=lambda bp: bp.number)
+    if carried or overtaken:
+        forget_the_trap()
+    if not stopped or not (served_remotely or carried or overtaken or stopped_for(signal)):
         return
     filtered = {bp.number: _count_stop(bp) for bp in stopped}
     bp = stopped[0]
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
-    silent = _silent(bp.catchpoint)
+    # A front end has GDB's own report of its own breakpoint.
+    if not _silent(bp.catchpoint) and not (bp in carried and carriers.FRONT_END):
+        gdb.write(bp.kind.stop_heading(bp) + describe(gdb.selected_frame()))
+        # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
+        if (bp.uses_perf and bp.tier is not PTRACE and not bp.compile_at_next_stop
+                and filtered[bp.number]):
+            plural = "" if filtered[bp.number] == 1 else "s"
+            gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
+        gdb.execute("display")  # GDB shows them after the frame of a stop it prints
     for temporary in (bp for bp in stopped if bp.made_temporary
                       or bp in served_remotely and bp.temporary):
-        # GDB deletes a temporary breakpoint that stopped; that catchpoint is not one, or
-        # did not stop.
+        # GDB deletes a temporary breakpoint that stopped; that one is not one, or did not
+        # stop.
         temporary.catchpoint.delete()
-    if silent:
-        return
-    gdb.write(bp.kind.stop_heading(bp) + describe(gdb.selected_frame()))
-    # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
-    if (bp.uses_perf and bp.tier is not PTRACE and not bp.compile_at_next_stop
-            and filtered[bp.number]):
-        plural = "" if filtered[bp.number] == 1 else "s"
-        gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
-    gdb.execute("display")  # GDB shows them after the frame of a stop it prints
+
+
+def _overtaken() -> list:
+    """Hits let in whose stop GDB made for another reason at the same pc: reported as GDB
+    reports its own breakpoint there, if the condition holds and no ignore count is left."""
+    thread = gdb.selected_thread()
+    if thread is None:
+        return []
+    stopping = []
+    for bp in carriers.overtaken(thread, int(gdb.selected_frame().pc())):
+        if not condition_holds(bp):
+            continue
+        if bp.catchpoint.ignore_count > 0:
+            bp.catchpoint.ignore_count -= 1
+            continue
+        stopping.append(bp)
+    return stopping
 
 
 def _silent(catchpoint) -> bool:

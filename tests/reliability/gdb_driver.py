@@ -80,8 +80,10 @@ class Session:
                 continue
             record["set_seconds"] = round(time.monotonic() - started, 4)
             record["output"] = output
+            # The first hbreak-if also makes the catchpoint all of them share.
             created = [bp for bp in gdb.breakpoints()
-                       if bp.number not in before and bp.visible]
+                       if bp.number not in before and bp.visible
+                       and bp.condition != "$_hbreak_if_hit(0)"]
             if len(created) != 1:
                 record["rejected"] = f"created {len(created)} breakpoints"
                 for bp in created:

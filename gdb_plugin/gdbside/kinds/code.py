@@ -1,9 +1,10 @@
 """`hbreak-if LOCATION CONDITION`: a code breakpoint, GDB resolving LOCATION.
 
-LOCATION is tracked by an internal, disabled GDB breakpoint with the condition attached
-(`bp.tracker`): GDB parses the condition at every location exactly as for
-`break LOCATION if CONDITION`, and re-resolves the locations on PIE relocation, library loads
-and exec.  The predicate is compiled at each address from GDB's AX for the condition there.
+The breakpoint is GDB's own breakpoint at LOCATION with the condition (its carrier, kept out
+of the program: carriers.py; `bp.catchpoint` and `bp.tracker` are both that breakpoint): GDB
+parses the condition at every location exactly as for `break LOCATION if CONDITION`, and
+re-resolves the locations on PIE relocation, library loads and exec.  The predicate is
+compiled at each address from GDB's AX for the condition there.
 """
 from typing import Dict, List, Optional
 
@@ -11,6 +12,7 @@ import gdb
 
 from ...compiler import CompileError, compile_condition, rewrite_registers, stop_on_match
 from ...compiler.hazards import flags_as_integers
+from .. import carriers
 from ..agent import agent_eval_at, compiling, is_program_symbol, settled
 
 
@@ -46,6 +48,7 @@ class CodeBreakpoint:
     needs_local_kernel = False  # a remote target's agent cannot arm it
     kernel_counts_ignores = True
     reassessed = True           # a new condition may change its tier
+    carried = True              # its stops are carried by GDB's own breakpoint (carriers.py)
 
     def options(self, bp) -> List[str]:
         """The options of the command that sets it again, besides -t, -thread and -ignore."""
@@ -56,7 +59,14 @@ class CodeBreakpoint:
 
     def gdb_condition(self, bp) -> Optional[str]:
         """The condition as GDB evaluates it at a stop (register names rewritten)."""
-        return bp.tracker.condition if bp.tracker.is_valid() else None
+        return bp.rewritten
+
+    def own_condition(self, bp) -> str:
+        """The condition of the GDB breakpoint that is this one."""
+        return carriers.condition(bp)
+
+    def write_own_condition(self, bp) -> None:
+        carriers.set_condition(bp)
 
     def addresses(self, bp) -> List[int]:
         if not bp.tracker.is_valid():
@@ -97,7 +107,7 @@ class CodeBreakpoint:
         fields.update(tier)
         if len(locations) > 1:
             fields["locations"] = [
-                {"number": f"{bp.number}.{index}", "enabled": "y" if loc.enabled else "n",
+                {"number": f"{bp.number}.{index}", "enabled": "y" if bp.enabled else "n",
                  **_location_fields(loc)} for index, loc in enumerate(locations, 1)]
         return fields
 
@@ -144,12 +154,13 @@ class CodeBreakpoint:
 
     def take_condition(self, bp, condition: Optional[str]) -> bool:
         """`condition N EXPR`: whether the condition changed."""
+        before = bp.condition, bp.rewritten
+        bp.condition, bp.rewritten = condition or None, gdb_condition(bp.tracker, condition)
         try:
-            bp.tracker.condition = gdb_condition(bp.tracker, condition)
+            self.write_own_condition(bp)  # GDB parses it at every location
         except gdb.error as error:
+            bp.condition, bp.rewritten = before
             gdb.write(f"hbreak-if {bp.number}: condition not changed: {error}\n", gdb.STDERR)
-            return True
-        bp.condition = condition or None
         return True
 
     def release(self, bp) -> None:

@@ -42,12 +42,19 @@ class Watchpoint(CodeBreakpoint):
     notes_hits = True  # an access by an instruction GDB single-steps traps once for both
     needs_local_kernel = True
     reassessed = False
+    carried = False  # an int3 cannot replay a data access: it keeps a catchpoint of its own
 
     def options(self, bp) -> List[str]:
         return _OPTIONS[bp.watch.kind]
 
     def gdb_condition(self, bp) -> Optional[str]:
         return bp.watch.gdb_condition
+
+    def own_condition(self, bp) -> str:
+        return bp.marker
+
+    def write_own_condition(self, bp) -> None:
+        bp.catchpoint.condition = bp.marker
 
     def addresses(self, bp) -> List[int]:
         return [bp.watch.address]
