@@ -4,7 +4,8 @@ stops, in the inlined function's frame: the same frame, `bt` and `info frame` at
 
 Conditions read the inlined function's parameter and its caller's variables (GDB refuses
 those at an inlined location, for its own breakpoint as for hbreak-if).  Six call sites are more
-than x86's four debug registers: that breakpoint is then GDB's own int3.
+than x86's four debug registers: the two locations without one are GDB's int3, the four others
+stay in the kernel.
 """
 import re
 
@@ -77,3 +78,17 @@ def test_a_template_member_inlined_in_cpp(kernel_tier):
         if condition == "value == 60":  # twice(30) and thrice(20)
             assert ours.count("STOP in Counter<long>::add") == 2, got
             assert "inlined into frame 1" in got.stdout
+
+
+def test_locations_without_a_debug_register_leave_the_others_in_the_kernel(kernel_tier):
+    program = build("inlined", "-O2", extra=("-DSITES=6",))
+    result = run_gdb(program, ["hbreak-if note v == 30", "run", "continue", "continue",
+                               "continue", "info hbreak-if"], args=[N]).check(allow_errors=True)
+    assert result.stderr.count("no free hardware debug register") == 2, result.stderr
+    assert result.stderr.count("its other locations stay in the kernel tier") == 2
+    # Every call reached a location (6 x 40), in the kernel or at GDB's int3; three stopped.
+    assert re.search(rf"^2\s+y\s+{kernel_tier.tier}\s+240\s+3\s", result.stdout, re.M), result
+    int3 = re.search(r"GDB's software breakpoint at: (0x[0-9a-f]+), (0x[0-9a-f]+) ", result.stdout)
+    assert int3, result.stdout
+    assert [int(v) for v in re.findall(r"^hbreak-if 2, note \(v=(\d+)\)", result.stdout,
+                                       re.M)] == [30, 30, 30]

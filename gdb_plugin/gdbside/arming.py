@@ -31,7 +31,7 @@ from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
 from . import ignore, whereabouts
 from .agentlink import AgentError, AgentLink, Refused
-from .fallback import fall_back
+from .fallback import fall_back, fall_back_at
 from .model import HBreakIf, registry
 from .predicates import CountNotExact, Predicate, PredicateError, program_for
 from .tiers import PTRACE
@@ -248,7 +248,7 @@ def recompile(bps) -> None:
 
 def kernel_hits(bp: HBreakIf) -> int:
     """Every time a thread reached the location, whether the condition held or not."""
-    software = bp.software_hits if bp.software else 0
+    software = bp.software_hits  # GDB's int3, where it serves a location or the breakpoint
     # On a remote target the target decides; GDB sees only the hits that stop.
     seen_remotely = bp.remote.hit_count if bp.remote is not None and bp.remote.is_valid() else 0
     return (bp.hits_outside_open_events + software + seen_remotely
@@ -304,6 +304,8 @@ def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
         return set()  # remote.follow() gives the agent its breakpoints, in its tiers, first
     wanted = set()
     for address in bp.addresses():
+        if address in bp.int3_at:
+            continue  # GDB's int3 serves it
         if (bp.number, address) in arming.groups:
             wanted.add((bp.number, address))
             continue
@@ -324,8 +326,10 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
     again at once; a refused perf breakpoint leaves a software breakpoint.  Where the kernel
     cannot keep the ignore count exactly, GDB keeps it, and the predicates are made again."""
     while bp.uses_perf:
+        address = None
         try:
             for key in sorted(_wanted(bp, arming, mapped, image)):
+                address = key[1]
                 _fill(arming, bp, key, image, threads)
             return
         except CountNotExact:
@@ -335,8 +339,11 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
             forget(bp)
             fall_back(bp, error, to_software=False)
         except EventRefused as refused:
-            forget(bp)
-            fall_back(bp, refused.cause, to_software=True)
+            if fall_back_at(bp, refused.cause, address):
+                forget(bp, keep=set(bp.addresses()) - {address})
+            else:
+                forget(bp)
+                fall_back(bp, refused.cause, to_software=True)
         except Exception as error:  # a defect: GDB decides every hit rather than none
             forget(bp)
             fall_back(bp, f"internal error arming it: {type(error).__name__}: {error}",

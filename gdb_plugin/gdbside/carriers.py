@@ -107,7 +107,9 @@ def keep_out_all(carrier: gdb.Breakpoint, bp: Optional[HBreakIf] = None) -> None
         return  # its location is GDB's placeholder until a library defines it
     software = bp is not None and bp.software and bp.remote is None
     for location in carrier.locations:
-        _quietly_set(location, software or _waited_for(carrier.number, location.address))
+        _quietly_set(location, software or _waited_for(carrier.number, location.address)
+                     or (bp is not None and bp.remote is None
+                         and location.address in bp.int3_at))
 
 
 def _waited_for(number: int, address: int) -> bool:
@@ -127,7 +129,7 @@ def carried(bp: HBreakIf, pc: int, thread: gdb.InferiorThread) -> None:
     """At the carrier's hit: out again, once no other thread let in is still to run into it,
     and the thread passes the perf breakpoint once."""
     _counts_before[bp.number] = (bp.catchpoint.hit_count, bp.catchpoint.ignore_count)
-    if bp.software:
+    if bp.software or pc in bp.int3_at:
         bp.software_hits += 1
         return
     _let_in.discard((bp.number, pc, thread.global_num))
@@ -221,10 +223,13 @@ def is_shared_catchpoint(gdb_bp: gdb.Breakpoint) -> bool:
 
 def need_catchpoint(*_, first: bool = False) -> None:
     """The shared catchpoint exists while a code hbreak-if does (`first`: one is being made);
-    made again if deleted.  Made before the first carrier, so that `commands` without an
-    argument, right after `hbreak-if`, is for the hbreak-if."""
+    made again if deleted, gone if sourced back without one.  Made before the first carrier, so
+    that `commands` without an argument, right after `hbreak-if`, is for the hbreak-if."""
     global _catchpoint, _lost
-    if shared_catchpoint() is not None or not (first or any(bp.kind.carried for bp in registry)):
+    needed = first or any(bp.kind.carried for bp in registry)
+    if not needed:
+        drop_catchpoint()
+    if shared_catchpoint() is not None or not needed:
         return
     before = {bp.number for bp in gdb.breakpoints()}
     gdb.execute(f"catch signal SIGTRAP {signal_name()}", to_string=True)

@@ -131,6 +131,10 @@ filtered or not); Stops counts the hits where the condition held."""
                 gdb.write(f"{'':10}condition: {bp.condition}\n")
             for line in bp.kind.info_lines(bp):
                 gdb.write(f"{'':10}{line}\n")
+            if bp.int3_at and not bp.software:
+                where = ", ".join(f"{address:#x}" for address in sorted(bp.int3_at))
+                gdb.write(f"{'':10}GDB's software breakpoint at: {where} (no perf breakpoint "
+                          "there; GDB evaluates the condition)\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
             gdb.write(f"{'':10}tier: {tier_explanation(bp)}\n")

@@ -11,6 +11,23 @@ from . import carriers
 from .tiers import PTRACE
 
 
+def fall_back_at(bp: HBreakIf, cause, address) -> bool:
+    """The kernel refused a perf breakpoint at one of the breakpoint's locations: that one alone
+    is GDB's int3 from now on, and the others keep their tier.  False where no other location
+    is left in the kernel (or the kind has no int3): then the whole breakpoint falls back."""
+    if address is None or not bp.kind.carried:
+        return False
+    others = set(bp.addresses()) - bp.int3_at - {address}
+    if not others:
+        return False
+    bp.int3_at.add(address)
+    carriers.keep_out_all(bp.catchpoint, bp)
+    gdb.write(f"warning: hbreak-if {bp.number}: {cause}\nhbreak-if {bp.number}: its location at "
+              f"{address:#x} is GDB's software breakpoint from now on, and GDB evaluates the "
+              f"condition there; its other locations stay in the {bp.tier} tier.\n", gdb.STDERR)
+    return True
+
+
 def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
     """The kernel refused `bp` something: from now on GDB decides its hits, with one warning.
 

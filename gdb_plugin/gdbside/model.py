@@ -46,6 +46,7 @@ class HBreakIf:
     hits_at_last_stop: int = 0
     software: bool = False  # GDB's own int3 serves it: no free debug register (fallback.py)
     software_hits: int = 0
+    int3_at: Set[int] = field(default_factory=set)  # locations GDB's int3 serves (fallback.py)
     rewritten: Optional[str] = None  # a code breakpoint's condition as GDB evaluates it
     remote: Optional[gdb.Breakpoint] = None  # GDB's own breakpoint while the program is remote
     local_tier: Optional[tuple] = None  # (tier, reason) to return to when it is local again

@@ -33,7 +33,7 @@ N_FIRST = 100
 N_MAX = 5_000_000
 N_LOOP = 1_000_000
 # `info hbreak-if`: Num Enb Tier Hits Stops ... (GDB's own count is of true conditions only)
-INFO = re.compile(r"^1\s+y\s+(\S+)\s+([\d,]+)\s+\d+\s", re.M)
+INFO = re.compile(r"^2\s+y\s+(\S+)\s+([\d,]+)\s+\d+\s", re.M)
 ELAPSED = re.compile(r"^ELAPSED ([0-9.]+)$", re.M)
 START = "python import time as _kt; _kt0 = _kt.perf_counter()"
 STOP = 'python print("ELAPSED %.6f" % (_kt.perf_counter() - _kt0))'
