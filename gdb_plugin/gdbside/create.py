@@ -97,14 +97,9 @@ def _check_pending(gdb_bp: gdb.Breakpoint, location: str) -> None:
 
 
 def _new_carrier(location: str, temporary: bool) -> gdb.Breakpoint:
-    """GDB's own breakpoint at LOCATION, out of the program (carriers.py)."""
-    _check_address(location)
+    """GDB's own breakpoint at LOCATION, out of the program (carriers.py); `create` has checked
+    LOCATION first."""
     carrier = carriers.make(location, temporary)
-    try:
-        _check_pending(carrier, location)
-    except gdb.GdbError:
-        carrier.delete()
-        raise
     if carrier.pending:
         gdb.write(f"hbreak-if location {location!r} is pending on a future shared library load.\n")
     return carrier
