@@ -144,6 +144,14 @@ class AgentLink:
             self._replace(str(error))
         return error
 
+    def _how_it_ended(self) -> str:
+        """Its output has closed: it has ended, and its status is the kernel's a moment later."""
+        try:
+            self._proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return "has ended"
+        return f"has ended (status {self._proc.returncode})"
+
     def request(self, message: protocol.Message) -> protocol.Message:
         with self._lock:
             if self._proc.poll() is not None:
@@ -170,7 +178,7 @@ class AgentLink:
             if chunk is None:
                 raise self._ended(f"did not answer within {timeout} s")
             if not chunk:
-                raise self._ended("has ended")
+                raise self._ended(self._how_it_ended())
             self._pending += chunk
             if len(self._pending) > protocol.MAX_LINE:
                 raise self._ended("answered more than the protocol allows")
