@@ -148,7 +148,7 @@ class AgentLink:
         """Its output has closed: it has ended, and its status is the kernel's a moment later."""
         try:
             self._proc.wait(timeout=1)
-        except subprocess.TimeoutExpired:
+        except (OSError, subprocess.TimeoutExpired):
             return "has ended"
         return f"has ended (status {self._proc.returncode})"
 
