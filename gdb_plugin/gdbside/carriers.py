@@ -208,8 +208,7 @@ def condition_held(bp: HBreakIf) -> bool:
 
 def condition(bp: HBreakIf) -> str:
     """The carrier's condition: the hook, then the condition as GDB evaluates it."""
-    quoted = bp.command.replace("\\", "\\\\").replace('"', '\\"')
-    hook = f'${AT_FUNCTION}({bp.number}, "{quoted}")'
+    hook = bp.marker_of(AT_FUNCTION)
     return f"{hook} && ({bp.gdb_condition})" if bp.gdb_condition else hook
 
 

@@ -85,8 +85,12 @@ class HBreakIf:
 
     @property
     def marker(self) -> str:
+        return self.marker_of(HIT_FUNCTION)
+
+    def marker_of(self, function: str) -> str:
+        """`$FUNCTION(N, "COMMAND")`: a condition that names the command setting it again."""
         quoted = self.command.replace("\\", "\\\\").replace('"', '\\"')
-        return f'${HIT_FUNCTION}({self.number}, "{quoted}")'
+        return f'${function}({self.number}, "{quoted}")'
 
     @property
     def command(self) -> str:
