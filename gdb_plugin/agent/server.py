@@ -382,6 +382,9 @@ class Agent:
     def _disarm(self, attachment: Attachment, message: Message) -> Message:
         key = _armed_key(attachment, message)
         armed = attachment.armed.pop(key)
+        # The keeper closes its copies of the same events later: silenced now, they can send
+        # no SIGTRAP to a process GDB lets go once this answers.
+        armed.disable()
         attachment.unkeep(key)
         try:
             return {"ok": True, "hits": armed.hits()}
