@@ -172,9 +172,22 @@ def test_a_watch_inserted_through_mi_stops_at_the_matching_write(kernel_tier, mi
     assert (made["exp"], made["type"], made["tier"]) == ("g_counter", "write watchpoint",
                                                          kernel_tier.tier)
     session.done("-exec-continue")
-    session.stopped()
+    ours = session.stopped()
     assert session.value("g_counter") == "300"
+    assert "Old value = 299\nNew value = 300\n" in session.console_text()
     assert session.done('-hwatch-if-insert -r g_cur "$new != 0"')["hw-rwpt"]["exp"] == "g_cur"
+
+    # GDB's own watchpoint stops at the same place: the stop record carries the same frame,
+    # thread and stopped threads (a watchpoint-trigger reason is GDB's own watchpoints' only).
+    gdbs_session = mi(build("loop"), 1000)
+    gdbs_session.run_to("main")
+    gdbs_session.done('-break-watch g_counter')
+    gdbs_session.done('-break-condition 2 g_counter == 300')
+    gdbs_session.done("-exec-continue")
+    gdbs = gdbs_session.stopped()
+    assert gdbs["reason"] == "watchpoint-trigger" and "reason" not in ours
+    assert {k: ours[k] for k in ("frame", "thread-id", "stopped-threads")} == {
+        k: gdbs[k] for k in ("frame", "thread-id", "stopped-threads")}
 
 
 @pytest.mark.parametrize("line, message", [

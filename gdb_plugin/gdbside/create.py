@@ -228,7 +228,9 @@ def create_watch(kind: str, request: Request):
                       reason=reason, thread=thread, sourced=sourced,
                       made_temporary=request.temporary and not catchpoint.temporary,
                       watch=spec)
-        catchpoint.silent = True
+        # A front end needs GDB's report of the stop (its frame, its thread): the values
+        # are the plugin's to add.
+        catchpoint.silent = not carriers.FRONT_END
         catchpoint.condition = bp.marker
         registry.add(bp)
     gdb.write(f"hwatch-if {bp.number}: {watch.describe_watch(spec)} [{tier} tier]\n")

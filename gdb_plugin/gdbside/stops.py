@@ -41,15 +41,19 @@ def report_stop(event) -> None:
     filtered = {bp.number: _count_stop(bp) for bp in stopped}
     bp = stopped[0]
     gdb.set_convenience_variable(CONVENIENCE, bp.number)
-    # A front end has GDB's own report of its own breakpoint.
+    # A front end has GDB's own report of its own breakpoint, and of an hwatch-if's catchpoint
+    # (the frame and the displays, without the values).
     if not _silent(bp.catchpoint) and not (bp in carried and carriers.FRONT_END):
-        gdb.write(bp.kind.stop_heading(bp) + describe(gdb.selected_frame()))
+        frame_told = carriers.FRONT_END and not bp.kind.carried
+        gdb.write(bp.kind.stop_heading(bp) + ("" if frame_told else
+                                              describe(gdb.selected_frame())))
         # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
         if (bp.uses_perf and bp.tier is not PTRACE and not bp.compile_at_next_stop
                 and filtered[bp.number]):
             plural = "" if filtered[bp.number] == 1 else "s"
             gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
-        gdb.execute("display")  # GDB shows them after the frame of a stop it prints
+        if not frame_told:
+            gdb.execute("display")  # GDB shows them after the frame of a stop it prints
     for temporary in (bp for bp in stopped if bp.made_temporary
                       or bp in served_remotely and bp.temporary):
         # GDB deletes a temporary breakpoint that stopped; that one is not one, or did not
