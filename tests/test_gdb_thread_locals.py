@@ -31,10 +31,11 @@ def test_thread_local_conditions_stop_as_gdb_does(kernel_tier, condition, set_be
     got, result = _stops(f"hbreak-if work {condition}", set_before_run)
     assert expected and sorted(got) == sorted(expected), result    # threads race each other
     assert "exited normally" in result.stdout
-    # Every call was counted, a few twice at most: a thread that ran into the int3 of a stop
-    # just as it went out runs the call again (README, known differences).
+    # Every call was counted, a few twice: a thread that ran into the int3 of a hit the kernel
+    # let through just as it went out runs the call again (README, known differences).  Set
+    # before run, the kernel lets every hit through until the first stop.
     hits = re.search(r"^\d+\s+y\s+kernel\s+([\d,]+)\s", result.stdout, re.M)
-    assert hits and 1200 <= int(hits.group(1).replace(",", "")) <= 1204, result.stdout
+    assert hits and 1200 <= int(hits.group(1).replace(",", "")) <= 1212, result.stdout
     if not set_before_run:
         # Set at a stop, it filters in the kernel from there; set before run, from the first
         # stop on (the thread-local's place is known once a thread lives).
