@@ -12,6 +12,7 @@ Modules, in the order a condition goes through them:
   stackdepth  static stack depths, checked at every join
   lower       AX -> eBPF, with "unsure" where GDB would report an error
   strings     $_streq and $_strlen with GDB's meaning; stringcode: their eBPF
+  callers     $_caller_is and its kin: frame 0 known, frame 1 from the return address
   flow        an assembler that drops unreachable code (the verifier refuses it)
   predicate   the whole program and what a match does (return value or signal)
   result      CompiledCondition and the kernel-part tree

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from .ax import AxExpr, parse_listing
+from .callers import CallerFacts, caller_test
 from .errors import AxUnavailable, CompileError, ConditionSyntaxError
 from .enums import enums_as_integers
 from .floats import UNSUPPORTED_FLOATING, floats_as_bits
@@ -99,6 +100,7 @@ class _Outcome:
     exact: bool
     notes: List[PartNote]
     type_risk: bool = False              # a part only GDB evaluates may be a type error
+    cannot_fail: bool = False            # not exact, but GDB's evaluation of it cannot fail
 
 
 _MAY_FAIL = re.compile(r"->|\[|\*|/|%|\+\+|--|(?<![=!<>])=(?!=)|\$_|[A-Za-z_]\w*\s*\(")
@@ -114,9 +116,10 @@ def _may_fail(text: str) -> bool:
 
 
 class _Splitter:
-    def __init__(self, text: str, agent_eval: AgentEval):
+    def __init__(self, text: str, agent_eval: AgentEval, callers: Optional[CallerFacts]):
         self.text = text
         self.agent_eval = agent_eval
+        self.callers = callers
         self.environment_checked = False
         # A part only GDB evaluates, outside every ternary branch, that may be a type error.
         self.type_error_everywhere: Optional[str] = None
@@ -242,6 +245,12 @@ class _Splitter:
                       f"a string longer than {MAX_STRING} bytes, unreadable or not ASCII")
             return _Outcome(strings, True, [PartNote(
                 text, True, f"runs in the kernel; {beyond} lets the hit through and GDB decides")])
+        called = caller_test(node, self.text, self.eval, self.callers)
+        if called is not None:
+            leaf, exact = called
+            how = ("runs in the kernel (the function at the address is known)" if exact else
+                   "runs in the kernel on the return address; GDB checks what it lets through")
+            return _Outcome(leaf, exact, [PartNote(text, True, how)], cannot_fail=True)
         if node.kind == "binary" and node.op in ("&&", "||"):
             outcomes = [self.split(child, in_branch) for child in _flatten(node, node.op)]
             notes = [n for o in outcomes for n in o.notes]
@@ -286,7 +295,7 @@ class _Splitter:
         for index, (outcome, conjunct) in enumerate(zip(outcomes, texts)):
             if outcome.part is not None and index < blocked_at:
                 parts.append(outcome.part)
-            if (not outcome.exact and index < blocked_at
+            if (not outcome.exact and not outcome.cannot_fail and index < blocked_at
                     and (outcome.type_risk or _may_fail(conjunct))):
                 blocked_at = index
         exact = len(parts) == len(outcomes) and all(o.exact for o in outcomes)
@@ -326,20 +335,21 @@ class _Splitter:
 def compile_condition(condition: str, agent_eval: AgentEval,
                       is_program_symbol: Callable[[str], bool],
                       on_match: Optional[OnMatch] = None,
-                      prologue=None) -> CompiledCondition:
+                      prologue=None, callers: Optional[CallerFacts] = None) -> CompiledCondition:
     """Compile `condition` for one breakpoint address.
 
     agent_eval(expr) returns GDB's `maint agent-eval` listing for expr at that address, or
     raises AxUnavailable(GDB's message). is_program_symbol(name) says whether a bare name is a
     program symbol there (and so not a register). AxUnavailable escapes only when GDB cannot
     compile even `1` (e.g. no process yet): the failure then is not the condition's.
+    callers: what GDB knows at the address of who called (callers.py), if it is code.
     """
     on_match = on_match or ReturnVerdict()
     try:
         rewritten = rewrite_registers(condition, is_program_symbol)
     except ConditionSyntaxError:
         rewritten = condition
-    splitter = _Splitter(rewritten, agent_eval)
+    splitter = _Splitter(rewritten, agent_eval, callers)
     try:
         outcome = splitter.without_type_errors(splitter.split(parse(rewritten)))
     except ConditionSyntaxError as error:

@@ -82,6 +82,11 @@ def compiling_allowed():
         _allowed -= 1
 
 
+def commands_may_fail() -> bool:
+    """Whether a GDB command that fails is safe now (see above)."""
+    return _allowed > 0
+
+
 def forget_listings():
     """A new program image (run, exec): the same address may hold other code."""
     _listings.clear()

@@ -9,8 +9,9 @@ die of SIGTRAP at its next hit.
 """
 import gdb
 
-from . import (agentlink, arming, carriers, hits, ignore, remote, saved, signals, stops,
-               whereabouts)
+from ..compiler.callers import mentions_callers
+from . import (agentlink, arming, callerfacts, carriers, hits, ignore, remote, saved, signals,
+               stops, whereabouts)
 from .agent import forget_listings
 from .create import assess, in_making
 from .leftovers import delete_leftovers
@@ -37,11 +38,16 @@ def _serve_and_arm():
 
 
 def on_new_objfile(event):
+    if callerfacts.unloaded_since():
+        for bp in registry:
+            if mentions_callers(bp.condition):
+                arming.forget(bp)  # its test of the return address took that code as known
     _serve_and_arm()
 
 
 def on_clear_objfiles(event):
     forget_listings()
+    callerfacts.forget()
     for inferior in gdb.inferiors():
         if inferior.progspace == event.progspace:
             arming.disarm(inferior)

@@ -34,6 +34,7 @@ GDB_SCRIPT = textwrap.dedent(r'''
     sys.path.insert(0, REPO)
     from gdb_plugin.compiler import compile_condition, parse_listing
     from gdb_plugin.gdbside import agent
+    from gdb_plugin.gdbside.callerfacts import FactsAt
     from gdb_plugin.compiler.narrowing import gdb_truncates_magnitude
     from gdb_plugin.compiler.predicate import build_program
     from gdb_plugin.compiler.result import KernelLeaf
@@ -54,7 +55,8 @@ GDB_SCRIPT = textwrap.dedent(r'''
     for item in conditions:
         start = time.perf_counter()
         with agent.compiling_allowed(), agent.compiling():
-            result = compile_condition(item["condition"], agent_eval, is_program_symbol)
+            result = compile_condition(item["condition"], agent_eval, is_program_symbol,
+                                       callers=FactsAt(address))
         seconds = time.perf_counter() - start
         # The compiler's own share: reading the listings, lowering, assembling.
         start = time.perf_counter()

@@ -14,6 +14,7 @@ from ...compiler import CompileError, compile_condition, rewrite_registers, stop
 from ...compiler.hazards import flags_as_integers
 from .. import carriers
 from ..agent import agent_eval_at, compiling, is_program_symbol, settled
+from ..callerfacts import FactsAt
 
 
 def linespec_of(location: str):
@@ -123,7 +124,8 @@ class CodeBreakpoint:
         agent_eval = agent_eval_at(address, linespec_of(bp.location), may_move_pc)
         with compiling():
             return compile_condition(bp.condition or "1", agent_eval,
-                                     is_program_symbol(address), on_match=on_match)
+                                     is_program_symbol(address), on_match=on_match,
+                                     callers=FactsAt(address))
 
     def program(self, bp):
         """A program of its own, the same at every address; None: compiled at each."""

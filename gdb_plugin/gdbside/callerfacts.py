@@ -1,0 +1,166 @@
+"""What GDB knows at a breakpoint address about who called (compiler/callers.py): the function
+there, where its return address is saved, the blocks of the functions of a name, and the code
+GDB has symbols for.
+
+Addresses are the running program's.  The call frame information is read from the object
+file on this machine (elf/cfi.py), at the address less the distance GDB relocated its section
+by (`info files` lists every loaded section at its address).  Each answer is None where GDB
+might know otherwise: the compiler then leaves that part to GDB.
+"""
+import re
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import gdb
+
+from ..compiler.callers import CallerFacts, names_frame
+from ..elf.cfi import FrameTable, frame_table
+from ..elf.sections import ElfError, read_sections
+from .agent import NotCompiledYet, commands_may_fail
+
+_LOADED = re.compile(r"^\s*(0x[0-9a-f]+) - (0x[0-9a-f]+) is (\S+)(?: in (.+))?$", re.M)
+# A jump, and where GDB says it goes: `jmp 0x1160 <helper>`, `jne 0x1187 <parse+23>`.
+_JUMP = re.compile(r"^(?:(?:notrack|bnd|rep[a-z]*)\s+)*j[a-z]+\s+(\S+)(?:\s+<([^>]*)>)?")
+_MOST_SCANNED = 1 << 16     # bytes of code scanned for tail calls, per name
+
+# (start, end, section, file) of every loaded section, for the process and objfiles they were
+# listed for (a process's start relocates them).
+_sections: Tuple[tuple, List[Tuple[int, int, str, str]]] = ((), [])
+_tables: Dict[str, Optional[FrameTable]] = {}
+# Objfiles whose code a compiled test took as known: another library loaded where one of them
+# was would hold functions the test never looked at.
+_relied_on: Set[str] = set()
+_section_addresses: Dict[Tuple[str, str], Optional[int]] = {}
+
+
+def forget() -> None:
+    """A new program image: files may have changed on disk, sections moved."""
+    global _sections
+    _sections = ((), [])
+    _tables.clear()
+    _section_addresses.clear()
+    _relied_on.clear()
+
+
+def unloaded_since() -> bool:
+    """Whether an objfile a compiled test relied on is gone since the last call."""
+    current = {objfile.filename for objfile in gdb.objfiles() if objfile.is_valid()}
+    gone = bool(_relied_on - current)
+    _relied_on.intersection_update(current)
+    return gone
+
+
+def _loaded_sections() -> List[Tuple[int, int, str, str]]:
+    global _sections
+    objfiles = (gdb.selected_inferior().pid,
+                *(objfile.filename for objfile in gdb.objfiles() if objfile.is_valid()))
+    if _sections[0] != objfiles:
+        listing = gdb.execute("info files", to_string=True)
+        exec_file = gdb.current_progspace().filename
+        _sections = (objfiles, [(int(start, 16), int(end, 16), name, path or exec_file)
+                                for start, end, name, path in _LOADED.findall(listing)])
+    return _sections[1]
+
+
+def _table(path: str) -> Optional[FrameTable]:
+    if path not in _tables:
+        try:
+            _tables[path] = frame_table(path)
+        except (ElfError, OSError):
+            _tables[path] = None
+    return _tables[path]
+
+
+def _section_address(path: str, name: str) -> Optional[int]:
+    """The section's address in the file itself."""
+    key = (path, name)
+    if key not in _section_addresses:
+        try:
+            section = read_sections(path).get(name)
+        except (ElfError, OSError):
+            section = None
+        _section_addresses[key] = None if section is None else section.address
+    return _section_addresses[key]
+
+
+def _function_block(block) -> Optional[gdb.Block]:
+    while block is not None and block.function is None:
+        block = block.superblock
+    return block
+
+
+def _may_tail_call(ranges) -> bool:
+    """Whether code in `ranges` may jump to another function, or somewhere GDB cannot name:
+    GDB then shows a frame of that code above the function it jumped to (a tail call frame,
+    rebuilt from DWARF call sites), whose return address is elsewhere."""
+    if sum(high - low for low, high in ranges) > _MOST_SCANNED:
+        return True
+    architecture = gdb.selected_inferior().architecture()
+    for low, high in ranges:
+        for instruction in architecture.disassemble(low, high - 1):
+            jump = _JUMP.match(instruction["asm"])
+            if jump is None:
+                continue
+            where, name = jump.groups()
+            if where.startswith("*") or name is None or "+" not in name:
+                return True     # indirect, unnamed, or to a function's first instruction
+    return False
+
+
+class FactsAt(CallerFacts):
+    """The facts at `address`, each looked up when first asked."""
+
+    def __init__(self, address: int):
+        self.address = address
+
+    def function(self) -> Optional[str]:
+        try:
+            block = _function_block(gdb.block_for_pc(self.address))
+        except RuntimeError:
+            return None
+        # Inside inlined code the frames at the pc depend on the breakpoint's own symbol.
+        if block is None or block.superblock is None or not block.superblock.is_static:
+            return None
+        return block.function.print_name
+
+    def return_address(self) -> Optional[str]:
+        for start, end, section, path in _loaded_sections():
+            if start <= self.address < end:
+                break
+        else:
+            return None
+        in_file = _section_address(path, section)
+        table = _table(path)
+        if in_file is None or table is None:
+            return None
+        slot = table.return_address_slot(self.address - start + in_file)
+        if slot is None:
+            return None
+        return f"*(unsigned long *) (${slot.register} + {slot.offset})"
+
+    def ranges_of(self, name: str) -> Optional[Sequence[Tuple[int, int]]]:
+        # A linespec that finds nothing raises: only where that is safe, or for a name GDB
+        # has a function symbol of (a function inlined everywhere has none).
+        try:
+            symbols = [gdb.lookup_global_symbol(name), *gdb.lookup_static_symbols(name)]
+            if not (commands_may_fail()
+                    or any(symbol is not None and symbol.is_function for symbol in symbols)):
+                NotCompiledYet()    # counted: the condition is compiled again at the next stop
+                return None
+            _, places = gdb.decode_line(name)
+        except gdb.error:
+            return None
+        ranges = set()
+        for place in places or ():
+            block = _function_block(gdb.block_for_pc(place.pc))
+            while block is not None and not names_frame(block.function.print_name, name):
+                block = _function_block(block.superblock)
+            if block is None:
+                return None
+            ranges.add((block.start, block.end))
+        return sorted(ranges) if ranges and not _may_tail_call(ranges) else None
+
+    def known_code(self) -> Sequence[Tuple[int, int]]:
+        text = [(start, end, path) for start, end, section, path in _loaded_sections()
+                if section == ".text"]
+        _relied_on.update(path for _, _, path in text)
+        return [(start, end) for start, end, _ in text]

@@ -1,0 +1,42 @@
+"""`$_caller_is` and its kin at an hbreak-if stop exactly where GDB's own `break … if` stops
+(tests/programs/callers.c at -O0 and -O2: callers that are functions, an inlined function, a
+tail call GDB shows as a frame, a call through a pointer); the kernel filters on the return
+address where it can."""
+import pytest
+
+from harness.gdb import run_gdb
+from harness.programs import build
+from harness.stops import gdb_stops, hbreak_if_stops
+
+pytestmark = pytest.mark.gdb
+
+WHO = "g_from * 1000 + i"      # which caller, and the argument
+IN_KERNEL = ['$_caller_is("parse")', '$_caller_is("render") && i % 3 == 0',
+             '$_caller_is("wrap")', '$_any_caller_is("render", 1)',
+             '$_caller_is("helper", 0) && i == 14', '$_caller_is("main", 0)',
+             '$_caller_is("main") || i == 8']
+WITH_GDB = ['$_caller_is("dispatch")', '$_caller_is("main", 2)', '!$_caller_is("parse")',
+            '$_caller_matches("^re")', '$_any_caller_matches("^(parse|wrap)$", 1)']
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+@pytest.mark.parametrize("condition", IN_KERNEL + WITH_GDB)
+def test_the_stops_are_gdbs(kernel_tier, opt, condition):
+    program = build("callers", opt)
+    ours, result = hbreak_if_stops(program, "helper", condition, printf_args=WHO)
+    assert ours == gdb_stops(program, "helper", condition, printf_args=WHO)
+    in_kernel = "GDB evaluates it at each stop" not in result.stdout
+    tail_call = opt == "-O2" and "dispatch" in condition
+    assert in_kernel == (condition in IN_KERNEL or not tail_call and "dispatch" in condition), \
+        result.stdout
+
+
+def test_the_kernel_filters_the_other_callers(kernel_tier):
+    """Before parse's call with 5: five calls at 0 (parse, render, wrap, dispatch, parse through
+    the pointer), two at each of 1 to 4 -- all filtered in the kernel, on the caller and on i."""
+    result = run_gdb(build("callers", "-O2"), [
+        'hbreak-if helper $_caller_is("parse") && i == 5', "run", "print g_from"])
+    result.check()
+    assert "hbreak-if 2, helper (i=5)" in result.stdout, result.stdout
+    assert "(13 hits filtered in the kernel)" in result.stdout, result.stdout
+    assert result.values() == {1: "1"}
