@@ -336,8 +336,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smaller N (fast configurations to 10^5, slow ones to 10^4)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per point (minimum kept)")
-    parser.add_argument("--workloads", default="loop,mem,threads,python,watch,strings",
-                        help="comma-separated subset of loop,mem,threads,python,watch,strings")
+    parser.add_argument("--workloads", default="loop,mem,threads,python,watch,strings,callers",
+                        help="comma-separated subset of loop,mem,threads,python,watch,strings,"
+                             "callers")
     parser.add_argument("--configs", default="",
                         help="comma-separated configuration names to run (default all; "
                              "'alone' is always run)")

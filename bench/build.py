@@ -65,7 +65,7 @@ def _c_workload(name, title, condition, check, threads=1, program=None, short=""
 
 def workloads(thread_count: int = 4) -> List[Workload]:
     """The workloads of the report: (a) loop, (b) mem, (c) threads, (d) python, (e) watch,
-    (f) strings."""
+    (f) strings, (g) callers."""
     return [
         _c_workload("loop", "(a) tight loop, target(i), condition on an argument",
                     lambda h: f"i == {h - 1}", "i", short="(a) loop: i == N-1"),
@@ -88,6 +88,9 @@ def workloads(thread_count: int = 4) -> List[Workload]:
         _c_workload("strings", "(f) string condition on an argument, $_streq(name, \"needle\")",
                     lambda h: '$_streq(name, "needle")', "g_calls", location="lookup",
                     short='(f) strings: $_streq(name, "needle")'),
+        _c_workload("callers", "(g) who called, $_caller_is(\"parse\")",
+                    lambda h: '$_caller_is("parse")', "g_calls", location="helper",
+                    short='(g) callers: $_caller_is("parse")'),
     ]
 
 

@@ -37,23 +37,23 @@ class Session:
         gdb.events.exited.connect(self._on_exit)
         self.start = gdb.Breakpoint("round_start", internal=True)
         self.start.silent = True
-        self.checks = {}         # hbreak-if number -> [hits GDB re-checked, of which false]
+        self.checks = {}         # hbreak-if number -> hits the kernel let through
         if self.mode == "hbreak-if":
             self._count_rechecks()
 
     def _count_rechecks(self):
-        """Count the hits the kernel let through and GDB's verdict on each: a kernel filter
-        may over-approximate, and how much it does is worth knowing."""
-        from gdb_plugin.gdbside import hits
-        original = hits.condition_holds
+        """Count the hits the kernel let through to GDB: a kernel filter may over-approximate,
+        and how much it does is worth knowing.  Each reaches GDB's own breakpoint (the
+        carrier), whose condition GDB then checks; the ones it rejects are those that did not
+        stop (disarm)."""
+        from gdb_plugin.gdbside import carriers
+        original = carriers.carried
 
-        def counted(bp):
-            verdict = original(bp)
-            tally = self.checks.setdefault(bp.number, [0, 0])
-            tally[0] += 1
-            tally[1] += 0 if verdict else 1
-            return verdict
-        hits.condition_holds = counted
+        def counted(bp, pc, thread):
+            if not (bp.software or pc in bp.int3_at):    # there GDB decides every hit
+                self.checks[bp.number] = self.checks.get(bp.number, 0) + 1
+            return original(bp, pc, thread)
+        carriers.carried = counted
 
     def _on_exit(self, event):
         self.exited = True
@@ -120,8 +120,8 @@ class Session:
                     record["stops"] = handle.stops
                     record["tier_at_end"] = handle.tier
                     record["reason_at_end"] = handle.reason
-                    record["rechecked"], record["rejected_by_gdb"] = self.checks.get(number,
-                                                                                     (0, 0))
+                    record["rechecked"] = self.checks.get(number, 0)
+                    record["rejected_by_gdb"] = max(0, record["rechecked"] - handle.stops)
                     record["notes"] = [str(n) for n in self._model(number).notes]
             for bp in gdb.breakpoints():
                 if bp.number == number:
