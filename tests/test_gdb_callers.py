@@ -37,6 +37,6 @@ def test_the_kernel_filters_the_other_callers(kernel_tier):
     result = run_gdb(build("callers", "-O2"), [
         'hbreak-if helper $_caller_is("parse") && i == 5', "run", "print g_from"])
     result.check()
-    assert "hbreak-if 2, helper (i=5)" in result.stdout, result.stdout
+    assert "hbreak-if 2, helper (i=i@entry=5)" in result.stdout, result.stdout
     assert "(13 hits filtered in the kernel)" in result.stdout, result.stdout
     assert result.values() == {1: "1"}

@@ -13,7 +13,7 @@ _AGGREGATES = (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION, gdb.TYPE_CODE_ARRAY)
 
 def _arguments(frame) -> str:
     try:
-        block = frame.block()
+        block = innermost = frame.block()
     except RuntimeError:
         return ""
     while block is not None and block.function is None:
@@ -24,15 +24,38 @@ def _arguments(frame) -> str:
     for symbol in block:
         if not symbol.is_argument:
             continue
+        name = symbol.print_name
         try:
             value = symbol.value(frame)
             # GDB's default `print frame-arguments scalars`.
-            text = ("..." if value.type.strip_typedefs().code in _AGGREGATES
-                    else value.format_string())
+            if value.type.strip_typedefs().code in _AGGREGATES:
+                shown.append(f"{name}=...")
+                continue
+            text = value.format_string()
         except gdb.error as error:
             text = f"<error: {error}>"
-        shown.append(f"{symbol.print_name}={text}")
+        entry = _entry_value(symbol, innermost)
+        if entry is None:
+            shown.append(f"{name}={text}")
+        elif entry == text:
+            shown.append(f"{name}={name}@entry={entry}")
+        else:
+            shown.append(f"{name}={text}, {name}@entry={entry}")
     return ", ".join(shown)
+
+
+def _entry_value(symbol, block):
+    """The argument's value at the function's entry, where GDB knows it (optimised code, from
+    the caller's call site): GDB's default `print entry-values default` shows it beside the
+    value.  The selected frame is the one described; `block` is its innermost at the pc."""
+    name = symbol.print_name
+    try:
+        found = gdb.lookup_symbol(name, block)[0]
+        if found is None or not found.is_argument or found.line != symbol.line:
+            return None     # a local of the same name hides it from an expression
+        return gdb.parse_and_eval(f"{name}@entry").format_string()
+    except gdb.error:
+        return None
 
 
 @lru_cache(maxsize=64)
@@ -48,8 +71,7 @@ def describe(frame) -> str:
     """`[0xADDR in ]FUNCTION (ARGS) at FILE:LINE` and the source line, as GDB prints them."""
     pc = frame.pc()
     sal = frame.find_sal()
-    function = frame.function()
-    name = function.print_name if function is not None else (frame.name() or "??")
+    name = frame.name() or "??"     # as GDB names a frame: a C++ function without parameters
     at_line_start = sal.symtab is not None and sal.pc == pc
     text = "" if at_line_start else f"{pc:#018x} in "
     text += f"{name} ({_arguments(frame)})"
