@@ -31,6 +31,16 @@ def test_the_stops_are_gdbs(kernel_tier, opt, condition):
         result.stdout
 
 
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+@pytest.mark.parametrize("condition", ['$_caller_is("parse")', '$_any_caller_is("wrap", 1)'])
+def test_at_the_first_instruction_the_return_address_is_on_top_of_the_stack(kernel_tier, opt,
+                                                                           condition):
+    program = build("callers", opt)
+    ours, result = hbreak_if_stops(program, "*helper", condition, printf_args="g_from")
+    assert ours == gdb_stops(program, "*helper", condition, printf_args="g_from")
+    assert "GDB evaluates it at each stop" not in result.stdout, result.stdout
+
+
 def test_the_kernel_filters_the_other_callers(kernel_tier):
     """Before parse's call with 5: five calls at 0 (parse, render, wrap, dispatch, parse through
     the pointer), two at each of 1 to 4 -- all filtered in the kernel, on the caller and on i."""
