@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from gdb_plugin.elf.cfi import CfiError, ReturnAddressSlot, frame_table
-from gdb_plugin.elf.sections import ElfError
+from gdb_plugin.elf.sections import ElfError, read_sections
 from harness.programs import build
 
 _ROW = re.compile(r"^([0-9a-f]{8,16}) +(.*)$")
@@ -40,7 +40,7 @@ def _expected(rules):
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 def test_every_row_is_binutils_reading(name, opt):
     program = build(name, opt)
-    table = frame_table(str(program))
+    table = frame_table(read_sections(str(program)))
     rows = [(pc, rules) for pc, rules in _readelf_rows(program) if pc]   # pc 0: a CIE's rules
     assert len(rows) > 5
     assert [(hex(pc), table.return_address_slot(pc)) for pc, _ in rows] == [
@@ -48,7 +48,7 @@ def test_every_row_is_binutils_reading(name, opt):
 
 
 def test_a_pc_no_fde_covers_has_no_answer():
-    table = frame_table(str(build("loop")))
+    table = frame_table(read_sections(str(build("loop"))))
     assert table.return_address_slot(0) is None
 
 
@@ -56,9 +56,9 @@ def test_files_without_frames_are_refused(tmp_path):
     text = tmp_path / "text"
     text.write_text("not an ELF file\n")
     with pytest.raises(ElfError, match="not a 64-bit little-endian ELF file"):
-        frame_table(str(text))
+        read_sections(str(text))
     stripped = tmp_path / "stripped"
     subprocess.run(["objcopy", "--remove-section=.eh_frame", "--remove-section=.eh_frame_hdr",
                     str(build("loop")), str(stripped)], check=True)
     with pytest.raises(CfiError, match="has no .eh_frame"):
-        frame_table(str(stripped))
+        frame_table(read_sections(str(stripped)))

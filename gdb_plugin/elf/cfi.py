@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from .sections import ElfError, read_sections
+from .sections import ElfError, Section
 
 # DWARF register numbers of x86-64 (System V psABI, figure 3.36).
 DWARF_REGISTERS = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
@@ -286,9 +286,10 @@ def _run(reader: _Reader, cie: _Cie, initial: Optional[_Rule], location: int,
     return cfa, saved
 
 
-def frame_table(path: str) -> FrameTable:
-    """The frame table of the ELF file at `path`; CfiError if it has none."""
-    section = read_sections(path).get(".eh_frame")
+def frame_table(sections: Dict[str, Section]) -> FrameTable:
+    """The frame table of an ELF file, from its sections (sections.read_sections); CfiError
+    if it has none."""
+    section = sections.get(".eh_frame")
     if section is None or not section.data:
-        raise CfiError(f"{path} has no .eh_frame")
+        raise CfiError("the file has no .eh_frame")
     return FrameTable(section.data, section.address)

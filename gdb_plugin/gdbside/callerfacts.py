@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import gdb
 
 from ..compiler.callers import CallerFacts, names_frame
-from ..elf.cfi import FrameTable, frame_table
+from ..elf.cfi import CfiError, FrameTable, frame_table
 from ..elf.sections import ElfError, read_sections
 from .agent import NotCompiledYet, commands_may_fail
 
@@ -25,19 +25,18 @@ _MOST_SCANNED = 1 << 16     # bytes of code scanned for tail calls, per name
 # (start, end, section, file) of every loaded section, for the process and objfiles they were
 # listed for (a process's start relocates them).
 _sections: Tuple[tuple, List[Tuple[int, int, str, str]]] = ((), [])
-_tables: Dict[str, Optional[FrameTable]] = {}
+# Per object file: its sections' addresses in the file, and its frame table (elf/cfi.py).
+_files: Dict[str, Optional[Tuple[Dict[str, int], Optional[FrameTable]]]] = {}
 # Objfiles whose code a compiled test took as known: another library loaded where one of them
 # was would hold functions the test never looked at.
 _relied_on: Set[str] = set()
-_section_addresses: Dict[Tuple[str, str], Optional[int]] = {}
 
 
 def forget() -> None:
     """A new program image: files may have changed on disk, sections moved."""
     global _sections
     _sections = ((), [])
-    _tables.clear()
-    _section_addresses.clear()
+    _files.clear()
     _relied_on.clear()
 
 
@@ -61,25 +60,21 @@ def _loaded_sections() -> List[Tuple[int, int, str, str]]:
     return _sections[1]
 
 
-def _table(path: str) -> Optional[FrameTable]:
-    if path not in _tables:
+def _file(path: str) -> Optional[Tuple[Dict[str, int], Optional[FrameTable]]]:
+    """The addresses of the object file's sections in the file itself, and its frame table
+    (None: it has none); None if it cannot be read."""
+    if path not in _files:
         try:
-            _tables[path] = frame_table(path)
+            sections = read_sections(path)
         except (ElfError, OSError):
-            _tables[path] = None
-    return _tables[path]
-
-
-def _section_address(path: str, name: str) -> Optional[int]:
-    """The section's address in the file itself."""
-    key = (path, name)
-    if key not in _section_addresses:
+            _files[path] = None
+            return None
         try:
-            section = read_sections(path).get(name)
-        except (ElfError, OSError):
-            section = None
-        _section_addresses[key] = None if section is None else section.address
-    return _section_addresses[key]
+            table = frame_table(sections)
+        except CfiError:
+            table = None
+        _files[path] = ({name: section.address for name, section in sections.items()}, table)
+    return _files[path]
 
 
 def _function_block(block) -> Optional[gdb.Block]:
@@ -128,11 +123,11 @@ class FactsAt(CallerFacts):
                 break
         else:
             return None
-        in_file = _section_address(path, section)
-        table = _table(path)
-        if in_file is None or table is None:
+        known = _file(path)
+        if known is None or known[1] is None or section not in known[0]:
             return None
-        slot = table.return_address_slot(self.address - start + in_file)
+        addresses, table = known
+        slot = table.return_address_slot(self.address - start + addresses[section])
         if slot is None:
             return None
         return f"*(unsigned long *) (${slot.register} + {slot.offset})"
