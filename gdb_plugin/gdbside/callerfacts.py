@@ -16,6 +16,7 @@ from ..compiler.callers import CallerFacts, names_frame
 from ..elf.cfi import CfiError, FrameTable, frame_table
 from ..elf.sections import ElfError, read_sections
 from .agent import NotCompiledYet, commands_may_fail
+from .frames import function_block
 
 _LOADED = re.compile(r"^\s*(0x[0-9a-f]+) - (0x[0-9a-f]+) is (\S+)(?: in (.+))?$", re.M)
 # A jump, and where GDB says it goes: `jmp 0x1160 <helper>`, `jne 0x1187 <parse+23>`.
@@ -77,12 +78,6 @@ def _file(path: str) -> Optional[Tuple[Dict[str, int], Optional[FrameTable]]]:
     return _files[path]
 
 
-def _function_block(block) -> Optional[gdb.Block]:
-    while block is not None and block.function is None:
-        block = block.superblock
-    return block
-
-
 def _may_tail_call(ranges) -> bool:
     """Whether code in `ranges` may jump to another function, or somewhere GDB cannot name:
     GDB then shows a frame of that code above the function it jumped to (a tail call frame,
@@ -109,7 +104,7 @@ class FactsAt(CallerFacts):
 
     def function(self) -> Optional[str]:
         try:
-            block = _function_block(gdb.block_for_pc(self.address))
+            block = function_block(gdb.block_for_pc(self.address))
         except RuntimeError:
             return None
         # Inside inlined code the frames at the pc depend on the breakpoint's own symbol.
@@ -146,9 +141,9 @@ class FactsAt(CallerFacts):
             return None
         ranges = set()
         for place in places or ():
-            block = _function_block(gdb.block_for_pc(place.pc))
+            block = function_block(gdb.block_for_pc(place.pc))
             while block is not None and not names_frame(block.function.print_name, name):
-                block = _function_block(block.superblock)
+                block = function_block(block.superblock)
             if block is None:
                 return None
             ranges.add((block.start, block.end))

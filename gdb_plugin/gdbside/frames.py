@@ -11,13 +11,19 @@ import gdb
 _AGGREGATES = (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION, gdb.TYPE_CODE_ARRAY)
 
 
-def _arguments(frame) -> str:
-    try:
-        block = innermost = frame.block()
-    except RuntimeError:
-        return ""
+def function_block(block):
+    """The block of the function `block` is in (an inlined one's, in inlined code)."""
     while block is not None and block.function is None:
         block = block.superblock
+    return block
+
+
+def _arguments(frame) -> str:
+    try:
+        innermost = frame.block()
+    except RuntimeError:
+        return ""
+    block = function_block(innermost)
     if block is None:
         return ""
     shown = []
