@@ -15,9 +15,14 @@ RETURN_ADDRESS = "*(unsigned long *) ($rsp + 8)"
 
 
 class Facts(CallerFacts):
-    def __init__(self, function="target", return_address=RETURN_ADDRESS, ranges=None):
+    def __init__(self, function="target", return_address=RETURN_ADDRESS, ranges=None,
+                 inlined=False):
         self._function, self._return_address = function, return_address
         self._ranges = {"parse": PARSE} if ranges is None else ranges
+        self._inlined = inlined
+
+    def in_inlined_code(self):
+        return self._inlined
 
     def function(self):
         return self._function
@@ -69,9 +74,20 @@ def test_what_stays_with_gdb(text):
 
 
 def test_nothing_is_taken_where_gdb_knows_too_little():
-    assert taken('$_caller_is("target", 0)', Facts(function=None)) is None  # inlined code
+    assert taken('$_caller_is("target", 0)', Facts(inlined=True)) is None
+    assert taken('$_caller_is("parse")', Facts(inlined=True)) is None
     assert taken('$_caller_is("parse")', Facts(return_address=None)) is None
     assert taken('$_caller_is("parse")', Facts(ranges={})) is None
+
+
+def test_in_code_without_debug_information_only_the_caller_is_known():
+    """A library function without symbols (malloc, say): frame 0's name is the minimal
+    symbol's, which GDB alone picks; frame 1 is found as anywhere else."""
+    facts = Facts(function=None)
+    assert taken('$_caller_is("parse")', facts)[1] is False
+    for text in ['$_caller_is("malloc", 0)', '$_any_caller_is("parse")',
+                 '$_caller_matches("^m", 0)']:
+        assert taken(text, facts) is None, text
 
 
 def test_cpp_names_as_gdb_names_frames():

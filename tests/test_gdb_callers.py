@@ -11,12 +11,12 @@ from harness.stops import gdb_stops, hbreak_if_stops
 pytestmark = pytest.mark.gdb
 
 WHO = "g_from * 1000 + i"      # which caller, and the argument
-IN_KERNEL = ['$_caller_is("parse")', '$_caller_is("render") && i % 3 == 0',
-             '$_caller_is("wrap")', '$_any_caller_is("render", 1)',
+IN_KERNEL = ['$_caller_is("cfg_parse")', '$_caller_is("cfg_render") && i % 3 == 0',
+             '$_caller_is("wrap")', '$_any_caller_is("cfg_render", 1)',
              '$_caller_is("helper", 0) && i == 14', '$_caller_is("main", 0)',
              '$_caller_is("main") || i == 8']
-WITH_GDB = ['$_caller_is("dispatch")', '$_caller_is("main", 2)', '!$_caller_is("parse")',
-            '$_caller_matches("^re")', '$_any_caller_matches("^(parse|wrap)$", 1)']
+WITH_GDB = ['$_caller_is("dispatch")', '$_caller_is("main", 2)', '!$_caller_is("cfg_parse")',
+            '$_caller_matches("^cfg_r")', '$_any_caller_matches("^(cfg_parse|wrap)$", 1)']
 
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
@@ -32,7 +32,8 @@ def test_the_stops_are_gdbs(kernel_tier, opt, condition):
 
 
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
-@pytest.mark.parametrize("condition", ['$_caller_is("parse")', '$_any_caller_is("wrap", 1)'])
+@pytest.mark.parametrize("condition",
+                         ['$_caller_is("cfg_parse")', '$_any_caller_is("wrap", 1)'])
 def test_at_the_first_instruction_the_return_address_is_on_top_of_the_stack(kernel_tier, opt,
                                                                            condition):
     program = build("callers", opt)
@@ -41,11 +42,26 @@ def test_at_the_first_instruction_the_return_address_is_on_top_of_the_stack(kern
     assert "GDB evaluates it at each stop" not in result.stdout, result.stdout
 
 
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_in_a_function_of_the_c_library(kernel_tier, opt):
+    """`break getpid if $_caller_is("cfg_parse")`, set once the C library is loaded (before,
+    the location is the program's PLT stub): the return address is where the library's own
+    call frame information says, at an address relocated with the library."""
+    program = build("callers", opt)
+    condition = '$_caller_is("cfg_parse")'
+    started = dict(printf_args="g_from", setup=["tbreak main", "run"], start="continue")
+    ours, result = hbreak_if_stops(program, "getpid", condition, **started)
+    assert ours == gdb_stops(program, "getpid", condition, **started) == [1] * 66
+    assert "GDB evaluates it at each stop" not in result.stdout, result.stdout
+    assert "[kernel tier]" in result.stdout, result.stdout
+
+
 def test_the_kernel_filters_the_other_callers(kernel_tier):
-    """Before parse's call with 5: five calls at 0 (parse, render, wrap, dispatch, parse through
-    the pointer), two at each of 1 to 4 -- all filtered in the kernel, on the caller and on i."""
+    """Before cfg_parse's call with 5: five calls at 0 (cfg_parse, cfg_render, wrap, dispatch,
+    cfg_parse through the pointer), two at each of 1 to 4 -- all filtered in the kernel, on the
+    caller and on i."""
     result = run_gdb(build("callers", "-O2"), [
-        'hbreak-if helper $_caller_is("parse") && i == 5', "run", "print g_from"])
+        'hbreak-if helper $_caller_is("cfg_parse") && i == 5', "run", "print g_from"])
     result.check()
     assert "hbreak-if 2, helper (i=i@entry=5)" in result.stdout, result.stdout
     assert "(13 hits filtered in the kernel)" in result.stdout, result.stdout

@@ -41,8 +41,12 @@ def mentions_callers(condition: Optional[str]) -> bool:
 class CallerFacts:
     """What GDB knows at one breakpoint address; each answer None where it does not know."""
 
+    def in_inlined_code(self) -> bool:
+        """Whether the address may be inside an inlined function (or GDB cannot tell)."""
+        raise NotImplementedError
+
     def function(self) -> Optional[str]:
-        """The print name of the function at the address (None: inlined code, no symbol)."""
+        """The print name of the function at the address (None: no debug symbol for it)."""
         raise NotImplementedError
 
     def return_address(self) -> Optional[str]:
@@ -77,19 +81,19 @@ def caller_test(node: Node, text: str, agent_eval: Callable[[str], str],
         return None
     wanted = _string(node.children[1])
     frames = _count(node.children[2]) if len(node.children) == 3 else 1
-    at_pc = facts.function()
-    if wanted is None or frames is None or at_pc is None:
+    if wanted is None or frames is None or facts.in_inlined_code():
         return None
     matches = function.endswith("_matches")
+    at_pc = facts.function()        # None: frame 0's name is not known here
     try:
-        first = _frame_is(at_pc, wanted, matches)
+        first = None if at_pc is None else _frame_is(at_pc, wanted, matches)
     except re.error:
         return None                 # GDB reports the error, at every hit
     if frames == 0 or (first and function.startswith("$_any")):
         if first is None:
             return None
         return _constant(first, agent_eval), first is False or "(" not in at_pc
-    if matches or frames != 1:
+    if matches or frames != 1 or (first is None and function.startswith("$_any")):
         return None
     test = _caller_at_return_address(wanted, facts)
     if test is None:

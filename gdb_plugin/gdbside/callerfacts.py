@@ -102,15 +102,22 @@ class FactsAt(CallerFacts):
     def __init__(self, address: int):
         self.address = address
 
-    def function(self) -> Optional[str]:
+    def _block(self):
         try:
-            block = function_block(gdb.block_for_pc(self.address))
+            return function_block(gdb.block_for_pc(self.address)), True
         except RuntimeError:
-            return None
-        # Inside inlined code the frames at the pc depend on the breakpoint's own symbol.
-        if block is None or block.superblock is None or not block.superblock.is_static:
-            return None
-        return block.function.print_name
+            return None, False
+
+    def in_inlined_code(self) -> bool:
+        # There the frames at the pc depend on the breakpoint's own symbol.  Code without
+        # debug information has no blocks, and so no inlined frames.
+        block, known = self._block()
+        return not known or (block is not None and (block.superblock is None
+                                                    or not block.superblock.is_static))
+
+    def function(self) -> Optional[str]:
+        block, _ = self._block()
+        return None if block is None else block.function.print_name
 
     def return_address(self) -> Optional[str]:
         for start, end, section, path in _loaded_sections():
