@@ -28,6 +28,9 @@ _MOST_SCANNED = 1 << 16     # bytes of code scanned for tail calls, per name
 _sections: Tuple[tuple, List[Tuple[int, int, str, str]]] = ((), [])
 # Per object file: its sections' addresses in the file, and its frame table (elf/cfi.py).
 _files: Dict[str, Optional[Tuple[Dict[str, int], Optional[FrameTable]]]] = {}
+# The blocks of the functions of a name, per process and objfiles (see _loaded_sections):
+# every address of a breakpoint asks for them.
+_ranges: Dict[tuple, Optional[List[Tuple[int, int]]]] = {}
 # Objfiles whose code a compiled test took as known: another library loaded where one of them
 # was would hold functions the test never looked at.
 _relied_on: Set[str] = set()
@@ -38,6 +41,7 @@ def forget() -> None:
     global _sections
     _sections = ((), [])
     _files.clear()
+    _ranges.clear()
     _relied_on.clear()
 
 
@@ -96,6 +100,29 @@ def _may_tail_call(ranges) -> bool:
     return False
 
 
+def _has_function_symbol(name: str) -> bool:
+    symbols = [gdb.lookup_global_symbol(name), *gdb.lookup_static_symbols(name)]
+    return any(symbol is not None and symbol.is_function for symbol in symbols)
+
+
+def _blocks_named(name: str) -> Optional[List[Tuple[int, int]]]:
+    """[low, high) of every block of a function GDB may name `name`; None if GDB finds none,
+    a place outside such a block, or code that may tail call (_may_tail_call)."""
+    try:
+        _, places = gdb.decode_line(name)
+    except gdb.error:
+        return None
+    ranges = set()
+    for place in places or ():
+        block = function_block(gdb.block_for_pc(place.pc))
+        while block is not None and not names_frame(block.function.print_name, name):
+            block = function_block(block.superblock)
+        if block is None:
+            return None
+        ranges.add((block.start, block.end))
+    return sorted(ranges) if ranges and not _may_tail_call(ranges) else None
+
+
 class FactsAt(CallerFacts):
     """The facts at `address`, each looked up when first asked."""
 
@@ -135,26 +162,16 @@ class FactsAt(CallerFacts):
         return f"*(unsigned long *) (${slot.register} + {slot.offset})"
 
     def ranges_of(self, name: str) -> Optional[Sequence[Tuple[int, int]]]:
-        # A linespec that finds nothing raises: only where that is safe, or for a name GDB
-        # has a function symbol of (a function inlined everywhere has none).
-        try:
-            symbols = [gdb.lookup_global_symbol(name), *gdb.lookup_static_symbols(name)]
-            if not (commands_may_fail()
-                    or any(symbol is not None and symbol.is_function for symbol in symbols)):
+        _loaded_sections()      # the cache below is for this process and these objfiles
+        key = (_sections[0], name)
+        if key not in _ranges:
+            # A linespec that finds nothing raises: only where that is safe, or for a name GDB
+            # has a function symbol of (a function inlined everywhere has none).
+            if not (commands_may_fail() or _has_function_symbol(name)):
                 NotCompiledYet()    # counted: the condition is compiled again at the next stop
                 return None
-            _, places = gdb.decode_line(name)
-        except gdb.error:
-            return None
-        ranges = set()
-        for place in places or ():
-            block = function_block(gdb.block_for_pc(place.pc))
-            while block is not None and not names_frame(block.function.print_name, name):
-                block = function_block(block.superblock)
-            if block is None:
-                return None
-            ranges.add((block.start, block.end))
-        return sorted(ranges) if ranges and not _may_tail_call(ranges) else None
+            _ranges[key] = _blocks_named(name)
+        return _ranges[key]
 
     def known_code(self) -> Sequence[Tuple[int, int]]:
         text = [(start, end, path) for start, end, section, path in _loaded_sections()
