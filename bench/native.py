@@ -1,10 +1,13 @@
-"""Running a workload without a debugger: alone, or under a counting perf breakpoint (the floor).
+"""Running a workload without a debugger: alone, or under a counting perf breakpoint (the floor),
+or a counting uprobe (the uprobe floor).
 
 The child is forked here, disables address-space randomization (as GDB and
 gdbserver do, so the breakpoint address is the one GDB resolves), and waits
 on a pipe; the perf event is opened on it with enable_on_exec, so it counts
 the workload's hits and nothing of the fork.  The event only counts: no
 sample period, no BPF program, no signal -- one debug exception per hit.
+The uprobe is a link bound to the child, whose program only counts: its int3
+goes into the child's memory when its exec maps the program.
 """
 import ctypes
 import os
@@ -14,10 +17,15 @@ import subprocess
 import time
 from typing import List, NamedTuple, Optional
 
-from gdb_plugin.kernel import syscalls
+from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, atomic_fetch_add, call, encode_program,
+                             exit_insn, jmp, ld_map_fd, mov64, st)
+from gdb_plugin.kernel import syscalls, uprobe
+from gdb_plugin.kernel.maps import BPF_MAP_TYPE_ARRAY, BpfMap
 from gdb_plugin.kernel.perf import AttrFlag, BpType, PerfBreakpoint, breakpoint_attr
 
 ADDR_NO_RANDOMIZE = 0x0040000
+PIE_BASE = 0x555555554000  # where Linux loads a PIE program with randomization off
+HELPER_MAP_LOOKUP_ELEM = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -48,6 +56,35 @@ def _open_counter(pid: int, address: int, watch_length: int) -> PerfBreakpoint:
     return PerfBreakpoint(fd, pid, attr)
 
 
+def counting_program(counter_fd: int) -> bytes:
+    """A uprobe's program that only counts its hits, in slot 0 of array map `counter_fd`."""
+    return encode_program([
+        st(4, Reg.R10, -4, 0), ld_map_fd(Reg.R1, counter_fd),
+        mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, -4), call(HELPER_MAP_LOOKUP_ELEM),
+        jmp(Jmp.EQ, Reg.R0, 0, 2),
+        mov64(Reg.R1, 1), atomic_fetch_add(8, Reg.R0, 0, Reg.R1),
+        mov64(Reg.R0, 0), exit_insn()])
+
+
+class _UprobeCounter:
+    """A counting uprobe at `address` of the program `path` (a PIE, run with randomization
+    off), in process `pid`."""
+
+    def __init__(self, pid: int, path: str, address: int):
+        self.counter = BpfMap.create(BPF_MAP_TYPE_ARRAY, 1, ctypes.c_uint32, ctypes.c_uint64)
+        self.program = uprobe.load(counting_program(self.counter.fd), "bench_uprobe_floor")
+        self.link = uprobe.UprobeLink.attach(self.program, pid, os.path.realpath(path),
+                                             address - PIE_BASE)
+
+    def count(self) -> int:
+        return self.counter.get(0)
+
+    def close(self):
+        uprobe.release([self.link])
+        self.program.close()
+        self.counter.close()
+
+
 def _wait(pid, timeout):
     """Blocking wait4 -> (pid, status, rusage), the child killed after `timeout` seconds."""
     def expire(signum, frame):
@@ -73,12 +110,13 @@ class Timed(NamedTuple):
 
 
 def run(argv: List[str], address: Optional[int] = None, timeout: float = 600.0,
-        watch_length: int = 0) -> Timed:
+        watch_length: int = 0, with_uprobe: bool = False) -> Timed:
     """Run `argv` to completion -> its times and the breakpoint count.
 
     With `address`, a counting hardware breakpoint is on the program (and its
     threads) from its exec to its exit: on the instruction there, or with
-    `watch_length`, on writes to that many bytes there.
+    `watch_length`, on writes to that many bytes there; `with_uprobe`, a
+    counting uprobe on the instruction there instead.
     """
     ready_r, ready_w = os.pipe()
     pid = os.fork()
@@ -95,7 +133,9 @@ def run(argv: List[str], address: Optional[int] = None, timeout: float = 600.0,
     os.close(ready_r)
     counter = None
     try:
-        if address is not None:
+        if address is not None and with_uprobe:
+            counter = _UprobeCounter(pid, argv[0], address)
+        elif address is not None:
             counter = _open_counter(pid, address, watch_length)
         start = time.perf_counter()
         os.write(ready_w, b"x")

@@ -14,8 +14,8 @@ from gdb_plugin.kernel import probe as probe_mod
 from gdb_plugin.kernel.errors import (InvalidAttribute, PermissionDenied, Unsupported,
                                       VerifierRejected)
 from gdb_plugin.kernel.probe import (CALLS, MATCH, SIG_DATA, TIER_KERNEL, TIER_KERNEL_SIGNAL,
-                                     TIER_PTRACE, TRAP_PERF, decide, predicate_program, probe,
-                                     send_signal_program)
+                                     TIER_PTRACE, TIER_UPROBE, TRAP_PERF, decide,
+                                     predicate_program, probe, send_signal_program)
 
 REPO = Path(__file__).resolve().parent.parent
 R0, R1, R2 = Reg.R0, Reg.R1, Reg.R2
@@ -128,7 +128,8 @@ def test_a_child_that_cannot_drop_its_capabilities_never_becomes_a_target(monkey
 
 
 def test_every_tier_is_explained():
-    assert set(probe_mod.TIER_EXPLANATION) == {TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE}
+    assert set(probe_mod.TIER_EXPLANATION) == {TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE,
+                                              TIER_UPROBE}
 
 
 def test_probe_on_this_kernel(kernel_tier):

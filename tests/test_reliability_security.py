@@ -232,13 +232,15 @@ def test_plugin_starts_no_program_but_its_own_gdb_and_changes_no_credentials():
 
 def test_the_only_programs_loaded_are_generated_or_user_predicates():
     """Every BPF_PROG_LOAD goes through kernel/bpf.py; its callers hand it instructions the
-    compiler built, the self-test's fixed program, BCC's output for a -c predicate, or, in the
-    remote agent, a predicate GDB compiled, which refers to no map (protocol.program)."""
+    compiler built (kernel/uprobe.py loads a uprobe's), the self-tests' fixed program, BCC's
+    output for a -c predicate, or, in the remote agent, a predicate GDB compiled, which refers
+    to no map (protocol.program)."""
     syscall = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
                      if re.search(r"bpf\(\s*BPF_PROG_LOAD,", text))
     assert syscall == ["gdb_plugin/kernel/bpf.py"], syscall
     loads = sorted(str(path.relative_to(REPO)) for path, text in _sources().items()
                    if re.search(r"BpfProgram\.load\(", text))
     assert set(loads) <= {"gdb_plugin/kernel/probe.py", "gdb_plugin/gdbside/predicates.py",
+                          "gdb_plugin/kernel/uprobe.py",
                           "gdb_plugin/cpred/predicate.py",
                           "gdb_plugin/cpred/build.py", "gdb_plugin/agent/server.py"}, loads

@@ -13,12 +13,16 @@ from .errors import (KernelError, PermissionDenied, VerifierRejected,
 from .owned import OwnedFd
 
 BPF_PROG_LOAD = 5
+BPF_PROG_TYPE_KPROBE = 2  # also a uprobe's: its context is the struct pt_regs itself
 BPF_PROG_TYPE_PERF_EVENT = 7
+BPF_TRACE_UPROBE_MULTI = 48  # the attach type of a program for uprobe_multi links
 
 INSN_SIZE = 8
 # The kernel refuses more than this many instructions without CAP_BPF, and
 # a condition never comes close; beyond it the verifier's own limit rules.
 MAX_INSNS = 1000000
+
+MAX_INTERRUPTED_LOADS = 100
 
 LOG_LEVEL_NONE = 0
 LOG_LEVEL_BASIC = 1      # verdict plus the instruction path that led there
@@ -110,11 +114,17 @@ def prog_load(code, prog_type=BPF_PROG_TYPE_PERF_EVENT, license="GPL",
 
     level = LOG_LEVEL_NONE if log_level is None else log_level
     size = log_size
+    interrupted = 0
     while True:
         fd, err, log = _load_once(prog_type, code, license, level, size,
                                   name, expected_attach_type)
         if fd is not None:
             return fd, log
+        if err == errno.EAGAIN and interrupted < MAX_INTERRUPTED_LOADS:
+            # A signal (GDB's SIGCHLD) came during verification: the kernel
+            # asks for the same load again.
+            interrupted += 1
+            continue
         if err == errno.ENOSPC and level and size < LOG_SIZE_MAX:
             # The log did not fit (the kernel fails the load then, even a
             # good program); retry with room for it.
@@ -146,10 +156,11 @@ class BpfProgram(OwnedFd):
 
     @classmethod
     def load(cls, code, prog_type=BPF_PROG_TYPE_PERF_EVENT, license="GPL",
-             log_level=None, name="hbreak_if"):
+             log_level=None, name="hbreak_if", expected_attach_type=0):
         """Load `code` (encoded instructions, bytes); see prog_load()."""
         fd, log = prog_load(code, prog_type=prog_type, license=license,
-                            log_level=log_level, name=name)
+                            log_level=log_level, name=name,
+                            expected_attach_type=expected_attach_type)
         return cls(fd, log, prog_type)
 
     def __repr__(self):

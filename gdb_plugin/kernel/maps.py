@@ -72,7 +72,7 @@ class BpfMap(OwnedFd):
             if error.errno == errno.ENOENT:
                 return None
             raise
-        return value.value
+        return value.value if isinstance(value, ctypes._SimpleCData) else list(value)
 
     def set(self, key, number):
         self._call(BPF_MAP_UPDATE_ELEM, self.key_type(key), self.value_type(number),
@@ -111,3 +111,9 @@ def thread_mailbox(entries: int = 4096) -> BpfMap:
     """A u64 per u64 key, e.g. (thread id << 32 | breakpoint) for the matches a predicate
     reports to GDB."""
     return BpfMap.create(BPF_MAP_TYPE_HASH, entries, ctypes.c_uint64, ctypes.c_uint64)
+
+
+def thread_snapshots(words: int, entries: int = 4096) -> BpfMap:
+    """`words` u64 per u64 key, e.g. (thread id << 32 | breakpoint) for what a predicate kept
+    of a thread at a hit."""
+    return BpfMap.create(BPF_MAP_TYPE_HASH, entries, ctypes.c_uint64, ctypes.c_uint64 * words)

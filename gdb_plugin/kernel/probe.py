@@ -53,6 +53,7 @@ from .privileges import PrivilegeDrop
 TIER_KERNEL = "kernel"
 TIER_KERNEL_SIGNAL = "kernel-signal"
 TIER_PTRACE = "ptrace"
+TIER_UPROBE = "uprobe"
 
 TIER_EXPLANATION = {
     TIER_KERNEL: "the kernel evaluates the condition at every hit and "
@@ -64,6 +65,10 @@ TIER_EXPLANATION = {
                         "SIGTRAP",
     TIER_PTRACE: "GDB evaluates the condition at every hit (an ordinary "
                  "conditional hardware breakpoint)",
+    TIER_UPROBE: "GDB's software breakpoint, whose hits a uprobe's predicate "
+                 "decides in the kernel while the program continues (GDB "
+                 "decides them while it steps); a true condition signals "
+                 "the thread, which GDB puts back before the instruction",
 }
 
 TRAP_PERF = 6

@@ -4,7 +4,7 @@ its tracer and its mappings.  Every path is of the agent's own pid namespace, ch
 import errno
 import os
 import struct
-from typing import List, Optional, Set
+from typing import List, NamedTuple, Optional, Set, Tuple
 
 
 AT_RANDOM = 25     # the auxiliary vector's tag for 16 bytes the kernel chose at random
@@ -49,7 +49,7 @@ def auxv_value(pid: int, tag: int) -> Optional[int]:
                  if found == tag), None)
 
 
-def _read_memory(pid: int, address: int, size: int) -> bytes:
+def read_memory(pid: int, address: int, size: int) -> bytes:
     path = f"/proc/{pid}/mem"
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -70,7 +70,7 @@ def check_evidence(pid: int, random_address: int, random: bytes) -> None:
     if address != random_address:
         raise TargetError(f"process {pid}'s AT_RANDOM address is {address:#x}, not "
                           f"{random_address:#x}: it is not the process GDB debugs")
-    if _read_memory(pid, address, RANDOM_BYTES) != random:
+    if read_memory(pid, address, RANDOM_BYTES) != random:
         raise TargetError(f"process {pid}'s AT_RANDOM bytes differ from GDB's: it is not the "
                           "process GDB debugs")
 
@@ -120,6 +120,60 @@ def mappings(pid: int) -> List[list]:
         if ranges:
             break
     return ranges
+
+
+class MappedFile(NamedTuple):
+    path: str    # as the kernel names the file
+    offset: int  # of the address in the file
+    file: Tuple[str, int]  # its device and inode
+
+
+def file_at(pid: int, address: int) -> Optional[MappedFile]:
+    """The file, and the offset in it, of an address in an executable mapping of a file (a
+    uprobe is set at a file offset); None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                start, end = (int(bound, 16) for bound in fields[0].split("-"))
+                if start <= address < end:
+                    path = fields[5].rstrip("\n") if len(fields) == 6 else ""
+                    if "x" not in fields[1] or not path.startswith("/"):
+                        return None  # anonymous code (a JIT's), or a deleted file
+                    if path.endswith(" (deleted)"):
+                        return None
+                    return MappedFile(path, int(fields[2], 16) + address - start,
+                                      (fields[3], int(fields[4])))
+    except OSError:
+        pass
+    return None
+
+
+def files_run(pid: int) -> Set[Tuple[str, int]]:
+    """Device and inode of each file process `pid` maps executable."""
+    found = set()
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if "x" in fields[1] and fields[4] != "0":
+                    found.add((fields[3], int(fields[4])))
+    except OSError:
+        pass
+    return found
+
+
+def traced_processes() -> List[int]:
+    """The processes a debugger (or another tracer) traces now."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if tracer_of(int(entry)):
+                    found.append(int(entry))
+            except TargetError:
+                pass  # gone since
+    return found
 
 
 def _read_maps(path: str) -> List[list]:

@@ -14,7 +14,7 @@ from .errors import Unsupported, from_errno
 
 # Syscall numbers per architecture (arch/x86/entry/syscalls/syscall_64.tbl).
 _SYSCALL_NUMBERS = {
-    "x86_64": {"perf_event_open": 298, "bpf": 321},
+    "x86_64": {"perf_event_open": 298, "bpf": 321, "tgkill": 234},
 }
 
 ARCH = platform.machine()
@@ -75,6 +75,12 @@ def syscall(name, *args, operation=None, attribute=None):
     if ret < 0:
         raise from_errno(ctypes.get_errno(), operation or name, attribute)
     return ret
+
+
+def tgkill(pid, tid, signo):
+    """Send `signo` to thread `tid` of process `pid` (kill() sends to any thread)."""
+    syscall("tgkill", pid, tid, signo,
+            operation="tgkill(%d, %d, %d)" % (pid, tid, signo))
 
 
 def bpf(cmd, attr, operation="bpf", attribute=None):
