@@ -27,6 +27,10 @@ class IgnoreFirst(OnMatch):
     def tier(self) -> str:
         return self.then.tier
 
+    @property
+    def context(self) -> str:
+        return self.then.context
+
     def unsure_is_match(self) -> bool:
         return False
 

@@ -29,13 +29,14 @@ HELPER_SEND_SIGNAL_THREAD = 117
 HELPER_MAP_UPDATE_ELEM = 2
 HELPER_GET_CURRENT_PID_TGID = 14
 HELPER_GET_NS_CURRENT_PID_TGID = 120  # Linux 5.7+
-_MAILBOX_KEY, _MAILBOX_VALUE = -8, -16  # the condition's stack use is over at an outcome
+MAILBOX_KEY, MAILBOX_VALUE = -8, -16  # the condition's stack use is over at an outcome
 PidNamespace = Tuple[int, int]  # st_dev and st_ino of /proc/PID/ns/pid
 
 
 class OnMatch:
     """How the program ends for each outcome."""
     tier = ""
+    context = "perf_event"  # where the program runs: a perf event's overflow, or a uprobe
 
     def emit(self, out: FlowAssembler, outcome: str) -> None:
         raise NotImplementedError
@@ -49,7 +50,7 @@ class OnMatch:
 class ReturnVerdict(OnMatch):
     match_value: int = 1
     unsure_value: int = 1
-    mailbox_fd: Optional[int] = None  # where a hit that stops is also noted (see _post)
+    mailbox_fd: Optional[int] = None  # where a hit that stops is also noted (see post_note)
     number: int = 0
     tier = "kernel"
 
@@ -58,7 +59,7 @@ class ReturnVerdict(OnMatch):
         if value and self.mailbox_fd is not None:
             # The hit's SIGTRAP may merge with a single step's (GDB stepping the instruction
             # that made a watched access): the note survives it.
-            _post(out, self.mailbox_fd, self.number)
+            post_note(out, self.mailbox_fd, self.number)
         out.emit(mov64(Reg.R0, value))
         out.exit()
 
@@ -81,7 +82,7 @@ class SendSignal(OnMatch):
             if self.mailbox_fd is not None:
                 # The signal itself cannot say which breakpoint sent it, and several
                 # breakpoints at one address may match at the same hit.
-                _post(out, self.mailbox_fd, self.number, self.pid_namespace)
+                post_note(out, self.mailbox_fd, self.number, self.pid_namespace)
             out.emit(mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
         out.emit(mov64(Reg.R0, 0))
         out.exit()
@@ -90,9 +91,8 @@ class SendSignal(OnMatch):
         return True
 
 
-def _post(out: FlowAssembler, mailbox_fd: int, number: int,
-          pid_namespace: Optional[PidNamespace] = None) -> None:
-    """mailbox[thread id << 32 | number] = 1: this thread's hit of breakpoint `number` stops."""
+def thread_id(out: FlowAssembler, pid_namespace: Optional[PidNamespace] = None) -> None:
+    """r0's low 32 bits = the thread's id (in `pid_namespace`, else the initial one)."""
     if pid_namespace is None:
         out.emit(call(HELPER_GET_CURRENT_PID_TGID))
     else:
@@ -100,13 +100,19 @@ def _post(out: FlowAssembler, mailbox_fd: int, number: int,
         # failure (never, for a thread of that namespace) the helper leaves it zeroed.
         device, inode = pid_namespace
         out.emit(ld_imm64(Reg.R1, device), ld_imm64(Reg.R2, inode),
-                 mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_KEY), mov64(Reg.R4, 8),
-                 call(HELPER_GET_NS_CURRENT_PID_TGID), ldx(4, Reg.R0, Reg.R10, _MAILBOX_KEY))
+                 mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, MAILBOX_KEY), mov64(Reg.R4, 8),
+                 call(HELPER_GET_NS_CURRENT_PID_TGID), ldx(4, Reg.R0, Reg.R10, MAILBOX_KEY))
+
+
+def post_note(out: FlowAssembler, mailbox_fd: int, number: int,
+              pid_namespace: Optional[PidNamespace] = None) -> None:
+    """mailbox[thread id << 32 | number] = 1: this thread's hit of breakpoint `number` stops."""
+    thread_id(out, pid_namespace)
     out.emit(alu64(Alu.LSH, Reg.R0, 32),
-             alu64(Alu.OR, Reg.R0, number), stx(8, Reg.R10, _MAILBOX_KEY, Reg.R0),
-             st(8, Reg.R10, _MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, mailbox_fd),
-             mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _MAILBOX_KEY),
-             mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _MAILBOX_VALUE),
+             alu64(Alu.OR, Reg.R0, number), stx(8, Reg.R10, MAILBOX_KEY, Reg.R0),
+             st(8, Reg.R10, MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, mailbox_fd),
+             mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, MAILBOX_KEY),
+             mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, MAILBOX_VALUE),
              mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM))
 
 
