@@ -12,7 +12,7 @@ from harness.gdb import run_gdb
 from harness.programs import build
 
 CALL_LINE = 45   # loop.c: `sink += target(i);`
-TIERS = ["kernel", "kernel-signal", "ptrace"]
+TIERS = ["kernel", "kernel-signal", "ptrace", "uprobe"]
 
 
 @pytest.fixture(scope="module")

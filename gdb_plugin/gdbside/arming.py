@@ -19,7 +19,6 @@ gdbserver (agentlink.py): GDB compiles the predicates, the agent opens the event
 import errno
 import functools
 import itertools
-import os
 import threading
 from typing import Dict, Optional, Tuple
 
@@ -29,11 +28,11 @@ from ..kernel import procfs
 from ..kernel.errors import KernelError
 from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
-from . import ignore, whereabouts
+from . import ignore, uprobes, whereabouts
 from .agentlink import AgentError, AgentLink, Refused
 from .fallback import fall_back, fall_back_at
 from .model import HBreakIf, registry
-from .predicates import CountNotExact, Predicate, PredicateError, program_for
+from .predicates import CountNotExact, Predicate, PredicateError, program_for, program_image
 from .tiers import PTRACE
 
 GroupKey = Tuple[int, int]  # (breakpoint number, address)
@@ -49,21 +48,13 @@ ProgramKey = Tuple[int, int, Tuple[str, float]]
 _programs: Dict[ProgramKey, Optional[Predicate]] = {}
 
 
-def _image(inferior) -> Tuple[str, float]:
-    """Which program the inferior runs: its file and when that file was last written."""
-    filename = inferior.progspace.filename or ""
-    try:
-        return filename, os.stat(filename).st_mtime
-    except OSError:
-        return filename, 0.0
-
-
 def forget_programs(number: int, keep=()) -> None:
     """Drop the programs of breakpoint `number`, except at the addresses in `keep`."""
     for key in [k for k in _programs if k[0] == number and k[1] not in keep]:
         program = _programs.pop(key)
         if program is not None:
             program.close()
+    uprobes.forget(number, keep)
 
 
 class EventGroup:
@@ -224,7 +215,7 @@ def recompile(bps) -> None:
     A GDB command run from a stop handler first runs that stop's breakpoint `commands`, which
     may resume the program: until the move, the old events stay armed (their programs let
     through what they could not decide), so a hit that comes meanwhile still stops."""
-    image = _image(gdb.selected_inferior())
+    image = program_image(gdb.selected_inferior())
     fresh = {}
     for key in [k for k in _programs if k[2] == image]:
         bp = registry.get(key[0])
@@ -285,7 +276,7 @@ def sync(inferior) -> None:
     if not threads:
         return
     arming = _arming_for(inferior, place)
-    image = _image(inferior)
+    image = program_image(inferior)
     mapped = functools.lru_cache(maxsize=None)(arming.mappings)
     wanted = set().union(*(_wanted(bp, arming, mapped, image) for bp in registry))
     for key in [k for k in arming.groups if k not in wanted]:
@@ -294,6 +285,8 @@ def sync(inferior) -> None:
         _arm(arming, bp, mapped, image, threads)
     if arming.tracer_gone:  # events opened while the tracer's watch disabled the others
         arming.disable_all()
+    if arming.agent is None:
+        uprobes.prepare(inferior, place.pid)
 
 
 def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):

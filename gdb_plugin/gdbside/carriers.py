@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import gdb
 
+from . import uprobes
 from .frames import set_resume_flag
 from .leftovers import delete_later
 from .model import AT_FUNCTION, HIT_FUNCTION, HBreakIf, registry
@@ -123,6 +124,7 @@ def let_in(bp: HBreakIf, pc: int, thread: gdb.InferiorThread) -> None:
         if location.address == pc:
             _let_in.add((bp.number, pc, thread.global_num))
             _quietly_set(location, True)
+            uprobes.let_in(thread, pc)
 
 
 def carried(bp: HBreakIf, pc: int, thread: gdb.InferiorThread) -> None:
@@ -131,8 +133,11 @@ def carried(bp: HBreakIf, pc: int, thread: gdb.InferiorThread) -> None:
     _counts_before[bp.number] = (bp.catchpoint.hit_count, bp.catchpoint.ignore_count)
     if bp.software or pc in bp.int3_at:
         bp.software_hits += 1
+        if uprobes.serves(bp):
+            uprobes.on_decided()
         return
     _let_in.discard((bp.number, pc, thread.global_num))
+    uprobes.carried(thread)
     if not _waited_for(bp.number, pc):
         for location in bp.catchpoint.locations:
             if location.address == pc:
@@ -160,6 +165,7 @@ def overtaken(thread: gdb.InferiorThread, pc: int) -> List[HBreakIf]:
         key = (bp.number, pc, thread.global_num)
         if key in _let_in:
             _let_in.discard(key)
+            uprobes.carried(thread)
             if bp.catchpoint.is_valid():
                 keep_out_all(bp.catchpoint, bp)
             found.append(bp)

@@ -3,7 +3,7 @@ import gdb
 
 from ..compiler import CompileError, explain
 from ..kernel.errors import KernelError
-from . import arming, ignore, whereabouts
+from . import arming, ignore, uprobes, whereabouts
 from .agent import compiling_allowed
 from .cmdline import CommandLineError, parse
 from .create import compile_for_explain, create, create_watch
@@ -16,7 +16,7 @@ SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software bre
 
 def tier_explanation(bp) -> str:
     """What `bp`'s tier does at a hit, as `info hbreak-if` and the MI records say it."""
-    if bp.software:
+    if bp.software and not uprobes.serves(bp):
         return SOFTWARE_BREAKPOINT
     return bp.tier.explanation
 
@@ -135,6 +135,9 @@ filtered or not); Stops counts the hits where the condition held."""
                 where = ", ".join(f"{address:#x}" for address in sorted(bp.int3_at))
                 gdb.write(f"{'':10}GDB's software breakpoint at: {where} (no perf breakpoint "
                           "there; GDB evaluates the condition)\n")
+            for address, why in sorted(uprobes.refusals(bp).items()):
+                gdb.write(f"{'':10}no uprobe at {address:#x} (GDB evaluates the condition "
+                          f"there): {why}\n")
             if bp.thread is not None:
                 gdb.write(f"{'':10}thread: {bp.thread.num}\n")
             gdb.write(f"{'':10}tier: {tier_explanation(bp)}\n")

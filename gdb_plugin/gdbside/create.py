@@ -15,7 +15,7 @@ from .kinds.cpredicate import C_PREDICATE
 from .leftovers import delete_later, delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
-from .tiers import KERNEL, PTRACE, choose_tier, signal_name
+from .tiers import KERNEL, PTRACE, UPROBE, choose_tier, signal_name
 
 
 _adopted: Optional[gdb.Breakpoint] = None  # a saved breakpoint, for the command being run
@@ -186,6 +186,9 @@ def create(request: Request) -> HBreakIf:
                 carrier.condition = bp.rewritten  # GDB parses it at every location, as typed
             bp.kind.write_own_condition(bp)
             registry.add(bp)
+            if bp.tier is UPROBE:
+                bp.software = True  # GDB's int3, filtered by uprobes (uprobes.py)
+                carriers.keep_out_all(carrier, bp)
             carriers.need_catchpoint()
             assess(bp)
             remote.follow()
@@ -220,7 +223,7 @@ def create_watch(kind: str, request: Request):
     if place.remote:
         return watch.gdbs_own_watchpoint(kind, request, address, value_type, condition, thread,
                                          place.why)
-    tier, reason = choose_tier()
+    tier, reason = choose_tier(code=False)
     spec = watch.watch_spec(kind, request, address, value_type, condition, tier, reason)
     with made_catchpoint(request.temporary) as (catchpoint, sourced):
         bp = HBreakIf(kind=watch.WATCH, catchpoint=catchpoint, tracker=None,

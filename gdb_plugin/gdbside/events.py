@@ -11,7 +11,7 @@ import gdb
 
 from ..compiler.callers import mentions_callers
 from . import (agentlink, arming, callerfacts, carriers, hits, ignore, remote, saved, signals,
-               stops, whereabouts)
+               stops, uprobes, whereabouts)
 from .agent import forget_listings
 from .create import assess, in_making
 from .leftovers import delete_leftovers
@@ -51,6 +51,9 @@ def on_clear_objfiles(event):
     for inferior in gdb.inferiors():
         if inferior.progspace == event.progspace:
             arming.disarm(inferior)
+            # An exec: the kernel put a uprobe's own int3 in the new image where its file is
+            # the old one's; released now, before GDB reads the new image's code.
+            uprobes.disarm(inferior)
 
 
 def on_new_thread(event):
@@ -68,6 +71,7 @@ def on_exited(event):
     inferior = getattr(event, "inferior", None)
     if inferior is not None:
         arming.disarm(inferior)
+        uprobes.disarm(inferior)
         whereabouts.forget(inferior)
 
 
@@ -160,11 +164,13 @@ def on_breakpoint_deleted(gdb_bp):
 
 def on_detach():
     arming.disarm(gdb.selected_inferior())
+    uprobes.release_all()
 
 
 def on_exiting(event):
     on_agents_ended()
     arming.disarm_all()
+    uprobes.disarm_all()
     agentlink.close_all()
 
 
@@ -178,6 +184,10 @@ def connect():
     gdb.events.exited.connect(_quietly(signals.done_with_signal))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
+    gdb.events.breakpoint_created.connect(_quietly(uprobes.on_breakpoint_change))
+    gdb.events.breakpoint_modified.connect(_quietly(uprobes.on_breakpoint_change))
+    gdb.events.breakpoint_deleted.connect(_quietly(uprobes.on_breakpoint_deleted))
+    gdb.events.stop.connect(_quietly(uprobes.on_stop))  # before the report counts the hits
     gdb.events.stop.connect(_quietly(on_agents_ended))
     gdb.events.stop.connect(_quietly(on_stop_follow_remote))
     gdb.events.stop.connect(_quietly(signals.on_stop))
@@ -187,9 +197,13 @@ def connect():
     gdb.events.stop.connect(_quietly(stops.compile_what_was_put_off))
     gdb.events.stop.connect(_quietly(ignore.note_all_in_commands))
     gdb.events.cont.connect(_quietly(signals.done_with_signal))
+    gdb.events.cont.connect(_quietly(uprobes.on_resume))
+    gdb.events.inferior_call.connect(_quietly(uprobes.on_call))
     gdb.events.gdb_exiting.connect(_quietly(on_exiting))
     gdb.events.before_prompt.connect(_quietly(on_agents_ended))
     gdb.events.before_prompt.connect(_quietly(delete_leftovers))
     gdb.events.before_prompt.connect(_quietly(carriers.need_catchpoint))
     gdb.events.before_prompt.connect(_quietly(signals.done_with_signal))
+    gdb.events.before_prompt.connect(_quietly(uprobes.on_prompt))
     gdb.execute(HOOK_DETACH, to_string=True)
+    uprobes.install_hooks()

@@ -2,13 +2,17 @@
 
 In the ptrace tier the hit still comes from a perf breakpoint with sigtrap, which needs no
 privilege; only when the kernel refuses that (no free debug register, file descriptor or
-memory) does GDB's own int3 take its place: the breakpoint's carrier, let in for good.
+memory) does GDB's own int3 take its place: the breakpoint's carrier, let in for good.  Where
+no debug register was free and uprobes can filter that int3's hits (uprobes.py), the
+breakpoint moves to the uprobe tier instead (which, for want of descriptors or memory, could
+only add to the shortage).
 """
 import gdb
 
+from ..kernel.errors import NoDebugRegister
 from .model import HBreakIf
-from . import carriers
-from .tiers import PTRACE
+from . import carriers, uprobes
+from .tiers import PTRACE, UPROBE
 
 
 def fall_back_at(bp: HBreakIf, cause, address) -> bool:
@@ -38,6 +42,15 @@ def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
     if bp.kind.refused(bp, cause):
         return
     previous = bp.tier
+    if (to_software and isinstance(cause, NoDebugRegister) and previous not in (PTRACE, UPROBE)
+            and uprobes.problem(bp) is None):
+        bp.tier, bp.reason, bp.software = UPROBE, str(cause), True
+        carriers.keep_out_all(bp.catchpoint, bp)
+        gdb.write(f"warning: hbreak-if {bp.number}: {cause}\nhbreak-if {bp.number} moves from "
+                  f"the {previous} tier to the uprobe tier: GDB's software breakpoint, whose "
+                  "hits a uprobe decides in the kernel while the program continues.\n",
+                  gdb.STDERR)
+        return
     bp.tier, bp.reason = PTRACE, str(cause)
     if to_software or previous is PTRACE:
         bp.software = True

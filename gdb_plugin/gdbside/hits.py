@@ -19,7 +19,7 @@ from typing import List, Optional, Tuple
 
 import gdb
 
-from . import carriers, whereabouts
+from . import carriers, uprobes, whereabouts
 from .agentlink import AgentError
 from .frames import set_resume_flag
 from .ignore import ignored_by_gdb
@@ -183,6 +183,9 @@ the code breakpoints, lets their carriers in for the hits the kernel let through
                 if condition_holds(bp):
                     ignored_by_gdb(bp)
                 return 0
+            if uprobes.serves(bp):
+                # GDB's int3 is in: the thread, put back before the instruction, traps there.
+                return 0 if uprobes.put_back(bp, thread) else (1 if accept(bp) else 0)
             carriers.let_in(bp, signal.pc, thread)
             return 0
         if kind == "landing":

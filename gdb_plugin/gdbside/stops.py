@@ -1,7 +1,7 @@
 """At a stop: the report of the hits that stopped the program, and what waited for a stop."""
 import gdb
 
-from . import arming, carriers, hits, remote
+from . import arming, carriers, hits, remote, uprobes
 from .hits import condition_holds
 from .agent import compiling_allowed
 from .frames import describe
@@ -48,10 +48,11 @@ def report_stop(event) -> None:
         gdb.write(bp.kind.stop_heading(bp) + ("" if frame_told else
                                               describe(gdb.selected_frame())))
         # Until a put-off compilation, the kernel let every hit through and GDB rejected them.
-        if (bp.uses_perf and bp.tier is not PTRACE and not bp.compile_at_next_stop
-                and filtered[bp.number]):
-            plural = "" if filtered[bp.number] == 1 else "s"
-            gdb.write(f"({filtered[bp.number]:,} hit{plural} filtered in the kernel)\n")
+        in_kernel = (filtered[bp.number] if bp.uses_perf and bp.tier is not PTRACE
+                     and not bp.compile_at_next_stop else uprobes.filtered_since_stop(bp))
+        if in_kernel:
+            plural = "" if in_kernel == 1 else "s"
+            gdb.write(f"({in_kernel:,} hit{plural} filtered in the kernel)\n")
         if not frame_told:
             gdb.execute("display")  # GDB shows them after the frame of a stop it prints
     for temporary in (bp for bp in stopped if bp.made_temporary

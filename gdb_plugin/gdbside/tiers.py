@@ -15,9 +15,10 @@ import gdb
 
 from ..agent.protocol import MAILBOX
 from ..compiler import signal_on_match
-from ..kernel.maps import thread_mailbox
+from ..compiler.rewind import SNAPSHOT_WORDS, SnapshotAndSignal
+from ..kernel.maps import thread_mailbox, thread_snapshots
 from ..kernel.probe import (TIER_EXPLANATION, TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE,
-                            probe)
+                            TIER_UPROBE, probe)
 
 REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; never passed to the program (see signals)
 
@@ -35,9 +36,10 @@ class Tier:
         """What it does at a hit, as `info hbreak-if` and the MI records say it."""
         return TIER_EXPLANATION[self.name]
 
-    def on_match(self, bp, agent=None):
+    def on_match(self, bp, agent=None, store=None):
         """What the predicate does on a match; `agent`: the remote target's agent that loads
-        it (none: the program is compiled for its notes only)."""
+        it (none: the program is compiled for its notes only); `store`: where the probed
+        instruction stores (uprobes.py)."""
         return bp.kind.stop_on_match(bp)
 
     def __str__(self) -> str:
@@ -58,13 +60,24 @@ class KernelSignalTier(Tier):
     name = TIER_KERNEL_SIGNAL
     signals = True
 
-    def on_match(self, bp, agent=None):
+    def on_match(self, bp, agent=None, store=None):
         return signal_on_match(signal_number(), mailbox().fd, bp.number)
 
 
 class PtraceTier(Tier):
     name = TIER_PTRACE
     decides_in_kernel = False
+
+
+class UprobeTier(Tier):
+    """GDB's int3 at each location, with a uprobe at the same address while the program
+    continues: the kernel runs the uprobe's predicate before GDB sees the trap (uprobes.py)."""
+    name = TIER_UPROBE
+    signals = True
+
+    def on_match(self, bp, agent=None, store=None):
+        return SnapshotAndSignal(signal_number(), mailbox().fd, snapshots().fd, bp.number,
+                                 store, let_through().fd, uprobe_hits().fd)
 
 
 class RemoteTier(Tier):
@@ -90,24 +103,26 @@ class RemoteKernelSignalTier(Tier):
                    "thread when it is true (the agent beside gdbserver armed it; kernels before "
                    "6.10)")
 
-    def on_match(self, bp, agent=None):
+    def on_match(self, bp, agent=None, store=None):
         # The agent puts its own mailbox where MAILBOX stands (agent/server.py).
         return signal_on_match(signal_number(), MAILBOX, bp.number,
                                agent.signal_namespace if agent is not None else None)
 
 
-KERNEL, KERNEL_SIGNAL, PTRACE = KernelTier(), KernelSignalTier(), PtraceTier()
+KERNEL, KERNEL_SIGNAL, PTRACE, UPROBE = (KernelTier(), KernelSignalTier(), PtraceTier(),
+                                         UprobeTier())
 REMOTE, REMOTE_KERNEL, REMOTE_KERNEL_SIGNAL = (RemoteTier(), RemoteKernelTier(),
                                                RemoteKernelSignalTier())
-LOCAL: Dict[str, Tier] = {tier.name: tier for tier in (KERNEL, KERNEL_SIGNAL, PTRACE)}
+LOCAL: Dict[str, Tier] = {tier.name: tier for tier in (KERNEL, KERNEL_SIGNAL, PTRACE, UPROBE)}
 TIERS = ("auto", *LOCAL)
 
 
 class TierSetting(gdb.Parameter):
     """Which tier new hbreak-if breakpoints use.
 
-auto picks the best tier this machine offers (found by a self-test at first use);
-kernel, kernel-signal and ptrace force one."""
+auto picks the best tier this machine offers (found by a self-test at first use), and the
+uprobe tier for a breakpoint the hardware has no debug register left for;
+kernel, kernel-signal, ptrace and uprobe force one."""
 
     set_doc = "Set the tier new hbreak-if breakpoints use."
     show_doc = "Show the tier new hbreak-if breakpoints use."
@@ -146,10 +161,11 @@ def forced_tier():
     return None if forced == "auto" else forced
 
 
-def choose_tier() -> Tuple[Tier, str]:
-    """(tier, reason) for a new breakpoint, before looking at its condition."""
+def choose_tier(code: bool = True) -> Tuple[Tier, str]:
+    """(tier, reason) for a new breakpoint (`code`; else a watchpoint), before looking at its
+    condition."""
     forced = forced_tier()
-    if forced is not None:
+    if forced is not None and (code or LOCAL[forced] is not UPROBE):
         return LOCAL[forced], f"forced by `set hbreak-if tier {forced}`"
     result = probe()
     return LOCAL[result.tier], result.reasons[0]
@@ -168,6 +184,39 @@ def mailbox():
     if _mailbox is None:
         _mailbox = thread_mailbox()
     return _mailbox
+
+
+_snapshots = None
+
+
+def snapshots():
+    """What a uprobe's predicate kept of a thread that matched, by thread id (compiler/rewind)."""
+    global _snapshots
+    if _snapshots is None:
+        _snapshots = thread_snapshots(SNAPSHOT_WORDS)
+    return _snapshots
+
+
+_let_through = None
+_uprobe_hits = None
+
+
+def uprobe_hits():
+    """The hits of each uprobe-tier breakpoint that did not stop, by its number (armed ones
+    only: GDB makes the entry)."""
+    global _uprobe_hits
+    if _uprobe_hits is None:
+        _uprobe_hits = thread_mailbox()
+    return _uprobe_hits
+
+
+def let_through():
+    """Threads let in at an address for another breakpoint's int3, by thread id: a uprobe
+    there signals them whatever its condition (compiler/rewind)."""
+    global _let_through
+    if _let_through is None:
+        _let_through = thread_mailbox()
+    return _let_through
 
 
 def signal_name():

@@ -61,6 +61,19 @@ def read_memory(pid: int, address: int, size: int) -> bytes:
         raise _unreadable(path, error) from None
 
 
+def write_memory(pid: int, address: int, data: bytes) -> None:
+    """Write `data` at `address` in process `pid` (its tracer may, as GDB does, in its code)."""
+    path = f"/proc/{pid}/mem"
+    try:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, address)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise _unreadable(path, error) from None
+
+
 def check_evidence(pid: int, random_address: int, random: bytes) -> None:
     """Process `pid` is the one GDB debugs: its AT_RANDOM bytes, 16 bytes the kernel chose at
     random for it, are where and what GDB read through gdbserver."""
