@@ -242,7 +242,7 @@ def _gdbserver(workload, hits, address):
 
 
 # A row of `info hbreak-if`: Num, Enb, Tier, Hits, Stops, Threads, Where
-_ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+((?:remote-)?(?:kernel-signal|kernel)|ptrace)\s+"
+_ROW = re.compile(r"^\s*(\d+)\s+([yn])\s+((?:remote-)?(?:kernel-signal|kernel)|ptrace|uprobe)\s+"
                   r"([\d,]+)\s+(\d+)\s+(\d+)\s", re.M)
 
 
