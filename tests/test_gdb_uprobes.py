@@ -151,3 +151,21 @@ def test_no_uprobe_in_a_file_another_debugged_process_runs(kernel_tier):
                      r"it too, is being debugged", result.stderr), result.stderr
     assert result.values() == {1: "7"}
     assert "exited normally" in result.stdout
+
+
+def test_set_before_run_a_fifth_at_a_stack_store_stops_as_gdb_does(kernel_tier):
+    """Set before `run`, the fifth moves to the uprobe tier as the program starts; whether %rbp
+    is the frame pointer at its store is asked at the first stop (GDB 16 fails an assertion if
+    the call frame information is read while a library loads)."""
+    binary = build("many_functions", "-O0", ["-DCOPY=before_run"])
+    chosen = [("f0", "i == 1"), ("f1", "i == 2"), ("f2", "i == 3"), ("f3", "i == 4"),
+              ("*f6+4", "i == 5 || i == 8")]
+    report = ['printf "STOP %d %#lx %#lx\\n", i, $pc, *(long *) ($rbp - 0x18)', "continue"]
+    expected = run_gdb(binary, [*[f"break {where} if {cond}" for where, cond in chosen], "run",
+                                *report * 6], args=["10"], plugin=False).check()
+    got = run_gdb(binary, [*[f"hbreak-if {where} {cond}" for where, cond in chosen], "run",
+                           *report * 6, "info hbreak-if"], args=["10"]).check(allow_errors=True)
+    stops = re.findall(r"^STOP .*$", got.stdout, re.M)
+    assert stops == re.findall(r"^STOP .*$", expected.stdout, re.M) and len(stops) == 6
+    assert re.search(r"^6\s+y\s+uprobe\s", got.stdout, re.M), got.stdout
+    assert "no uprobe at" not in got.output and "exited normally" in got.stdout

@@ -70,6 +70,9 @@ _refused: Dict[Key, str] = {}  # where GDB decides, and why (said once)
 _held_back: Set[Tuple[str, int]] = set()  # files shared with another debugged process
 _let_through: Set[int] = set()  # the thread ids in tiers.let_through()
 _looked_again = False  # since the last resume, at a hit GDB decided
+_at_stop = False  # the program stopped for the user (not for an event GDB handles itself)
+_ASK_AT_A_STOP = object()
+_deferred: Set[Key] = set()  # locations compiled at the next stop
 _filtered: Dict[int, int] = {}  # hits the uprobes filtered since each breakpoint's last stop
 
 
@@ -106,8 +109,8 @@ def on_resume(event=None) -> None:
     """GDB resumes the program.  Its int3 are in, but where a thread steps over one of them
     (it continues from a breakpoint) or the program just starts: GDB inserts them then with
     no event to say so, and the first hit GDB decides arms the rest (on_decided)."""
-    global _looked_again
-    _looked_again = False
+    global _looked_again, _at_stop
+    _looked_again, _at_stop = False, False
     _attempt()
 
 
@@ -135,10 +138,14 @@ def on_stop(event=None) -> None:
     """The uprobes stay: GDB has taken its int3 out, and the kernel wrote none of its own, so
     the program's code is its own again, and when GDB puts its int3 back they filter its hits
     again.  Their counts are taken, and the threads let through forgotten."""
-    global _stepping
-    _stepping = False
+    global _stepping, _at_stop
+    _stepping, _at_stop = False, True
     for inferior in gdb.inferiors():
         _take_counts({key[0] for key in _armed.get(inferior.num, {})})
+        place = whereabouts.locate(inferior)
+        if _deferred and place.pid is not None and place.agent is None:
+            _deferred.clear()
+            prepare(inferior, place.pid)
     while _let_through:
         let_through().delete(_let_through.pop())
 
@@ -365,8 +372,10 @@ def _program(bp: HBreakIf, address: int, inferior) -> None:
     key = (bp.number, address, program_image(inferior))
     if key not in _programs and (bp.number, address) not in _refused:
         try:
-            store = undo_plan(_instruction_at(address, inferior),
-                              frame_pointer="$rbp" in (FactsAt(address).return_address() or ""))
+            store = _store_of(_instruction_at(address, inferior), address)
+            if store is _ASK_AT_A_STOP:
+                _deferred.add((bp.number, address))
+                return
             program = program_for(bp, address, store=store)
             program.loaded()  # now, while no SIGCHLD interrupts the verifier
         except NotUndoable as error:
@@ -376,6 +385,21 @@ def _program(bp: HBreakIf, address: int, inferior) -> None:
             _refuse(bp, address, str(error))
             return
         _programs[key] = program
+
+
+def _store_of(instruction: str, address: int):
+    """undo_plan's answer; whether %rbp is the frame pointer at `address` (for a store through
+    it) is asked of the call frame information only with the program stopped for the user:
+    GDB 16 fails an assertion if its `info files` runs while a library loads."""
+    try:
+        return undo_plan(instruction)
+    except NotUndoable:
+        store = undo_plan(instruction, frame_pointer=True)  # else it is refused either way
+        if not _at_stop:
+            return _ASK_AT_A_STOP
+        if "$rbp" in (FactsAt(address).return_address() or ""):
+            return store
+        raise
 
 
 def _instruction_at(address: int, inferior) -> str:
