@@ -32,6 +32,10 @@ def _child():
     return child, int(child.stdout.readline())
 
 
+def _where(pid, address):
+    return procfs.file_at(procfs.file_mappings(pid), address)
+
+
 def _run(child):
     child.stdin.write("go\n")
     child.stdin.flush()
@@ -46,9 +50,9 @@ def test_a_link_counts_the_hits_of_its_process_only(kernel_tier):
     counter = BpfMap.create(BPF_MAP_TYPE_ARRAY, 1, ctypes.c_uint32, ctypes.c_uint64)
     probed, address = _child()
     other, other_address = _child()
-    where = procfs.file_at(probed.pid, address)
+    where = _where(probed.pid, address)
     assert where is not None and where.path.endswith(".so.6"), where
-    assert procfs.file_at(other.pid, other_address).file == where.file  # the same libc
+    assert _where(other.pid, other_address).file == where.file  # the same libc
     with uprobe.load(counting_program(counter.fd), "hbreak_if_test") as program:
         link = uprobe.UprobeLink.attach(program, probed.pid, where.path, where.offset)
         try:
@@ -64,7 +68,7 @@ def test_a_link_counts_the_hits_of_its_process_only(kernel_tier):
 def test_a_released_link_takes_no_more_hits(kernel_tier):
     counter = BpfMap.create(BPF_MAP_TYPE_ARRAY, 1, ctypes.c_uint32, ctypes.c_uint64)
     child, address = _child()
-    where = procfs.file_at(child.pid, address)
+    where = _where(child.pid, address)
     with uprobe.load(counting_program(counter.fd), "hbreak_if_test") as program:
         uprobe.release([uprobe.UprobeLink.attach(program, child.pid, where.path, where.offset)])
     # No int3 is left in the child's memory, and its calls run untouched.
@@ -75,7 +79,7 @@ def test_a_released_link_takes_no_more_hits(kernel_tier):
 
 def test_a_program_that_is_not_for_uprobe_links_is_refused(kernel_tier):
     child, address = _child()
-    where = procfs.file_at(child.pid, address)
+    where = _where(child.pid, address)
     try:
         with BpfProgram.load(encode_program([mov64(Reg.R0, 0), exit_insn()])) as program:
             with pytest.raises(KernelError):

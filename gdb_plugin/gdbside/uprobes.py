@@ -142,8 +142,9 @@ def on_stop(event=None) -> None:
     _stepping, _at_stop = False, True
     for inferior in gdb.inferiors():
         _take_counts({key[0] for key in _armed.get(inferior.num, {})})
+    for inferior in gdb.inferiors() if _deferred else ():
         place = whereabouts.locate(inferior)
-        if _deferred and place.pid is not None and place.agent is None:
+        if place.pid is not None and place.agent is None:
             _deferred.clear()
             prepare(inferior, place.pid)
     while _let_through:
@@ -205,7 +206,7 @@ def _release(inferior, keys) -> None:
     _take_counts({number for number, _ in links})
 
 
-def release_all(*_) -> None:
+def release_all() -> None:
     for inferior in gdb.inferiors():
         _release(inferior, list(_armed.get(inferior.num, {})))
 
@@ -232,7 +233,7 @@ def filtered_since_stop(bp: HBreakIf) -> int:
     return _filtered.pop(bp.number, 0)
 
 
-def disarm_all(*_) -> None:
+def disarm_all() -> None:
     for inferior in gdb.inferiors():
         disarm(inferior)
 
@@ -252,10 +253,11 @@ def forget(number: int, keep=()) -> None:
 def prepare(inferior, pid: int) -> None:
     """Compile, while the program is stopped, the predicates of the locations in its memory,
     then arm what may be armed (a library's locations, at its load)."""
+    mappings = procfs.file_mappings(pid)
     for bp in registry:
         if serves(bp) and bp.enabled:
             for address in _in_memory(bp):
-                if procfs.file_at(pid, address) is not None:
+                if procfs.file_at(mappings, address) is not None:
                     _program(bp, address, inferior)
     _attempt()
 
@@ -272,8 +274,9 @@ def arm(inferior) -> None:
               and (bp.number, address, image) in _programs]
     if not (wanted or armed):
         return
-    shared = _shared_with_debugged(place.pid)
-    now_shared = [key for key in armed if _file_of(place.pid, key[1]) in shared]
+    mappings = procfs.file_mappings(place.pid)
+    shared = _shared_with_debugged(place.pid, mappings)
+    now_shared = [key for key in armed if _file_of(mappings, key[1]) in shared]
     if now_shared:  # a process debugged since they were armed
         _release(inferior, now_shared)
     if not wanted or not _hooks_in_place():
@@ -282,7 +285,7 @@ def arm(inferior) -> None:
     for bp, address in wanted:
         if address in others:
             continue
-        where = procfs.file_at(place.pid, address)
+        where = procfs.file_at(mappings, address)
         if where is not None and where.file in shared:
             _hold_back(where, shared[where.file])
             continue
@@ -293,8 +296,8 @@ def arm(inferior) -> None:
             armed[(bp.number, address)] = link
 
 
-def _file_of(pid: int, address: int):
-    where = procfs.file_at(pid, address)
+def _file_of(mappings, address: int):
+    where = procfs.file_at(mappings, address)
     return where.file if where is not None else None
 
 
@@ -344,12 +347,12 @@ def _attach(bp: HBreakIf, address: int, where: Optional[procfs.MappedFile], pid:
         return None
 
 
-def _shared_with_debugged(pid: int) -> Dict[Tuple[str, int], int]:
+def _shared_with_debugged(pid: int, mappings) -> Dict[Tuple[str, int], int]:
     """The files process `pid` runs that another traced process runs too, and that process.
     A uprobe is the kernel's for every process running its file at its offset: in another
     that has uprobes of its own (of another GDB's hbreak-ifs, say), it would take the trap
     of a debugger's int3 there, and that stop would be lost."""
-    ours = procfs.files_run(pid)
+    ours = {mapping.file for mapping in mappings}
     shared: Dict[Tuple[str, int], int] = {}
     for other in procfs.traced_processes():
         if other != pid:

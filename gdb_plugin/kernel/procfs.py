@@ -141,39 +141,46 @@ class MappedFile(NamedTuple):
     file: Tuple[str, int]  # its device and inode
 
 
-def file_at(pid: int, address: int) -> Optional[MappedFile]:
-    """The file, and the offset in it, of an address in an executable mapping of a file (a
-    uprobe is set at a file offset); None elsewhere."""
-    try:
-        with open(f"/proc/{pid}/maps") as maps:
-            for line in maps:
-                fields = line.split(maxsplit=5)
-                start, end = (int(bound, 16) for bound in fields[0].split("-"))
-                if start <= address < end:
-                    path = fields[5].rstrip("\n") if len(fields) == 6 else ""
-                    if "x" not in fields[1] or not path.startswith("/"):
-                        return None  # anonymous code (a JIT's), or a deleted file
-                    if path.endswith(" (deleted)"):
-                        return None
-                    return MappedFile(path, int(fields[2], 16) + address - start,
-                                      (fields[3], int(fields[4])))
-    except OSError:
-        pass
-    return None
+class FileMapping(NamedTuple):
+    start: int
+    end: int
+    offset: int  # of `start` in the file
+    path: str    # as the kernel names the file
+    file: Tuple[str, int]  # its device and inode
 
 
-def files_run(pid: int) -> Set[Tuple[str, int]]:
-    """Device and inode of each file process `pid` maps executable."""
-    found = set()
+def file_mappings(pid: int) -> List[FileMapping]:
+    """The executable mappings of files in process `pid` (none if it cannot be read)."""
+    found = []
     try:
         with open(f"/proc/{pid}/maps") as maps:
             for line in maps:
                 fields = line.split(maxsplit=5)
                 if "x" in fields[1] and fields[4] != "0":
-                    found.add((fields[3], int(fields[4])))
+                    start, end = (int(bound, 16) for bound in fields[0].split("-"))
+                    path = fields[5].rstrip("\n") if len(fields) == 6 else ""
+                    found.append(FileMapping(start, end, int(fields[2], 16), path,
+                                             (fields[3], int(fields[4]))))
     except OSError:
         pass
     return found
+
+
+def file_at(mappings: List[FileMapping], address: int) -> Optional[MappedFile]:
+    """The file, and the offset in it, of an address in one of `mappings` (a uprobe is set at
+    a file offset); None elsewhere (anonymous code, a JIT's) or in a deleted file."""
+    for mapping in mappings:
+        if mapping.start <= address < mapping.end:
+            if not mapping.path.startswith("/") or mapping.path.endswith(" (deleted)"):
+                return None
+            return MappedFile(mapping.path, mapping.offset + address - mapping.start,
+                              mapping.file)
+    return None
+
+
+def files_run(pid: int) -> Set[Tuple[str, int]]:
+    """Device and inode of each file process `pid` maps executable."""
+    return {mapping.file for mapping in file_mappings(pid)}
 
 
 def traced_processes() -> List[int]:
