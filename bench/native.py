@@ -19,13 +19,13 @@ from typing import List, NamedTuple, Optional
 
 from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, atomic_fetch_add, call, encode_program,
                              exit_insn, jmp, ld_map_fd, mov64, st)
+from gdb_plugin.ebpf.helpers import Helper
 from gdb_plugin.kernel import syscalls, uprobe
 from gdb_plugin.kernel.maps import BPF_MAP_TYPE_ARRAY, BpfMap
 from gdb_plugin.kernel.perf import AttrFlag, BpType, PerfBreakpoint, breakpoint_attr
 
 ADDR_NO_RANDOMIZE = 0x0040000
 PIE_BASE = 0x555555554000  # where Linux loads a PIE program with randomization off
-HELPER_MAP_LOOKUP_ELEM = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -60,7 +60,7 @@ def counting_program(counter_fd: int) -> bytes:
     """A uprobe's program that only counts its hits, in slot 0 of array map `counter_fd`."""
     return encode_program([
         st(4, Reg.R10, -4, 0), ld_map_fd(Reg.R1, counter_fd),
-        mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, -4), call(HELPER_MAP_LOOKUP_ELEM),
+        mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, -4), call(Helper.MAP_LOOKUP_ELEM),
         jmp(Jmp.EQ, Reg.R0, 0, 2),
         mov64(Reg.R1, 1), atomic_fetch_add(8, Reg.R0, 0, Reg.R1),
         mov64(Reg.R0, 0), exit_insn()])

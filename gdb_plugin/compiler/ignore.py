@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ebpf import Alu, Jmp, Reg, alu64, atomic_fetch_add, call, ld_map_fd, mov64, st
+from ..ebpf.helpers import Helper
 from .flow import FlowAssembler
 from .predicate import MATCH, NO_MATCH, OnMatch
 
-HELPER_MAP_LOOKUP_ELEM = 1
 _KEY_SLOT = -4  # the condition's own stack use is over once an outcome is reached
 
 
@@ -43,7 +43,7 @@ class IgnoreFirst(OnMatch):
                  ld_map_fd(Reg.R1, self.counter_fd),
                  mov64(Reg.R2, Reg.R10),
                  alu64(Alu.ADD, Reg.R2, _KEY_SLOT),
-                 call(HELPER_MAP_LOOKUP_ELEM))
+                 call(Helper.MAP_LOOKUP_ELEM))
         out.jump_if(Jmp.EQ, Reg.R0, 0, deliver)
         out.emit(mov64(Reg.R1, -1), atomic_fetch_add(8, Reg.R0, 0, Reg.R1))
         out.jump_if(Jmp.SGT, Reg.R1, 0, ignore)

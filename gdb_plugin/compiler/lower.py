@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Union
 
 from ..ebpf import Alu, Jmp, Label, Reg, alu64, call, ldx, ld_imm64, load_const, mov32, mov64, stx
+from ..ebpf.helpers import Helper
 from ..kernel.btf import BtfError, task_thread_offset
 from .ax import AxExpr
 from .errors import UnsupportedAx
@@ -34,9 +35,6 @@ SPILL_BASE = -16                   # depth 3 + j lives at r10 + SPILL_BASE - 8 *
 BPF_STACK = 512
 MAX_DEPTH = len(SLOT_REGISTERS) + (BPF_STACK + SPILL_BASE) // 8 + 1
 
-HELPER_GET_CURRENT_TASK = 35
-HELPER_PROBE_READ_USER = 112
-HELPER_PROBE_READ_KERNEL = 113
 
 MASK64 = (1 << 64) - 1
 INT64_MIN = 1 << 63
@@ -531,7 +529,7 @@ class _Lowering:
         out.emit(mov64(Reg.R1, Reg.R10),
                  alu64(Alu.ADD, Reg.R1, READ_BUFFER),
                  mov64(Reg.R2, size),
-                 call(HELPER_PROBE_READ_USER))
+                 call(Helper.PROBE_READ_USER))
         self.take_read(k, size)
 
     def take_read(self, k: int, size: int) -> None:
@@ -560,10 +558,10 @@ class _Lowering:
             offset = task_thread_offset(member)
         except BtfError as error:
             raise UnsupportedAx(f"${member[:2]}_base is read from the kernel's task, and {error}")
-        self.out.emit(call(HELPER_GET_CURRENT_TASK), mov64(Reg.R3, Reg.R0),
+        self.out.emit(call(Helper.GET_CURRENT_TASK), mov64(Reg.R3, Reg.R0),
                       alu64(Alu.ADD, Reg.R3, offset), mov64(Reg.R1, Reg.R10),
                       alu64(Alu.ADD, Reg.R1, READ_BUFFER), mov64(Reg.R2, 8),
-                      call(HELPER_PROBE_READ_KERNEL))
+                      call(Helper.PROBE_READ_KERNEL))
         self.take_read(k, 8)
 
     def copy(self, src: int, dst: int) -> None:

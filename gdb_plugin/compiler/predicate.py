@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from ..ebpf import Alu, Insn, Reg, alu64, call, ld_imm64, ld_map_fd, ldx, mov64, st, stx
+from ..ebpf.helpers import Helper
 from .flow import FlowAssembler
 from .lower import CTX, Outcomes, lower
 from .result import (KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, KernelPart,
@@ -25,10 +26,6 @@ from .result import (KernelAnd, KernelChoice, KernelLeaf, KernelNot, KernelOr, K
 from .stringcode import emit_string
 
 MATCH, NO_MATCH, UNSURE = "match", "no match", "unsure"
-HELPER_SEND_SIGNAL_THREAD = 117
-HELPER_MAP_UPDATE_ELEM = 2
-HELPER_GET_CURRENT_PID_TGID = 14
-HELPER_GET_NS_CURRENT_PID_TGID = 120  # Linux 5.7+
 MAILBOX_KEY, MAILBOX_VALUE = -8, -16  # the condition's stack use is over at an outcome
 PidNamespace = Tuple[int, int]  # st_dev and st_ino of /proc/PID/ns/pid
 
@@ -83,7 +80,7 @@ class SendSignal(OnMatch):
                 # The signal itself cannot say which breakpoint sent it, and several
                 # breakpoints at one address may match at the same hit.
                 post_note(out, self.mailbox_fd, self.number, self.pid_namespace)
-            out.emit(mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
+            out.emit(mov64(Reg.R1, self.signo), call(Helper.SEND_SIGNAL_THREAD))
         out.emit(mov64(Reg.R0, 0))
         out.exit()
 
@@ -94,14 +91,14 @@ class SendSignal(OnMatch):
 def thread_id(out: FlowAssembler, pid_namespace: Optional[PidNamespace] = None) -> None:
     """r0's low 32 bits = the thread's id (in `pid_namespace`, else the initial one)."""
     if pid_namespace is None:
-        out.emit(call(HELPER_GET_CURRENT_PID_TGID))
+        out.emit(call(Helper.GET_CURRENT_PID_TGID))
     else:
         # struct bpf_pidns_info {u32 pid (the thread's); u32 tgid} at the key's slot: on a
         # failure (never, for a thread of that namespace) the helper leaves it zeroed.
         device, inode = pid_namespace
         out.emit(ld_imm64(Reg.R1, device), ld_imm64(Reg.R2, inode),
                  mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, MAILBOX_KEY), mov64(Reg.R4, 8),
-                 call(HELPER_GET_NS_CURRENT_PID_TGID), ldx(4, Reg.R0, Reg.R10, MAILBOX_KEY))
+                 call(Helper.GET_NS_CURRENT_PID_TGID), ldx(4, Reg.R0, Reg.R10, MAILBOX_KEY))
 
 
 def post_note(out: FlowAssembler, mailbox_fd: int, number: int,
@@ -113,7 +110,7 @@ def post_note(out: FlowAssembler, mailbox_fd: int, number: int,
              st(8, Reg.R10, MAILBOX_VALUE, 1), ld_map_fd(Reg.R1, mailbox_fd),
              mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, MAILBOX_KEY),
              mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, MAILBOX_VALUE),
-             mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM))
+             mov64(Reg.R4, 0), call(Helper.MAP_UPDATE_ELEM))
 
 
 def emit_part(part: Optional[KernelPart], out: FlowAssembler, outcomes: Outcomes) -> None:

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..ebpf import Alu, Jmp, Reg, alu64, atomic_fetch_add, call, ld_map_fd, ldx, mov64, st, stx
+from ..ebpf.helpers import Helper
 from .flow import FlowAssembler
 from .lower import CTX
-from .predicate import (HELPER_MAP_UPDATE_ELEM, HELPER_SEND_SIGNAL_THREAD, MAILBOX_KEY,
-                        MAILBOX_VALUE, NO_MATCH, OnMatch, PidNamespace, post_note, thread_id)
+from .predicate import (MAILBOX_KEY, MAILBOX_VALUE, NO_MATCH, OnMatch, PidNamespace, post_note,
+                        thread_id)
 from .registers import GDB_REGISTER_NAMES, PT_REGS
 from .undo import StackStore
 
-HELPER_MAP_LOOKUP_ELEM = 1
-HELPER_PROBE_READ_USER = 112
 EFLAGS_OFFSET, RIP_OFFSET, TRAP_FLAG = 144, 128, 0x100
 REGISTER_WORDS = 20            # pt_regs from r15 to rsp
 STORE_WORD, BYTES_WORD, READ_WORD = 20, 21, 22
@@ -63,7 +62,7 @@ class SnapshotAndSignal(OnMatch):
             out.emit(alu64(Alu.LSH, Reg.R0, 32), alu64(Alu.RSH, Reg.R0, 32),
                      stx(8, Reg.R10, MAILBOX_KEY, Reg.R0), ld_map_fd(Reg.R1, self.let_through_fd),
                      mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, MAILBOX_KEY),
-                     call(HELPER_MAP_LOOKUP_ELEM))
+                     call(Helper.MAP_LOOKUP_ELEM))
             out.jump_if(Jmp.EQ, Reg.R0, 0, done)
             out.emit(ldx(8, Reg.R1, Reg.R0, 0), ldx(8, Reg.R2, CTX, RIP_OFFSET))
             out.jump_if(Jmp.NE, Reg.R1, Reg.R2, done)
@@ -72,8 +71,8 @@ class SnapshotAndSignal(OnMatch):
         out.emit(ld_map_fd(Reg.R1, self.snapshots_fd),
                  mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, MAILBOX_KEY),
                  mov64(Reg.R3, Reg.R10), alu64(Alu.ADD, Reg.R3, _SNAPSHOT),
-                 mov64(Reg.R4, 0), call(HELPER_MAP_UPDATE_ELEM),
-                 mov64(Reg.R1, self.signo), call(HELPER_SEND_SIGNAL_THREAD))
+                 mov64(Reg.R4, 0), call(Helper.MAP_UPDATE_ELEM),
+                 mov64(Reg.R1, self.signo), call(Helper.SEND_SIGNAL_THREAD))
         out.place(done)
         out.emit(mov64(Reg.R0, 0))
         out.exit()
@@ -83,7 +82,7 @@ class SnapshotAndSignal(OnMatch):
         counted = out.new_label("counted")
         out.emit(st(8, Reg.R10, MAILBOX_KEY, self.number), ld_map_fd(Reg.R1, self.hits_fd),
                  mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, MAILBOX_KEY),
-                 call(HELPER_MAP_LOOKUP_ELEM))
+                 call(Helper.MAP_LOOKUP_ELEM))
         out.jump_if(Jmp.EQ, Reg.R0, 0, counted)
         out.emit(mov64(Reg.R1, 1), atomic_fetch_add(8, Reg.R0, 0, Reg.R1))
         out.place(counted)
@@ -104,7 +103,7 @@ class SnapshotAndSignal(OnMatch):
         out.emit(alu64(Alu.ADD, Reg.R3, store.displacement),
                  stx(8, Reg.R10, _slot(STORE_WORD), Reg.R3),
                  mov64(Reg.R1, Reg.R10), alu64(Alu.ADD, Reg.R1, _slot(BYTES_WORD)),
-                 mov64(Reg.R2, 8), call(HELPER_PROBE_READ_USER),
+                 mov64(Reg.R2, 8), call(Helper.PROBE_READ_USER),
                  stx(8, Reg.R10, _slot(READ_WORD), Reg.R0))
 
 

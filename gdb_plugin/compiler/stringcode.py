@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ..ebpf import Alu, Jmp, Reg, alu64, call, ld_imm64, ldx, mov64, st, stx
+from ..ebpf.helpers import Helper
 from .ax import AxExpr
 from .flow import FlowAssembler
 from .lower import Outcomes, lower_value
 from .result import CharArray, KernelString
 from .strings import STRING_BUFFER
 
-HELPER_PROBE_READ_USER = 112
-HELPER_PROBE_READ_USER_STR = 114
 BUFFERS = (-2 * STRING_BUFFER, -STRING_BUFFER)      # r10-relative, one per argument
 ADDRESSES = (Reg.R8, Reg.R9)                       # callee-saved: they survive the helper
 LENGTH = Reg.R7                                    # $_memeq's N, callee-saved too
@@ -76,7 +75,7 @@ def _fill_buffer(part: KernelString, k: int, out: FlowAssembler, unsure) -> None
     size = arg.length + 1 if isinstance(arg, CharArray) else STRING_BUFFER
     out.emit(mov64(Reg.R1, Reg.R10), alu64(Alu.ADD, Reg.R1, base),
              mov64(Reg.R2, size), mov64(Reg.R3, ADDRESSES[k]),
-             call(HELPER_PROBE_READ_USER_STR))
+             call(Helper.PROBE_READ_USER_STR))
     # A fault before the NUL is negative (so, unsigned, above any length); a full buffer may
     # have cut a pointer's string short. GDB decides both.
     if isinstance(arg, CharArray):
@@ -122,7 +121,7 @@ def _emit_memeq(part: KernelString, out: FlowAssembler, outcomes: Outcomes) -> N
     for k, base in enumerate(BUFFERS):
         _zero(base, out)
         out.emit(mov64(Reg.R1, Reg.R10), alu64(Alu.ADD, Reg.R1, base), mov64(Reg.R2, LENGTH),
-                 mov64(Reg.R3, ADDRESSES[k]), call(HELPER_PROBE_READ_USER))
+                 mov64(Reg.R3, ADDRESSES[k]), call(Helper.PROBE_READ_USER))
         out.jump_if(Jmp.NE, Reg.R0, 0, outcomes.unsure)       # unreadable: GDB's error
     _words(pair, out)
     out.jump_if(Jmp.EQ, Reg.R4, 0, outcomes.true)

@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Callable
 
 from ..ebpf import Alu, Jmp, Reg, alu64, call, ld_map_fd, ldx, load_const, mov64, st, stx
+from ..ebpf.helpers import Helper
 from .flow import FlowAssembler
 from .lower import Outcomes
 
-HELPER_MAP_LOOKUP_ELEM = 1
-HELPER_PROBE_READ_USER = 112
 LAST_SEEN, OLD_VALUE = 0, 1
 WRITE, READ, ACCESS = "write", "read", "access"
 _VALUE = -8
@@ -33,13 +32,13 @@ def watch_prologue(address: int, length: int, state_fd: int, kind: str
         """r0 = &state[index]"""
         out.emit(st(4, Reg.R10, _KEY, index), ld_map_fd(Reg.R1, state_fd),
                  mov64(Reg.R2, Reg.R10), alu64(Alu.ADD, Reg.R2, _KEY),
-                 call(HELPER_MAP_LOOKUP_ELEM))
+                 call(Helper.MAP_LOOKUP_ELEM))
         out.jump_if(Jmp.EQ, Reg.R0, 0, outcomes.unsure)
 
     def emit(out: FlowAssembler, outcomes: Outcomes) -> None:
         out.emit(st(8, Reg.R10, _VALUE, 0), mov64(Reg.R1, Reg.R10),
                  alu64(Alu.ADD, Reg.R1, _VALUE), mov64(Reg.R2, length),
-                 load_const(Reg.R3, address), call(HELPER_PROBE_READ_USER))
+                 load_const(Reg.R3, address), call(Helper.PROBE_READ_USER))
         out.jump_if(Jmp.NE, Reg.R0, 0, outcomes.unsure)
         out.emit(ldx(length, NEW, Reg.R10, _VALUE))
         slot(out, outcomes, LAST_SEEN)

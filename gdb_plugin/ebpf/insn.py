@@ -241,7 +241,7 @@ def ja(off: int) -> Insn:
 
 
 def call(helper_id: int) -> Insn:
-    return Insn(JMP | CALL, 0, 0, 0, helper_id)
+    return Insn(JMP | CALL, 0, 0, 0, int(helper_id))  # a plain number, also for a Helper
 
 
 def exit_insn() -> Insn:
