@@ -5,6 +5,7 @@ import pytest
 
 from gdb_plugin.kernel import uprobe
 from harness.gdb import run_gdb
+from harness.processes import PERF_EVENTS_HELD
 from harness.programs import build
 from harness.stops import gdb_stops, hbreak_if_stops
 
@@ -85,6 +86,21 @@ def test_a_stop_shows_the_display_expressions_as_gdbs_own_stops_do(kernel_tier, 
     assert got.stdout.rstrip().endswith("(7 hits filtered in the kernel)\n1: g_counter = 7")
 
 
+def test_the_ptrace_tier_is_gdbs_own_conditional_breakpoint(kernel_tier, loop):
+    # One stop of GDB's own breakpoint a hit: no perf breakpoint, whose signal at every hit
+    # would stop GDB twice more (the signal, then the carrier it lets in).
+    result = run_gdb(loop, [PERF_EVENTS_HELD, "set hbreak-if tier ptrace",
+                            "hbreak-if target i == 7", "run", "print i",
+                            "python print('held', perf_events_held())", "info breakpoints",
+                            "info hbreak-if"]).check()
+    assert re.search(r"^hbreak-if 2, target \(i=7\) at .*loop\.c:\d+$", result.stdout, re.M)
+    assert result.values() == {1: "7"}
+    assert "held 0" in result.stdout
+    assert re.search(r"^2\s+breakpoint\s+keep y\s+0x[0-9a-f]+ in target ", result.stdout, re.M)
+    assert re.search(r"^2\s+y\s+ptrace\s+8\s+1\s+1\s+target at", result.stdout, re.M)
+    assert "GDB's own conditional breakpoint" in result.stdout
+
+
 @pytest.mark.parametrize("tier", ["kernel", "ptrace"])
 def test_hits_the_ignore_count_skipped_are_not_reported_at_a_later_stop(kernel_tier, loop, tier):
     result = run_gdb(loop, [f"set hbreak-if tier {tier}", "hbreak-if target i >= 0",
@@ -128,7 +144,7 @@ def test_more_breakpoints_than_debug_registers_move_to_uprobes(kernel_tier, coun
                                     "GDB's software breakpoint, whose hits a uprobe decides")
     else:
         moved, message = "ptrace", (f"falls back from the {kernel_tier.tier} tier to the ptrace "
-                                    "tier: a software breakpoint")
+                                    "tier: GDB's own conditional breakpoint, a software breakpoint")
     assert result.stderr.count(message) == count - 4, result.stderr
     tiers = re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M)
     assert tiers == [kernel_tier.tier] * 4 + [moved] * (count - 4)

@@ -46,14 +46,17 @@ def test_a_breakpoint_after_one_that_ran_out_of_descriptors_still_stops(kernel_t
     assert [tuple(map(int, stop)) for stop in STOP.findall(result.stdout)] \
         == gdb_stops(program, args, "tid == 5 && i == 3") == [(5, 3)]
     assert "exited normally" in result.stdout
-    # Each breakpoint that ran out says so once, and GDB decides all its hits from then on.
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert [(w.split(":")[1], "out of file descriptors" in w) for w in warnings] \
-        == [(" hbreak-if 4", True), (" hbreak-if 5", True)], result.stderr
-    assert result.stderr.count("a software breakpoint, and GDB evaluates the condition at every "
-                               "hit") == 2
     assert re.findall(r"^\d+\s+y\s+(\S+)", result.stdout, re.M) \
         == [kernel_tier.tier, "ptrace", "ptrace"]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    if kernel_tier.tier == "ptrace":  # GDB's own breakpoints: no descriptor taken
+        assert warnings == [], result.stderr
+        return
+    # Each breakpoint that ran out says so once, and GDB decides all its hits from then on.
+    assert [(w.split(":")[1], "out of file descriptors" in w) for w in warnings] \
+        == [(" hbreak-if 4", True), (" hbreak-if 5", True)], result.stderr
+    assert result.stderr.count(f"falls back from the {kernel_tier.tier} tier to the ptrace tier: "
+                               "GDB's own conditional breakpoint, a software breakpoint.") == 2
 
 
 def test_512_threads_and_three_breakpoints_within_a_desktop_limit_of_1024_descriptors(kernel_tier):

@@ -315,8 +315,8 @@ def _wanted(bp: HBreakIf, arming: InferiorArming, mapped, image):
 def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
     """Open the events of `bp` that are missing.  Where the kernel refuses one, `bp` falls back
     for good (forgetting its events), and the breakpoints after it are armed all the same: a
-    refused predicate leaves GDB deciding at perf breakpoints, which need no privilege, opened
-    again at once; a refused perf breakpoint leaves a software breakpoint.  Where the kernel
+    code breakpoint is then GDB's software breakpoint, and a watchpoint whose predicate was
+    refused has its perf watchpoints, which need no privilege, opened again.  Where the kernel
     cannot keep the ignore count exactly, GDB keeps it, and the predicates are made again."""
     while bp.uses_perf:
         address = None
@@ -330,17 +330,16 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
             forget(bp)
         except PredicateError as error:
             forget(bp)
-            fall_back(bp, error, to_software=False)
+            fall_back(bp, error)
         except EventRefused as refused:
             if fall_back_at(bp, refused.cause, address):
                 forget(bp, keep=set(bp.addresses()) - {address})
             else:
                 forget(bp)
-                fall_back(bp, refused.cause, to_software=True)
+                fall_back(bp, refused.cause)
         except Exception as error:  # a defect: GDB decides every hit rather than none
             forget(bp)
-            fall_back(bp, f"internal error arming it: {type(error).__name__}: {error}",
-                      to_software=True)
+            fall_back(bp, f"internal error arming it: {type(error).__name__}: {error}")
 
 
 class EventRefused(Exception):

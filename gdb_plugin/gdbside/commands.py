@@ -10,8 +10,8 @@ from .create import compile_for_explain, create, create_watch
 from .kinds.watch import parse_watch
 from .model import registry
 
-SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (a software breakpoint, in "
-                       "every thread: the kernel refused a perf breakpoint)")
+SOFTWARE_BREAKPOINT = ("GDB evaluates the condition at every hit (GDB's own conditional "
+                       "breakpoint, a software breakpoint in every thread)")
 
 
 def tier_explanation(bp) -> str:

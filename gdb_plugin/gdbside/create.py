@@ -15,7 +15,7 @@ from .kinds.cpredicate import C_PREDICATE
 from .leftovers import delete_later, delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
-from .tiers import KERNEL, PTRACE, UPROBE, choose_tier, signal_name
+from .tiers import KERNEL, PTRACE, choose_tier, signal_name
 
 
 _adopted: Optional[gdb.Breakpoint] = None  # a saved breakpoint, for the command being run
@@ -186,11 +186,9 @@ def create(request: Request) -> HBreakIf:
                 carrier.condition = bp.rewritten  # GDB parses it at every location, as typed
             bp.kind.write_own_condition(bp)
             registry.add(bp)
-            if bp.tier is UPROBE:
-                bp.software = True  # GDB's int3, filtered by uprobes (uprobes.py)
-                carriers.keep_out_all(carrier, bp)
             carriers.need_catchpoint()
             assess(bp)
+            carriers.keep_out_all(carrier, bp)  # GDB's int3 serves the ptrace and uprobe tiers
             remote.follow()
             if request.ignore:
                 carrier.ignore_count = request.ignore

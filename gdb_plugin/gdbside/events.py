@@ -144,6 +144,7 @@ def _take_new_condition(bp, condition):
         arming.forget(bp)
         if bp.kind.reassessed:
             assess(bp)
+            carriers.keep_out_all(bp.catchpoint, bp)  # in or out of the ptrace tier
 
 
 def on_breakpoint_deleted(gdb_bp):
@@ -204,6 +205,7 @@ def connect():
     gdb.events.before_prompt.connect(_quietly(delete_leftovers))
     gdb.events.before_prompt.connect(_quietly(carriers.need_catchpoint))
     gdb.events.before_prompt.connect(_quietly(signals.done_with_signal))
+    gdb.events.before_prompt.connect(_quietly(signals.forget_handlings))
     gdb.events.before_prompt.connect(_quietly(uprobes.on_prompt))
     gdb.execute(HOOK_DETACH, to_string=True)
     uprobes.install_hooks()

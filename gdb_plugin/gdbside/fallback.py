@@ -1,11 +1,11 @@
 """Falling back when the kernel says no: GDB decides the breakpoint's hits from then on.
 
-In the ptrace tier the hit still comes from a perf breakpoint with sigtrap, which needs no
-privilege; only when the kernel refuses that (no free debug register, file descriptor or
-memory) does GDB's own int3 take its place: the breakpoint's carrier, let in for good.  Where
-no debug register was free and uprobes can filter that int3's hits (uprobes.py), the
-breakpoint moves to the uprobe tier instead (which, for want of descriptors or memory, could
-only add to the shortage).
+In the ptrace tier a code breakpoint is GDB's own conditional breakpoint: its carrier, let in
+for good (a perf breakpoint that signalled every hit would cost GDB three stops a hit, the
+carrier's own and the signal's two).  A watchpoint's hits still come from a perf watchpoint
+with sigtrap, which needs no privilege.  Where no debug register was free and uprobes can
+filter GDB's int3's hits (uprobes.py), the breakpoint moves to the uprobe tier instead (which,
+for want of descriptors or memory, could only add to the shortage).
 """
 import gdb
 
@@ -32,19 +32,16 @@ def fall_back_at(bp: HBreakIf, cause, address) -> bool:
     return True
 
 
-def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
-    """The kernel refused `bp` something: from now on GDB decides its hits, with one warning.
-
-    A refused predicate (verifier, permission) leaves the perf breakpoints, which need no
-    privilege.  A refused perf breakpoint (descriptors, memory, debug registers) leaves a
-    software breakpoint, in every thread: every tier needs the perf breakpoint, and GDB's int3
-    is in the memory all threads share, so arming the other threads would spare them nothing."""
+def fall_back(bp: HBreakIf, cause) -> None:
+    """The kernel refused `bp` something (a predicate, a perf breakpoint): from now on GDB
+    decides its hits, with one warning.  A code breakpoint is then GDB's software breakpoint in
+    every thread: GDB's int3 is in the memory all threads share."""
     if bp.kind.refused(bp, cause):
         return
     previous = bp.tier
-    if (to_software and isinstance(cause, NoDebugRegister) and previous not in (PTRACE, UPROBE)
+    if (isinstance(cause, NoDebugRegister) and previous not in (PTRACE, UPROBE)
             and uprobes.problem(bp) is None):
-        bp.tier, bp.reason, bp.software = UPROBE, str(cause), True
+        bp.tier, bp.reason = UPROBE, str(cause)
         carriers.keep_out_all(bp.catchpoint, bp)
         gdb.write(f"warning: hbreak-if {bp.number}: {cause}\nhbreak-if {bp.number} moves from "
                   f"the {previous} tier to the uprobe tier: GDB's software breakpoint, whose "
@@ -52,14 +49,10 @@ def fall_back(bp: HBreakIf, cause, to_software: bool) -> None:
                   gdb.STDERR)
         return
     bp.tier, bp.reason = PTRACE, str(cause)
-    if to_software or previous is PTRACE:
-        bp.software = True
+    if bp.software:
         carriers.keep_out_all(bp.catchpoint, bp)
-        how = "a software breakpoint, and GDB evaluates the condition at every hit"
+        how = "GDB's own conditional breakpoint, a software breakpoint"
     else:
         how = "GDB evaluates the condition at every hit"
-    if previous is PTRACE:
-        change = f"hbreak-if {bp.number} uses a software breakpoint instead of perf breakpoints"
-    else:
-        change = f"hbreak-if {bp.number} falls back from the {previous} tier to the ptrace tier"
+    change = f"hbreak-if {bp.number} falls back from the {previous} tier to the ptrace tier"
     gdb.write(f"warning: hbreak-if {bp.number}: {cause}\n{change}: {how}.\n", gdb.STDERR)

@@ -44,7 +44,6 @@ class HBreakIf:
     stops: int = 0
     hits_outside_open_events: int = 0  # closed events' counts, and steps that landed here
     hits_at_last_stop: int = 0
-    software: bool = False  # GDB's own int3 serves it: no free debug register (fallback.py)
     software_hits: int = 0
     int3_at: Set[int] = field(default_factory=set)  # locations GDB's int3 serves (fallback.py)
     rewritten: Optional[str] = None  # a code breakpoint's condition as GDB evaluates it
@@ -60,6 +59,12 @@ class HBreakIf:
     sourced: bool = False  # made again from a saved catchpoint, older than its tracker
     made_temporary: bool = False  # sourced back: GDB saves a tcatch as a catch
     ignore_in_kernel: int = 0  # the ignore count the kernel kept, as last seen: in `command`
+
+    @property
+    def software(self) -> bool:
+        """GDB's own int3 serves it at every location (the carrier in): a code breakpoint whose
+        hits GDB decides, or a uprobe decides over GDB's int3."""
+        return self.kind.carried and self.tier.int3
 
     @property
     def uses_perf(self) -> bool:

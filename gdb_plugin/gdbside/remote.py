@@ -129,11 +129,11 @@ _left_unarmed = set()  # kernel-only kinds a remote program left without events
 def _back_home(bp: HBreakIf) -> None:
     """`bp` as it was on this machine, before a remote program was served."""
     retire(bp)
-    carriers.keep_out_all(bp.catchpoint, bp)
     bp.by_agent = False
     if bp.local_tier is not None:
         _switch(bp, *bp.local_tier)
         bp.local_tier = None
+    carriers.keep_out_all(bp.catchpoint, bp)
 
 
 def _switch(bp: HBreakIf, tier: Tier, reason: str) -> None:

@@ -25,7 +25,7 @@ signal out, once per signal:
 """
 import re
 from dataclasses import dataclass
-from typing import Optional, Set
+from typing import Dict, Optional, Set
 
 import gdb
 
@@ -52,11 +52,23 @@ class Handling:
     meaning: str
 
 
+# `handle` changes at a prompt, or in a stop's commands: read again after each stop and
+# prompt, not at each SIGTRAP (GDB single-steps and hits breakpoints with one).
+_handlings: Dict[str, Handling] = {}
+
+
 def handling(name: str) -> Handling:
     """GDB's `handle` settings for signal NAME (as `info signals NAME` shows them)."""
-    row = gdb.execute(f"info signals {name}", to_string=True).splitlines()[1]
-    _, stop, print_, passes, meaning = re.split(r"\s+", row.strip(), maxsplit=4)
-    return Handling(name, stop == "Yes", print_ == "Yes", passes == "Yes", meaning)
+    if name not in _handlings:
+        row = gdb.execute(f"info signals {name}", to_string=True).splitlines()[1]
+        _, stop, print_, passes, meaning = re.split(r"\s+", row.strip(), maxsplit=4)
+        _handlings[name] = Handling(name, stop == "Yes", print_ == "Yes", passes == "Yes",
+                                    meaning)
+    return _handlings[name]
+
+
+def forget_handlings(*_) -> None:
+    _handlings.clear()
 
 
 @dataclass(eq=False)
@@ -254,6 +266,7 @@ def _set_passing(name: str, passes: bool) -> None:
     try:
         gdb.execute(f"handle {name} {'pass' if passes else 'nopass'}", to_string=True)
     finally:
+        _handlings.pop(name, None)
         if confirm:
             gdb.execute("set confirm on", to_string=True)
 
@@ -279,6 +292,7 @@ def on_stop(event) -> None:
     """At a stop: report the program's signal as GDB would, or forget our own."""
     global _current
     signal, _current = _current, None
+    forget_handlings()
     ours_turned_off = _passing_turned_off is not None
     _restore_passing()
     if signal is None:

@@ -2,11 +2,12 @@
 
 A tier is how a breakpoint's hits are decided; `bp.tier` is one of the objects below.
 On this machine (DESIGN §1): kernel (the predicate's verdict suppresses the hit),
-kernel-signal (the predicate sends a real-time signal on a match), ptrace (every hit
-reaches GDB, which evaluates the condition; the hit still comes from a perf breakpoint with
-sigtrap, which needs no privilege).  On a remote target (remote.py): remote (gdbserver
-evaluates GDB's own breakpoint condition), and remote-kernel and remote-kernel-signal (the
-kernel there, through the agent beside gdbserver).  A new tier is a class here, and its
+kernel-signal (the predicate sends a real-time signal on a match), ptrace (GDB's own
+conditional breakpoint: every hit reaches GDB, which evaluates the condition; a watchpoint's
+hits come from a perf watchpoint with sigtrap, which needs no privilege).  On a remote
+target (remote.py): remote (gdbserver evaluates GDB's own breakpoint condition), and
+remote-kernel and remote-kernel-signal (the kernel there, through the agent beside
+gdbserver).  A new tier is a class here, and its
 arming where its events are opened (arming.py here, agentlink.py through an agent).
 """
 from typing import Dict, Tuple
@@ -30,6 +31,7 @@ class Tier:
     decides_in_kernel = True  # a predicate decides each hit (else GDB or gdbserver decide all)
     signals = False           # the predicate signals a match; the hit itself raises nothing
     remote = False            # serves a program on a remote target
+    int3 = False              # a code breakpoint's hits come from GDB's own int3 (carriers.py)
 
     @property
     def explanation(self) -> str:
@@ -65,8 +67,11 @@ class KernelSignalTier(Tier):
 
 
 class PtraceTier(Tier):
+    """GDB's own conditional breakpoint; a watchpoint's hits still come from a perf
+    watchpoint, since an int3 cannot replay a data access."""
     name = TIER_PTRACE
     decides_in_kernel = False
+    int3 = True
 
 
 class UprobeTier(Tier):
@@ -74,6 +79,7 @@ class UprobeTier(Tier):
     continues: the kernel runs the uprobe's predicate before GDB sees the trap (uprobes.py)."""
     name = TIER_UPROBE
     signals = True
+    int3 = True
 
     def on_match(self, bp, agent=None, store=None):
         return SnapshotAndSignal(signal_number(), mailbox().fd, snapshots().fd, bp.number,

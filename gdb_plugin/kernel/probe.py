@@ -63,8 +63,8 @@ TIER_EXPLANATION = {
                         "a true condition sends a real-time signal, since "
                         "this kernel cannot suppress the breakpoint's own "
                         "SIGTRAP",
-    TIER_PTRACE: "GDB evaluates the condition at every hit (an ordinary "
-                 "conditional hardware breakpoint)",
+    TIER_PTRACE: "GDB evaluates the condition at every hit (GDB's own "
+                 "conditional breakpoint or watchpoint)",
     TIER_UPROBE: "GDB's software breakpoint, whose hits a uprobe's predicate "
                  "decides in the kernel while the program continues (GDB "
                  "decides them while it steps); a true condition signals "
