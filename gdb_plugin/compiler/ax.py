@@ -147,3 +147,11 @@ def parse_listing(text: str) -> AxExpr:
         raise AxFormatError(f"agent expression listing does not finish with end (last op: "
                             f"{ops[-1]})")
     return AxExpr(scope, tuple(ops), reg_mask, text)
+
+
+def listing_constant(text: str) -> Optional[int]:
+    """The value of a listing that is one constant (`sizeof(x)`, say), else None."""
+    ops = parse_listing(text).ops
+    if len(ops) == 2 and ops[0].name.startswith("const") and ops[1].name == "end":
+        return ops[0].arg
+    return None

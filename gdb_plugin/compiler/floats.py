@@ -17,9 +17,13 @@ C a number (a literal, perhaps negated), becomes that comparison of KEY(*(long l
 with C's key.
 For a float, C (a double, as C converts the float) is first moved to the float that keeps the
 outcome: `f > 0.1` is `f >= 0.1f rounded up`, and `f == 0.1` is false. `X op Y`, two such
-lvalues of one width, compares their keys once neither is a NaN (`!=` holds if either is).
-Anything else on floating point (arithmetic, conversions, a float beside a double) stays
-with GDB.
+lvalues, compares their keys once neither is a NaN (`!=` holds if either is); a float beside
+a double is converted to the double's key as C converts it, exponent rebiased and fraction
+widened.  `X op I`, I an integer lvalue of at most 32 bits, which C converts exactly to a
+double (and to a float when |I| <= 2**24), compares I with X's integral part, less one or
+plus one where X has a fraction.  Where the text cannot be exact (a subnormal float beside a
+double, an integer a float cannot hold) it divides by zero, which lets the hit through to GDB
+(lower.py).  Anything else on floating point (arithmetic, casts) stays with GDB.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import re
 import struct
 from typing import Callable, Dict, Optional, Tuple, Union
 
+from .ax import listing_constant
 from .errors import AxUnavailable
 from .syntax import Node
 from .tokens import FLOAT, INT, int_literal_value
@@ -146,11 +151,74 @@ def comparison_text(operand: str, width: int, found: Threshold) -> str:
 
 def pair_comparison_text(left: str, op: str, right: str, width: int) -> str:
     """C text (integers only) for `left op right`, two floats or two doubles."""
-    compared = f"{_key_text(left, width)} {op} {_key_text(right, width)}"
-    either_nan = f"{_nan_text(left, width)} || {_nan_text(right, width)}"
+    return _guarded(f"{_key_text(left, width)} {op} {_key_text(right, width)}", op,
+                    f"({_nan_text(left, width)} || {_nan_text(right, width)})")
+
+
+def _guarded(compared: str, op: str, nan: str) -> str:
+    """`compared`, which holds for numbers, with NaN (`nan` true) ordered with nothing."""
     if op == "!=":
-        return f"({either_nan} || {compared})"
-    return f"(!({either_nan}) && {compared})"
+        return f"({nan} || {compared})"
+    return f"(!{nan} && {compared})"
+
+
+# A division by zero: the predicate lets the hit through, and GDB decides (lower.py).  It
+# divides by a value read at run time, which no compiler folds.
+def undecided_text(bits: str) -> str:
+    return f"(1 / ({bits} & 0))"
+
+
+def float_as_double_key_text(operand: str) -> str:
+    """C text for KEY, as a double's, of the float `operand`, as C converts it: exponent
+    rebiased (0xff stays all ones), fraction widened; zero stays zero, and a subnormal float,
+    which would need normalising, is undecided."""
+    bits = _bits_text(operand, 32)
+    exponent = f"(({bits} >> 23) & 0xff)"
+    fraction = f"((long long)({bits} & 0x7fffff))"
+    magnitude = (f"({exponent} == 0 ? ({fraction} == 0 ? 0LL : {undecided_text(bits)}) : "
+                 f"((((long long)({exponent} == 0xff ? 0x7ff : {exponent} + 896)) << 52) "
+                 f"| ({fraction} << 29)))")
+    return f"({bits} < 0 ? -{magnitude} : {magnitude})"
+
+
+# Per width: the exponent's bias, the fraction's bits, and how far the significand moves left
+# first so that the shift that drops the fraction is never negative below 2**32.
+_LAYOUT = {32: (127, 23, 8), 64: (1023, 52, 0)}
+
+
+def integer_comparison_text(operand: str, op: str, integer: str, width: int) -> str:
+    """C text (integers only) for `operand op integer`, the float or double `operand` beside
+    an integer of at most 32 bits: I against X's integral part T (toward zero), with X's
+    floor and ceiling T - 1 or T + 1 where X has a fraction; beyond 2**32, T is 2**33."""
+    bias, fraction_bits, lift = _LAYOUT[width]
+    bits = _bits_text(operand, width)
+    exponent = f"(({bits} >> {fraction_bits}) & {(1 << (width - fraction_bits - 1)) - 1:#x})"
+    significand = (f"((((long long)({bits}) & {(1 << fraction_bits) - 1:#x}) "
+                   f"| {1 << fraction_bits:#x}LL) << {lift})")
+    shift = f"({bias + fraction_bits + lift} - {exponent})"
+    small, large = f"({exponent} < {bias})", f"({exponent} >= {bias + 32})"
+    whole = f"({small} ? 0LL : {large} ? {1 << 33:#x}LL : {significand} >> {shift})"
+    fractional = (f"({small} ? (({bits} & {sign_mask(width):#x}) != 0) : {large} ? 0 : "
+                  f"(({significand} & ((1LL << {shift}) - 1)) != 0))")
+    negative = f"({bits} < 0)"
+    signed_whole = f"({negative} ? -{whole} : {whole})"
+    value = f"((long long)({integer}))"
+    if op in ("<", ">="):                       # X < I exactly when floor(X) < I
+        bound = f"({signed_whole} - ({negative} && {fractional}))"
+    elif op in ("<=", ">"):                     # X <= I exactly when ceil(X) <= I
+        bound = f"({signed_whole} + (!{negative} && {fractional}))"
+    else:
+        bound = signed_whole
+    if op in ("==", "!="):
+        equal = f"(!{fractional} && {bound} == {value})"
+        compared = equal if op == "==" else f"!{equal}"
+    else:
+        compared = f"{bound} {op} {value}"
+    compared = _guarded(compared, op, _nan_text(operand, width))
+    if width == 32:  # C rounds an integer beyond 2**24 to a float
+        compared = (f"(({value} > {1 << 24} || {value} < -{1 << 24}) ? {undecided_text(bits)} "
+                    f": {compared})")
+    return compared
 
 
 def _bits_text(operand: str, width: int) -> str:
@@ -197,14 +265,45 @@ def floats_as_bits(text: str, tree: Node, agent_eval: Eval) -> str:
 
 
 def _pair_text(left: Node, op: str, right: Node, text: str, agent_eval: Eval) -> Optional[str]:
-    """The rewritten `left op right` if both are floating-point lvalues of one width."""
+    """The rewritten `left op right` if both are floating-point lvalues, or one is and the
+    other an integer lvalue that converts to it exactly."""
     left, right = left.unparenthesized(), right.unparenthesized()
     if not (_side_effect_free(left) and _side_effect_free(right)):
         return None
-    width = _floating_width(left.text(text), agent_eval)
-    if width is None or _floating_width(right.text(text), agent_eval) != width:
+    left_text, right_text = left.text(text), right.text(text)
+    widths = _floating_width(left_text, agent_eval), _floating_width(right_text, agent_eval)
+    if widths[0] is None and widths[1] is None:
         return None
-    return pair_comparison_text(left.text(text), op, right.text(text), width)
+    if widths[0] is None or widths[1] is None:
+        if widths[0] is None:
+            left_text, right_text, op = right_text, left_text, _SWAPPED[op]
+        width = widths[0] or widths[1]
+        if not _small_integer(right_text, agent_eval):
+            return None
+        return integer_comparison_text(left_text, op, right_text, width)
+    if widths[0] == widths[1]:
+        return pair_comparison_text(left_text, op, right_text, widths[0])
+    return _mixed_text(left_text, op, right_text, widths[0])
+
+
+def _mixed_text(left: str, op: str, right: str, left_width: int) -> str:
+    """`left op right`, a float beside a double: the float's key as a double's."""
+    keys = [_key_text(left, 64) if left_width == 64 else float_as_double_key_text(left),
+            _key_text(right, 64) if left_width == 32 else float_as_double_key_text(right)]
+    right_width = 64 if left_width == 32 else 32
+    return _guarded(f"{keys[0]} {op} {keys[1]}", op,
+                    f"({_nan_text(left, left_width)} || {_nan_text(right, right_width)})")
+
+
+def _small_integer(operand: str, agent_eval: Eval) -> bool:
+    """Whether GDB takes `operand` as an integer of at most 32 bits (C converts those to a
+    double exactly)."""
+    try:
+        agent_eval(f"({operand}) | 0")          # an integer: not a pointer, float or struct
+        size = listing_constant(agent_eval(f"sizeof({operand})"))
+    except AxUnavailable:
+        return False
+    return size is not None and size <= 4
 
 
 def _side_effect_free(node: Node) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Union
 
-from .ax import AxExpr, parse_listing
+from .ax import AxExpr, listing_constant, parse_listing
 from .errors import CompileError
 from .literals import literal_bytes
 from .lower import MAX_DEPTH
@@ -50,13 +50,6 @@ def _callee(node: Node, text: str, name: str, arity: int) -> bool:
             and node.children[0].text(text) == name)
 
 
-def _constant(listing: str) -> Optional[int]:
-    ops = parse_listing(listing).ops
-    if len(ops) == 2 and ops[0].name.startswith("const") and ops[1].name == "end":
-        return ops[0].arg
-    return None
-
-
 def _argument(node: Node, text: str,
               agent_eval: Eval) -> Optional[Union[AxExpr, CharArray, bytes]]:
     """A string literal's bytes, the agent expression of a `char *` GDB reads a string from,
@@ -70,7 +63,7 @@ def _argument(node: Node, text: str,
     argument = node.text(text)
     try:
         agent_eval(f"*({argument}) == 0")
-        if _constant(agent_eval(f"sizeof(*({argument}))")) != 1:
+        if listing_constant(agent_eval(f"sizeof(*({argument}))")) != 1:
             return None
         agent_eval(f"(typeof({argument}))0")
     except CompileError:
@@ -82,7 +75,7 @@ def _argument(node: Node, text: str,
 def _char_array(argument: str, agent_eval: Eval) -> Optional[CharArray]:
     """`argument` as a `char` array (the caller knows its elements are one-byte integers)."""
     try:
-        length = _constant(agent_eval(f"sizeof({argument})"))
+        length = listing_constant(agent_eval(f"sizeof({argument})"))
     except CompileError:
         return None
     expr = _compiled(f"&({argument})[0]", agent_eval)
