@@ -14,7 +14,7 @@ import time
 
 from . import arming, build, configs, native, profile, report
 from .report import us
-from .timing import Point, fit, median, per_hit, per_hit_at
+from .timing import GDBSERVER, Point, first_per_hit, fit, median, per_hit, per_hit_at
 
 TINY = 8          # start-up run: divisible by every thread count used
 FULL_FAST = [TINY, 10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6]
@@ -190,8 +190,8 @@ def derive(workload_record: dict) -> None:
         c.pop("_points", None)
 
 
-TARGETS = (("floor", "floor", 1.1, "le"), ("hbreak", "gdb hbreak", 30.0, "ge"),
-           ("gdbserver", "gdbserver target-cond", 15.0, "ge"))
+TARGETS = (("floor", ("floor",), 1.1, "le"), ("hbreak", ("gdb hbreak",), 30.0, "ge"),
+           ("gdbserver", GDBSERVER, 15.0, "ge"))
 
 
 def _target_value(kernel, other, better):
@@ -205,16 +205,16 @@ def targets(results: dict) -> list:
     out = []
     breakpoints = [w for w in results["workloads"] if not w.get("watch")]
     for w in breakpoints + ([results["pinned"]] if results.get("pinned") else []):
-        for key, ref, limit, better in TARGETS:
+        for key, refs, limit, better in TARGETS:
             entry = {"key": key, "workload": w["name"],
                      "text": f"{report.TARGETS_TEXT[key]} — {w['name']}"}
             parts, verdicts = [], []
             for measure_name, field in (("wall", "per_hit"), ("CPU", "per_hit_cpu")):
                 kernel = per_hit(w, "hbreak-if kernel", field)
-                other = per_hit(w, ref, field)
+                ref, other = first_per_hit(w, refs, field)
                 value = _target_value(kernel, other, better)
                 if value is None:
-                    missing = "hbreak-if kernel" if kernel is None else ref
+                    missing = "hbreak-if kernel" if kernel is None else " or ".join(refs)
                     parts.append(f"{measure_name}: n/a ({missing} not measured)")
                     verdicts.append(None)
                     continue

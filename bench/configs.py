@@ -48,7 +48,6 @@ class Configuration:
     description: str
     slow: bool
     runner: Callable = field(repr=False)
-    reference: bool = False         # part of the targets' ratios
     kinds: Tuple[str, ...] = ("code", "watch")   # the workloads it runs on (Workload.watch)
 
     def applies(self, workload) -> bool:
@@ -207,16 +206,18 @@ def _python_stop(workload, hits, address):
     return _gdb(script, workload.argv(hits), hits, workload)
 
 
-def gdbserver_script(workload, hits, debug_remote=False, stderr_to="/dev/null"):
-    """Connect to gdbserver over a pipe and let it evaluate the condition.  gdbserver's
-    stderr goes to `stderr_to` (None: GDB's stderr)."""
+def gdbserver_script(workload, hits, debug_remote=False, stderr_to="/dev/null",
+                     evaluation="target"):
+    """Connect to gdbserver over a pipe; `evaluation` says who evaluates the condition
+    (`target`: gdbserver, `host`: GDB at each hit gdbserver reports).  gdbserver's stderr goes
+    to `stderr_to` (None: GDB's stderr)."""
     remote = " ".join(shlex.quote(a) for a in workload.argv(hits))
     debug_on = "set debug remote 1\n" if debug_remote else ""
     debug_off = "set debug remote 0\n" if debug_remote else ""
     return (_PROLOGUE + "set sysroot /\n"
             f"target remote | exec {GDBSERVER} - {remote}"
             + (f" 2>{stderr_to}" if stderr_to else "") + "\n"
-            "set breakpoint condition-evaluation target\n"
+            f"set breakpoint condition-evaluation {evaluation}\n"
             "show breakpoint condition-evaluation\n"
             f"break {workload.location} if {workload.gdb_condition(hits)}\n"
             + debug_on + "continue\n" + debug_off
@@ -239,6 +240,11 @@ def _gdbserver(workload, hits, address):
         run.evidence = ("maint info breakpoints: " + _TARGET_EVALS.search(run.output).group(0)
                         + (f"; GDB saw {seen.group(1)} of {hits} hits" if seen else ""))
     return run
+
+
+def _gdbserver_host(workload, hits, address):
+    return _gdb(gdbserver_script(workload, hits, evaluation="host"), workload.argv(hits), hits,
+                workload, local=False)
 
 
 # A row of `info hbreak-if`: Num, Enb, Tier, Hits, Stops, Threads, Where
@@ -307,16 +313,20 @@ def configurations() -> List[Configuration]:
     return [
         Configuration("alone", "the program alone, no debugger", False, _alone),
         Configuration("floor", "perf hardware breakpoint, counting only (no BPF, no signal)",
-                      False, _floor, reference=True),
+                      False, _floor),
         Configuration("gdb break", "GDB `break LOC if COND`", True, _gdb_break("break"),
                       kinds=("code",)),
         Configuration("gdb hbreak", "GDB `hbreak LOC if COND`", True, _gdb_break("hbreak"),
-                      reference=True, kinds=("code",)),
+                      kinds=("code",)),
         Configuration("gdb python stop()", "gdb.Breakpoint subclass, stop() evaluates COND",
                       True, _python_stop, kinds=("code",)),
         Configuration("gdbserver target-cond",
                       "gdbserver, `set breakpoint condition-evaluation target`",
-                      True, _gdbserver, reference=True, kinds=("code",)),
+                      True, _gdbserver, kinds=("code",)),
+        Configuration("gdbserver host-cond",
+                      "gdbserver, GDB evaluates the condition at each hit (what a condition "
+                      "gdbserver cannot compile gets)",
+                      True, _gdbserver_host, kinds=("code",)),
         Configuration("gdb watch", "GDB `watch -location EXPR if COND` (hardware watchpoint)",
                       True, _gdb_break("watch -location"), kinds=("watch",)),
         Configuration("hbreak-if kernel", "`hbreak-if LOC COND` (default tier: kernel)",

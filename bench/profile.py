@@ -4,7 +4,7 @@ filter in the kernel could reach against GDB on this machine."""
 import json
 import re
 from . import bpf_stats, configs
-from .timing import per_hit
+from .timing import GDBSERVER, first_per_hit, per_hit
 
 _STATS = re.compile(r"^BPF-STATS (\[.*\])$", re.M)
 
@@ -34,6 +34,9 @@ def breakdown(workload_record: dict, predicate: dict) -> dict:
     if floor and kernel and predicate.get("ok"):
         out["rest"] = kernel - floor - predicate["per_run_s"]
     if floor:
-        out["ceilings"] = {name: other / floor for name in ("gdb hbreak", "gdbserver target-cond")
-                           if (other := per_hit(workload_record, name))}
+        out["ceilings"] = {}
+        for name, names in (("gdb hbreak", ("gdb hbreak",)), ("gdbserver", GDBSERVER)):
+            measured, other = first_per_hit(workload_record, names)
+            if other:
+                out["ceilings"][name] = (measured, other / floor)
     return out

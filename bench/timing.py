@@ -93,3 +93,18 @@ def per_hit(workload_record: dict, name: str, key: str = "per_hit") -> Optional[
         if c["name"] == name and c["ok"]:
             return c.get(key)
     return None
+
+
+# gdbserver evaluates a condition itself where it can compile it (not `$_streq`, say); GDB
+# evaluates it over gdbserver otherwise.  A comparison with gdbserver takes the first measured.
+GDBSERVER = ("gdbserver target-cond", "gdbserver host-cond")
+
+
+def first_per_hit(workload_record: dict, names: Sequence[str],
+                  key: str = "per_hit") -> Tuple[Optional[str], Optional[float]]:
+    """The first of `names` measured in the record and its per-hit cost, else (None, None)."""
+    for name in names:
+        value = per_hit(workload_record, name, key)
+        if value is not None:
+            return name, value
+    return None, None
