@@ -38,9 +38,10 @@ sudo=()
 
 packages=(gdb gcc libc6-dev make python3 python3-venv python3-pygments llvm procps libcap2-bin tmux)
 if [ "$bcc" -eq 1 ]; then packages+=(python3-bpfcc); fi
-# The tests run GDB against gdbserver, over a pipe and in a pid namespace of its own, and
-# build C++ programs as well as C ones.
-if [ "$dev" -eq 1 ]; then packages+=(gdbserver g++); fi
+# The tests run GDB against gdbserver, over a pipe and in a pid namespace of its own, build
+# C++ programs as well as C ones, and check the AArch64 tables against GDB's own numbering of
+# a cross-compiled AArch64 program.
+if [ "$dev" -eq 1 ]; then packages+=(gdbserver g++ gdb-multiarch gcc-aarch64-linux-gnu); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,8 @@ from harness.axref import PT_REGS_OFFSETS
 from harness.gdb import run_gdb
 from harness.programs import build
 from gdb_plugin.compiler import UnsupportedAx, pt_regs_field, rewrite_registers
-from gdb_plugin.compiler.registers import SUB_REGISTERS, register_rewrites
+from gdb_plugin.arch import X86_64
+from gdb_plugin.compiler.registers import register_rewrites
 
 
 def no_symbols(name):
@@ -93,8 +94,8 @@ def test_sub_registers_mean_what_gdbs_pseudo_registers_mean():
               0xFFFFFFFF, 0x123456789ABCDEF0, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF]
     commands, checks = ["break target", "run"], []
     by_base = {}
-    for name, (base, _, _) in SUB_REGISTERS.items():
-        by_base.setdefault(base, []).append(name)
+    for name, sub in X86_64.sub_registers.items():
+        by_base.setdefault(sub.full, []).append(name)
     for base, names in sorted(by_base.items()):
         for value in values:
             commands.append(f"set ${base} = {value:#x}")

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from gdb_plugin.arch import X86_64
 from gdb_plugin.elf.cfi import CfiError, ReturnAddressSlot, frame_table
 from gdb_plugin.elf.sections import ElfError, read_sections
 from harness.programs import build
@@ -40,7 +41,7 @@ def _expected(rules):
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 def test_every_row_is_binutils_reading(name, opt):
     program = build(name, opt)
-    table = frame_table(read_sections(str(program)))
+    table = frame_table(read_sections(str(program)), X86_64.dwarf_registers)
     rows = [(pc, rules) for pc, rules in _readelf_rows(program) if pc]   # pc 0: a CIE's rules
     assert len(rows) > 5
     assert [(hex(pc), table.return_address_slot(pc)) for pc, _ in rows] == [
@@ -48,7 +49,7 @@ def test_every_row_is_binutils_reading(name, opt):
 
 
 def test_a_pc_no_fde_covers_has_no_answer():
-    table = frame_table(read_sections(str(build("loop"))))
+    table = frame_table(read_sections(str(build("loop"))), X86_64.dwarf_registers)
     assert table.return_address_slot(0) is None
 
 
@@ -61,4 +62,4 @@ def test_files_without_frames_are_refused(tmp_path):
     subprocess.run(["objcopy", "--remove-section=.eh_frame", "--remove-section=.eh_frame_hdr",
                     str(build("loop")), str(stripped)], check=True)
     with pytest.raises(CfiError, match="has no .eh_frame"):
-        frame_table(read_sections(str(stripped)))
+        frame_table(read_sections(str(stripped)), X86_64.dwarf_registers)

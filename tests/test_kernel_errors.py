@@ -73,7 +73,8 @@ def test_verifier_rejected_without_log():
     assert "no log" in str(VerifierRejected(errno.EINVAL, ""))
 
 
-def test_only_x86_64(monkeypatch):
-    monkeypatch.setattr(syscalls, "ARCH", "aarch64")
-    with pytest.raises(Unsupported, match="only implemented for x86_64.*aarch64"):
+def test_a_machine_with_no_table_is_unsupported(monkeypatch):
+    monkeypatch.setattr(syscalls, "MACHINE", None)
+    monkeypatch.setattr(syscalls.platform, "machine", lambda: "riscv64")
+    with pytest.raises(Unsupported, match="implemented for x86_64 and aarch64.*riscv64"):
         syscalls.syscall("bpf", 0, 0, 0)

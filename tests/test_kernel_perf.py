@@ -204,7 +204,7 @@ def test_fifth_breakpoint_has_no_debug_register(kernel_tier, subject):
 
 @pytest.mark.parametrize("kwargs, cause", [
     (dict(remove_on_exec=False), "sigtrap requires remove_on_exec"),
-    (dict(length=4), "bp_len == sizeof(long)"),
+    (dict(length=3), "an execute breakpoint needs bp_len"),
     (dict(bp_type=BpType.R, length=8), "no read-only breakpoints"),
 ])
 def test_invalid_attributes(kernel_tier, subject, kwargs, cause):

@@ -68,7 +68,7 @@ def test_data_breakpoint_needs_length():
 @pytest.mark.parametrize("kwargs, expected", [
     (dict(remove_on_exec=False), "sigtrap requires remove_on_exec"),
     (dict(inherit_thread=True), "inherit_thread requires inherit"),
-    (dict(length=4), "bp_len == sizeof(long)"),
+    (dict(length=3), "an execute breakpoint needs bp_len"),
     (dict(bp_type=BpType.RW, length=3), "not 1, 2, 4 or 8"),
     (dict(bp_type=BpType.RW, length=8, addr=0x1004), "not aligned"),
     (dict(bp_type=BpType.R, length=8), "no read-only breakpoints"),

@@ -25,7 +25,7 @@ from .ax import AxExpr
 from .errors import UnsupportedAx
 from .flow import FlowAssembler
 from .narrowing import gdb_truncates_magnitude
-from .registers import THREAD_BASES, pt_regs_field
+from .registers import pt_regs_field, thread_base
 from .stackdepth import analyze
 
 CTX = Reg.R6                       # the perf_event context (struct bpf_perf_event_data *)
@@ -542,8 +542,9 @@ class _Lowering:
         self.store(k, dst)
 
     def reg(self, k: int, number: int) -> None:
-        if number in THREAD_BASES:
-            self.thread_base(k, THREAD_BASES[number])
+        member = thread_base(number)
+        if member is not None:
+            self.thread_base(k, member)
             return
         field = pt_regs_field(number)
         dst = self.work_reg(k)

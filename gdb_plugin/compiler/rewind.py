@@ -24,7 +24,7 @@ from .flow import FlowAssembler
 from .lower import CTX
 from .predicate import (MAILBOX_KEY, MAILBOX_VALUE, NO_MATCH, OnMatch, PidNamespace, post_note,
                         thread_id)
-from .registers import GDB_REGISTER_NAMES, PT_REGS
+from ..arch import X86_64
 from .undo import StackStore
 
 EFLAGS_OFFSET, RIP_OFFSET, TRAP_FLAG = 144, 128, 0x100
@@ -32,7 +32,8 @@ REGISTER_WORDS = 20            # pt_regs from r15 to rsp
 STORE_WORD, BYTES_WORD, READ_WORD = 20, 21, 22
 SNAPSHOT_WORDS = 23
 _SNAPSHOT = MAILBOX_VALUE - 8 * SNAPSHOT_WORDS  # below the mailbox's key and value
-_OFFSETS = {name: PT_REGS[number].offset for number, name in GDB_REGISTER_NAMES.items()
+# The uprobe tier is x86-64's (undo.py decodes its instructions).
+_OFFSETS = {name: X86_64.pt_regs[number].offset for number, name in X86_64.registers.items()
             if number < 16}
 
 

@@ -1,5 +1,6 @@
 """Where a function's return address is, at one of its instructions, from the call frame
-information of `.eh_frame` (DWARF CFI, as GCC and Clang emit it for every function on x86-64).
+information of `.eh_frame` (DWARF CFI, as GCC and Clang emit it for every function on x86-64
+and AArch64).
 
 GDB unwinds a frame with these rules: at a pc, the canonical frame address (CFA) is a register
 plus an offset, and the return address is saved at the CFA plus another offset.  Only those two
@@ -10,14 +11,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .sections import ElfError, Section
-
-# DWARF register numbers of x86-64 (System V psABI, figure 3.36).
-DWARF_REGISTERS = ("rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
-                   "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
-
 
 class CfiError(ElfError):
     """`.eh_frame` is missing or malformed."""
@@ -160,8 +156,8 @@ def _cie_at(data: bytes, address: int, start: int, end: int) -> _Cie:
 class FrameTable:
     """The FDEs of one file's `.eh_frame`, looked up by pc (the file's own addresses)."""
 
-    def __init__(self, data: bytes, address: int):
-        self._data, self._address = data, address
+    def __init__(self, data: bytes, address: int, registers: Sequence[str]):
+        self._data, self._address, self._registers = data, address, registers
         cies, fdes = {}, []
         for start, end, pointer, body in _entries(data, address):
             if pointer == 0:
@@ -190,9 +186,9 @@ class FrameTable:
         cie = fde.cie
         initial = _run(self._reader(cie.instructions), cie, None, 0, None)
         cfa, saved = _run(self._reader(fde.instructions), cie, initial, fde.begin, pc)
-        if cfa is None or saved is None or not 0 <= cfa[0] < len(DWARF_REGISTERS):
+        if cfa is None or saved is None or not 0 <= cfa[0] < len(self._registers):
             return None
-        return ReturnAddressSlot(DWARF_REGISTERS[cfa[0]], cfa[1] + saved)
+        return ReturnAddressSlot(self._registers[cfa[0]], cfa[1] + saved)
 
     def _reader(self, span: Tuple[int, int]) -> _Reader:
         return _Reader(self._data[:span[1]], self._address, span[0])
@@ -286,10 +282,10 @@ def _run(reader: _Reader, cie: _Cie, initial: Optional[_Rule], location: int,
     return cfa, saved
 
 
-def frame_table(sections: Dict[str, Section]) -> FrameTable:
-    """The frame table of an ELF file, from its sections (sections.read_sections); CfiError
-    if it has none."""
+def frame_table(sections: Dict[str, Section], registers: Sequence[str]) -> FrameTable:
+    """The frame table of an ELF file, from its sections (sections.read_sections), whose
+    DWARF register numbers name `registers` (arch/); CfiError if it has none."""
     section = sections.get(".eh_frame")
     if section is None or not section.data:
         raise CfiError("the file has no .eh_frame")
-    return FrameTable(section.data, section.address)
+    return FrameTable(section.data, section.address, registers)

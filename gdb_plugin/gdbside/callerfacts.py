@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import gdb
 
+from .. import arch
 from ..compiler.callers import CallerFacts, names_frame
 from ..elf.cfi import CfiError, FrameTable, frame_table
 from ..elf.sections import ElfError, read_sections
@@ -75,7 +76,7 @@ def _file(path: str) -> Optional[Tuple[Dict[str, int], Optional[FrameTable]]]:
             _files[path] = None
             return None
         try:
-            table = frame_table(sections)
+            table = frame_table(sections, arch.current().dwarf_registers)
         except CfiError:
             table = None
         _files[path] = ({name: section.address for name, section in sections.items()}, table)

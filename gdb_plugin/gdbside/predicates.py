@@ -9,6 +9,7 @@ from ..kernel import uprobe
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
 from .agent import NotCompiledYet
+from .machine import program_arch
 from .model import HBreakIf
 from .tiers import PTRACE
 
@@ -69,6 +70,7 @@ def on_match_for(bp: HBreakIf, agent=None, store=None):
 def compile_at(bp: HBreakIf, address: int, may_move_pc: bool = False, agent=None,
                on_match=None):
     """Compile `bp`'s condition at `address`; moving the pc is for user commands only."""
+    program_arch()
     return bp.kind.compile(bp, address, on_match or on_match_for(bp, agent), may_move_pc)
 
 

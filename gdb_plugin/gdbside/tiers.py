@@ -20,6 +20,7 @@ from ..compiler.rewind import SNAPSHOT_WORDS, SnapshotAndSignal
 from ..kernel.maps import thread_mailbox, thread_snapshots
 from ..kernel.probe import (TIER_EXPLANATION, TIER_KERNEL, TIER_KERNEL_SIGNAL, TIER_PTRACE,
                             TIER_UPROBE, probe)
+from .machine import program_arch, unsupported
 
 REALTIME_SIGNAL = 40  # arrives at the breakpoint pc; never passed to the program (see signals)
 
@@ -173,6 +174,8 @@ def choose_tier(code: bool = True) -> Tuple[Tier, str]:
     forced = forced_tier()
     if forced is not None and (code or LOCAL[forced] is not UPROBE):
         return LOCAL[forced], f"forced by `set hbreak-if tier {forced}`"
+    if program_arch() is None:
+        return PTRACE, unsupported()
     result = probe()
     return LOCAL[result.tier], result.reasons[0]
 

@@ -46,6 +46,7 @@ from ..kernel.errors import KernelError
 from ..kernel.syscalls import tgkill
 from . import whereabouts
 from .callerfacts import FactsAt
+from .machine import UPROBE_ARCHES, program_arch
 from .model import HBreakIf, registry
 from .predicates import Predicate, PredicateError, program_for, program_image
 from .tiers import UPROBE, let_through, snapshots, uprobe_hits
@@ -84,6 +85,8 @@ def problem(bp: HBreakIf) -> Optional[str]:
     """Why the uprobe tier cannot take `bp`, or None."""
     if not bp.kind.carried or bp.c_predicate is not None:
         return "the uprobe tier serves code breakpoints with GDB conditions only"
+    if program_arch() not in UPROBE_ARCHES:
+        return "the uprobe tier serves x86-64 programs only"
     return uprobe.problem()
 
 

@@ -11,6 +11,8 @@ import errno as _errno
 import os as _os
 import resource as _resource
 
+from .. import arch
+
 SETCAP_FIX = "setcap cap_bpf,cap_perfmon+ep <private copy of gdb>"
 
 
@@ -50,11 +52,13 @@ class NoDebugRegister(KernelError):
     """ENOSPC from perf_event_open on a breakpoint."""
 
     def __init__(self, err=_errno.ENOSPC, operation="perf_event_open"):
+        machine = arch.of_machine()
         super().__init__(
             err,
-            "%s: no free hardware debug register (x86 has 4, shared with "
+            "%s: no free hardware debug register (%s, shared with "
             "GDB's hbreak/watch); delete a hardware breakpoint or watchpoint"
-            % operation, operation)
+            % (operation, machine.debug_registers if machine else "none known"),
+            operation)
 
 
 class OutOfResources(KernelError):

@@ -19,7 +19,9 @@ import fcntl
 import os
 import struct
 
+from .. import arch
 from . import syscalls
+from .syscalls import MACHINE
 from .errors import InvalidAttribute, KernelError, Unsupported, from_errno
 from .owned import OwnedFd
 
@@ -113,6 +115,12 @@ class PerfEventAttr(ctypes.Structure):
 assert ctypes.sizeof(PerfEventAttr) == PERF_ATTR_SIZE_VER8
 
 
+def _execute_length():
+    """bp_len of an execute breakpoint: the kernel wants sizeof(long) on x86-64, 4 on
+    AArch64."""
+    return MACHINE.breakpoint_length if MACHINE else ctypes.sizeof(ctypes.c_long)
+
+
 def breakpoint_attr(addr, bp_type=BpType.X, length=None, sigtrap=True,
                     sig_data=0, remove_on_exec=True, exclude_kernel=True,
                     exclude_hv=True, inherit=False, inherit_thread=False,
@@ -122,7 +130,7 @@ def breakpoint_attr(addr, bp_type=BpType.X, length=None, sigtrap=True,
     if length is None:
         if bp_type != BpType.X:
             raise ValueError("a data breakpoint needs a length (1, 2, 4, 8)")
-        length = ctypes.sizeof(ctypes.c_long)
+        length = _execute_length()
     attr = PerfEventAttr()
     attr.type = PERF_TYPE_BREAKPOINT
     attr.size = PERF_ATTR_SIZE_VER8
@@ -156,17 +164,16 @@ def explain_einval(attr):
         return "sigtrap requires remove_on_exec"
     if AttrFlag.INHERIT_THREAD in flags and AttrFlag.INHERIT not in flags:
         return "inherit_thread requires inherit"
-    if attr.bp_type == BpType.X and attr.bp_len != ctypes.sizeof(
-            ctypes.c_long):
-        return "an execute breakpoint needs bp_len == sizeof(long) (%d)" % (
-            ctypes.sizeof(ctypes.c_long))
+    if attr.bp_type == BpType.X and attr.bp_len != _execute_length():
+        return "an execute breakpoint needs bp_len %d on this machine" % (
+            _execute_length())
     if attr.bp_type != BpType.X:
         if attr.bp_len not in (1, 2, 4, 8):
             return "bp_len %d is not 1, 2, 4 or 8" % attr.bp_len
         if attr.bp_addr % attr.bp_len:
             return "bp_addr %#x is not aligned to bp_len %d" % (
                 attr.bp_addr, attr.bp_len)
-        if attr.bp_type == BpType.R:
+        if attr.bp_type == BpType.R and MACHINE is arch.X86_64:
             return "x86 has no read-only breakpoints (use RW)"
     if attr.bp_addr >= 1 << 47 and AttrFlag.EXCLUDE_KERNEL in flags:
         return "bp_addr %#x is not a user-space address" % attr.bp_addr

@@ -5,7 +5,7 @@ The test (run once, cached) mirrors the kernel selftest `perf_skip`:
   1. fork a child that blocks SIGTRAP, gives up every privilege and makes
      itself dumpable (privileges.py says why), says so and waits on a pipe;
   2. in the parent, open a sigtrap perf breakpoint on the child's thread at
-     libc's labs(), attach a BPF program `return rdi == MATCH`, enable it;
+     libc's labs(), attach a BPF program `return arg0 == MATCH`, enable it;
   3. the child calls labs(x) for x in CALLS and, after each call, collects
      any pending SIGTRAP with sigtimedwait() into a raw siginfo_t, then
      reports (x, si_code, si_perf_data, ...) through a second pipe.
@@ -23,7 +23,8 @@ Why this shape:
     task.  Standard signals coalesce while pending, so the child drains
     after every call to attribute each signal to one call.
   * labs() is a libc function at the same address in parent and child
-    (fork copies the address space), takes its argument in rdi, and the
+    (fork copies the address space), takes its argument in a register (rdi,
+    x0), and the
     interpreter itself never calls it, so the perf count is exact.
   * The probe's two programs are packed by hand below: this layer sits
     under the encoder in the import order.
@@ -37,6 +38,7 @@ Why this shape:
 import collections
 import ctypes
 import os
+import platform
 import select
 import signal
 import struct
@@ -85,7 +87,6 @@ MATCH = 2
 SIG_DATA = 0x6862726B   # "hbrk": any value the child could not invent
 RT_SIGNAL = 40          # used only to check that send_signal_thread loads
 BPF_FUNC_SEND_SIGNAL_THREAD = 117
-PT_REGS_RDI = 112
 CHILD_TIMEOUT_S = 2.0
 READY = b"r"
 EXIT_PRIVILEGED = 3     # the child could not drop its capabilities
@@ -106,9 +107,10 @@ def _insn(code, dst=0, src=0, off=0, imm=0):
 
 
 def predicate_program(match=MATCH):
-    """r2 = regs->rdi; r0 = 1; if r2 == match goto +1; r0 = 0; exit."""
+    """r2 = the first argument's register; r0 = 1; if r2 == match goto +1; r0 = 0; exit."""
+    first = syscalls.MACHINE.pt_regs[syscalls.MACHINE.first_argument].offset
     return b"".join([
-        _insn(0x79, dst=2, src=1, off=PT_REGS_RDI),   # ldxdw r2, [r1+112]
+        _insn(0x79, dst=2, src=1, off=first),         # ldxdw r2, [r1+first]
         _insn(0xB7, dst=0, imm=1),                    # mov64 r0, 1
         _insn(0x15, dst=2, off=1, imm=match),         # jeq r2, match, +1
         _insn(0xB7, dst=0, imm=0),                    # mov64 r0, 0
@@ -246,7 +248,7 @@ def _describe_status(status):
 def _self_test():
     """Run the experiment; return a dict of observations (never raises
     KernelError: failures are recorded as `*_error` entries)."""
-    obs = {"arch": syscalls.ARCH, "release": os.uname().release}
+    obs = {"arch": platform.machine(), "release": os.uname().release}
     try:
         syscalls.syscall_number("perf_event_open")
     except KernelError as e:

@@ -2,28 +2,24 @@
 
 Python's os module has none of these, so they go through libc's generic
 syscall()/ioctl() entry points with errno captured by ctypes.  Failures are
-raised as the typed errors of errors.py.  Only x86_64 is supported: the
-syscall numbers and, more importantly, the pt_regs layout the compiler
-relies on are architecture specific.
+raised as the typed errors of errors.py.  The syscall numbers are this
+machine's (arch/): x86-64 and AArch64.
 """
 
 import ctypes
 import platform
 
+from .. import arch
 from .errors import Unsupported, from_errno
 
-# Syscall numbers per architecture (arch/x86/entry/syscalls/syscall_64.tbl).
-_SYSCALL_NUMBERS = {
-    "x86_64": {"perf_event_open": 298, "bpf": 321, "tgkill": 234},
-}
-
-ARCH = platform.machine()
+MACHINE = arch.of_machine()
 
 # perf_event_open flags: close-on-exec, so that an event fd opened inside
 # GDB never leaks into the program GDB forks and execs.
 PERF_FLAG_FD_CLOEXEC = 1 << 3
 
-# ioctl request numbers (include/uapi/linux/perf_event.h, _IO/_IOW on x86).
+# ioctl request numbers (include/uapi/linux/perf_event.h; _IO/_IOW encode alike on
+# x86-64 and AArch64).
 PERF_EVENT_IOC_ENABLE = 0x2400
 PERF_EVENT_IOC_DISABLE = 0x2401
 PERF_EVENT_IOC_REFRESH = 0x2402
@@ -48,13 +44,14 @@ def _lib():
 
 def syscall_number(name):
     """The number of syscall `name` on this machine, or raise Unsupported."""
-    table = _SYSCALL_NUMBERS.get(ARCH)
-    if table is None:
+    if MACHINE is None:
         raise Unsupported(
-            0, "hardware-breakpoint conditions in the kernel are only "
-            "implemented for x86_64 (this machine is %s)" % (ARCH or "unknown"),
+            0, "hardware-breakpoint conditions in the kernel are implemented "
+            "for %s (this machine is %s)" % (
+                " and ".join(a.name for a in arch.ARCHES),
+                platform.machine() or "unknown"),
             name)
-    return table[name]
+    return MACHINE.syscalls[name]
 
 
 def _as_arg(value):
