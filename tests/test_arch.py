@@ -10,6 +10,7 @@ import pytest
 from gdb_plugin import arch
 from gdb_plugin.arch import AARCH64, X86_64
 from gdb_plugin.compiler import UnsupportedAx, pt_regs_field, rewrite_registers
+from gdb_plugin.kernel import probe, syscalls
 from harness.paths import PROGRAMS
 
 
@@ -75,3 +76,13 @@ def test_gdbs_aarch64_register_numbers_and_types_are_the_tables(tmp_path, aarch6
     assert numbers[:len(readable)] == readable
     assert "type = uint32_t" in out                              # $w0: unsigned, as rewritten
     assert re.findall(r"reg (\d+)", listings[-1]) == ["5", "30", "33"]
+
+
+def test_an_aarch64_machine_gets_the_ptrace_tier_with_the_measured_reason(monkeypatch):
+    # Its kernel tiers would lose stops (RESULTS.md): the self-test does not even run there.
+    monkeypatch.setattr(syscalls, "MACHINE", AARCH64)
+    tier, reasons = probe.decide(probe._self_test())
+    assert tier == probe.TIER_PTRACE
+    assert reasons == [AARCH64.kernel_tiers_problem]
+    assert "step over that breakpoint pending" in reasons[0]
+    assert X86_64.kernel_tiers_problem == ""

@@ -48,6 +48,7 @@ class Arch:
     dollar_aliases: Dict[str, str] = field(default_factory=dict)  # `$name` -> register
     thread_bases: Dict[int, str] = field(default_factory=dict)  # GDB number -> thread_struct
     dwarf_registers: Tuple[str, ...] = ()  # DWARF register numbers, for the CFI (elf/cfi.py)
+    kernel_tiers_problem: str = ""        # why its kernel tiers would lose or invent stops
 
     def register_name(self, number: int) -> str:
         return self.registers.get(number, f"register {number}")
