@@ -1,4 +1,5 @@
 """hbreak-if in real GDB on real programs: what a user sees at set, hit, info, continue."""
+import platform
 import re
 
 import pytest
@@ -41,15 +42,16 @@ CONDITIONS = [
     "g_cur->s < -1000 && i > 900",
     "(unsigned char)g_cur->flags > 140 && i < 300",
     "items[i % 16].big == -777",
-    "edi == 64 || esi == 12345",
+    # target(i, ...)'s first two arguments, in this machine's registers
+    "w0 == 64 || w1 == 12345" if platform.machine() == "aarch64" else "edi == 64 || esi == 12345",
 ]
+REGISTERS = re.compile(r"\b(edi|esi|w0|w1)\b")
 
 
 @pytest.mark.parametrize("tier", ["kernel", "kernel-signal", "ptrace"])
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_same_stops_as_gdb_conditional_breakpoint(kernel_tier, loop, condition, tier):
-    expected = gdb_stops(loop, "target", condition.replace("edi", "$edi").replace("esi", "$esi"),
-                         args=["1000"])
+    expected = gdb_stops(loop, "target", REGISTERS.sub(r"$\1", condition), args=["1000"])
     got, result = hbreak_if_stops(loop, "target", condition, args=["1000"],
                                   setup=[f"set hbreak-if tier {tier}"])
     assert f"[{tier} tier]" in result.stdout

@@ -3,6 +3,7 @@ workers."""
 
 import hashlib
 import os
+import platform
 import subprocess
 import tempfile
 from pathlib import Path
@@ -37,7 +38,9 @@ def _compile(name: str, flags: list, filename: str) -> Path:
     src = _source(name)
     # The headers a program includes are part of what it is built from.
     source = b"".join(path.read_bytes() for path in [src, *sorted(PROGRAMS.glob("*.h"))])
-    key = hashlib.sha256(source + b"\0" + "\0".join(flags).encode()).hexdigest()[:16]
+    # The machine too: a guest of another architecture may see the same tests/.build.
+    built_for = "\0".join([platform.machine(), *flags]).encode()
+    key = hashlib.sha256(source + b"\0" + built_for).hexdigest()[:16]
     out_dir = BUILD / f"{name}-{key}"
     out = out_dir / filename
     if out.exists():

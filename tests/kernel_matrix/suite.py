@@ -144,8 +144,9 @@ def per_hit_cost(prefix, target_s, repeats, echo=None, extra=()):
 
 
 def row(kind, expect, subset=False, workers=2, cost=True, cost_target_s=2.0, cost_repeats=None,
-        echo=None):
-    """Run one matrix row; `kind` is a ROWS key, `expect` the tier the probe must report."""
+        echo=None, selection=None):
+    """Run one matrix row; `kind` is a ROWS key, `expect` the tier the probe must report;
+    `selection`: the tests, if not the full or the subset list."""
     privileges, prefix = ROWS[kind]
     start = time.perf_counter()
     result = {"kernel": os.uname().release, "privileges": privileges, "expect": expect}
@@ -153,8 +154,8 @@ def row(kind, expect, subset=False, workers=2, cost=True, cost_target_s=2.0, cos
     say(f"== {kind}: probe")
     result["probe"] = probe(prefix, echo=echo)
     say(f"== {kind}: tests (HBREAK_IF_EXPECT_TIER={expect})")
-    result["tests"] = tests(prefix, expect, SUBSET_TESTS if subset else FULL_TESTS, workers,
-                            echo=echo)
+    selection = selection or (SUBSET_TESTS if subset else FULL_TESTS)
+    result["tests"] = tests(prefix, expect, selection, workers, echo=echo)
     if cost:
         say(f"== {kind}: per-hit cost")
         repeats = cost_repeats or (1 if subset else 2)
