@@ -8,8 +8,13 @@ import re
 import shutil
 import subprocess
 import tarfile
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from guests.modules import load_order  # noqa: E402
 
 # The modules the initramfs loads to mount the host's root over 9p with a writable overlay,
 # and the network card through which GDB on the host reaches gdbserver and the agent.
@@ -81,31 +86,6 @@ def _members(deb: Path, wanted):
     return found
 
 
-def _modinfo_depends(ko: bytes) -> list:
-    m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", ko)
-    return [d for d in m.group(1).decode().split(",") if d] if m else []
-
-
-def _load_order(modules: dict, roots) -> list:
-    """Module names in an order where each one's dependencies come first."""
-    order, seen = [], set()
-
-    def visit(name, chain):
-        if name in seen:
-            return
-        if name not in modules:
-            raise SystemExit(f"kernel matrix: module {name} (needed by {' <- '.join(chain)}) "
-                             "is not in the kernel package")
-        seen.add(name)
-        for dep in _modinfo_depends(modules[name]):
-            visit(dep, chain + [dep])
-        order.append(name)
-
-    for root in roots:
-        visit(root, [root])
-    return order
-
-
 def kernel(series: str, package: str = None) -> dict:
     """Fetch (once) and unpack the kernel: {"package", "release", "vmlinuz", "modules": [paths]}."""
     package = package or kernel_package(series)
@@ -120,7 +100,7 @@ def kernel(series: str, package: str = None) -> dict:
         if len(vmlinuz) != 1:
             raise SystemExit(f"kernel matrix: {deb} holds {len(vmlinuz)} vmlinuz files")
         modules = {Path(n).name[:-3]: data for n, data in files.items() if n.endswith(".ko")}
-        order = _load_order(modules, ROOT_MODULES)
+        order = load_order(modules, ROOT_MODULES, who="kernel matrix")
         if root.exists():
             shutil.rmtree(root)
         (root / "modules").mkdir(parents=True)

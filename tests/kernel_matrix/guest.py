@@ -6,78 +6,29 @@ row as one `KMATRIX-ROW <json>` line on the serial console, serves GDB on the ho
 ends gdbserver), and powers the guest off. Orphans are reaped, as init must. The request comes
 on the kernel command line: kmatrix=<base64 json>.
 """
-import base64
-import ctypes
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
-import time
-import traceback
+from pathlib import Path
 
-LINUX_REBOOT_CMD_POWER_OFF = 0x4321FEDC
-MOUNTS = [
-    # (fstype, target, options); /proc comes first, in work()
-    ("sysfs", "/sys", ""),
-    ("devtmpfs", "/dev", ""),
-    ("devpts", "/dev/pts", "gid=5,mode=620,ptmxmode=666"),
-    ("tmpfs", "/dev/shm", "mode=1777"),
-    ("tmpfs", "/run", "mode=755"),
-    ("tmpfs", "/tmp", "mode=1777"),
-    ("tmpfs", "/var/tmp", "mode=1777"),
-    ("debugfs", "/sys/kernel/debug", ""),
-    ("tracefs", "/sys/kernel/tracing", ""),
-    ("bpf", "/sys/fs/bpf", "mode=700"),
-]
-# The host's defaults (Debian's kernel starts with perf_event_paranoid 3 instead).
-SYSCTLS = {"kernel/perf_event_paranoid": "2", "kernel/unprivileged_bpf_disabled": "2"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from guests.pid1 import begin, run_as_init, say, say_kernel_warnings, setup, uptime  # noqa: E402
 
-def say(line):
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def setup(repo):
-    for fstype, target, options in MOUNTS:
-        if fstype == "tmpfs" and (repo + "/").startswith(target + "/"):
-            continue  # the overlay is writable there already, and the repo must stay visible
-        os.makedirs(target, exist_ok=True)
-        argv = ["mount", "-t", fstype, fstype, target] + (["-o", options] if options else [])
-        if subprocess.run(argv).returncode != 0:
-            say(f"KMATRIX-WARN mount {fstype} on {target} failed")
-    for key, value in SYSCTLS.items():
-        try:
-            with open(f"/proc/sys/{key}", "w") as f:
-                f.write(value)
-        except OSError as e:
-            say(f"KMATRIX-WARN sysctl {key}={value}: {e}")
-    subprocess.run(["ip", "link", "set", "lo", "up"], stderr=subprocess.DEVNULL)
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                       "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"})
-
-
-def request():
-    with open("/proc/cmdline") as f:
-        for word in f.read().split():
-            if word.startswith("kmatrix="):
-                return json.loads(base64.b64decode(word[len("kmatrix="):]))
-    raise SystemExit("no kmatrix= on the kernel command line")
+TAG = "KMATRIX"
 
 
 def work():
-    subprocess.run(["mount", "-t", "proc", "proc", "/proc"], check=True)
-    req = request()
-    setup(req["repo"])
+    req = begin("kmatrix")
+    setup(TAG, keep=req["repo"])
     os.environ["HBREAK_IF_TIMEOUT_SCALE"] = str(req.get("timeout_scale", 1))
     os.environ["PYTEST_TIMEOUT"] = str(600 * req.get("timeout_scale", 1))
     os.chdir(req["repo"])
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import suite
-    booted = float(open("/proc/uptime").read().split()[0])
+    booted = uptime()
     say("KMATRIX-BOOTED " + json.dumps({"release": os.uname().release,
                                         "cpus": os.cpu_count(), "uptime": booted}))
     if req.get("command"):
@@ -92,16 +43,7 @@ def work():
         say("KMATRIX-ROW " + json.dumps(result))
     if req.get("serve"):
         serve(req["repo"], req["serve"])
-    # Kernel warnings after boot (a WARN in perf or BPF code would be a finding).
-    dmesg = subprocess.run(["dmesg", "--level=emerg,alert,crit,err,warn"],
-                           capture_output=True, text=True).stdout
-    keep = False
-    for line in dmesg.splitlines():
-        stamp = re.match(r"\[\s*([0-9.]+)\]", line)
-        if stamp:
-            keep = float(stamp.group(1)) > booted
-        if keep:
-            say("KMATRIX-DMESG " + line)
+    say_kernel_warnings(TAG, booted)
     return 0
 
 
@@ -142,32 +84,5 @@ def _echo(name, stream):
         say(f"  {name}| {line.rstrip()}")
 
 
-def main():
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            code = work()
-        except BaseException:  # noqa: BLE001 - whatever happens, the host must hear of it
-            say("KMATRIX-ERROR " + json.dumps(traceback.format_exc()))
-        finally:
-            sys.stdout.flush()
-            os._exit(code)
-    # init: reap everything until the worker is done.
-    code = 1
-    while True:
-        try:
-            got, status = os.wait()
-        except ChildProcessError:
-            break
-        if got == pid:
-            code = os.waitstatus_to_exitcode(status)
-            break
-    say(f"KMATRIX-DONE {code}")
-    os.sync()
-    time.sleep(0.2)
-    ctypes.CDLL(None, use_errno=True).reboot(LINUX_REBOOT_CMD_POWER_OFF)
-
-
 if __name__ == "__main__":
-    main()
+    run_as_init(TAG, work)

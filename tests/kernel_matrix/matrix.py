@@ -9,18 +9,17 @@ import base64
 import json
 import os
 import re
-import selectors
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import fetch  # noqa: E402
+from guests import console  # noqa: E402
 import initramfs  # noqa: E402
 import served  # noqa: E402
 import suite  # noqa: E402
@@ -85,36 +84,6 @@ def qemu_argv(accel, k, initrd, cmdline, cpus, memory, forwards=None):
             "-nic", nic]
 
 
-def _lines(proc, timeout):
-    """Lines from proc's stdout until it ends or `timeout` seconds pass (then None)."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            yield None
-            return
-        if not sel.select(min(left, 1.0)):
-            continue
-        chunk = os.read(proc.stdout.fileno(), 65536)
-        if not chunk:
-            if buf:
-                yield buf.decode(errors="replace")
-            return
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            yield line.decode(errors="replace").rstrip("\r")
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-
-
 def kvm_works(k, initrd, out):
     """Does a guest get as far as the kernel's first message under KVM? (Nested KVM may exist
     as /dev/kvm yet hang at the switch to long mode.)"""
@@ -123,10 +92,9 @@ def kvm_works(k, initrd, out):
         return False
     argv = qemu_argv("kvm", k, initrd, "console=ttyS0 earlyprintk=serial,ttyS0 kmatrix.check",
                      1, "512M")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = console.start(argv)
     try:
-        for line in _lines(proc, KVM_CHECK_S):
+        for line in console.lines(proc, KVM_CHECK_S):
             if line is None:
                 out(f"kvm: no kernel message within {KVM_CHECK_S}s")
                 return False
@@ -136,7 +104,7 @@ def kvm_works(k, initrd, out):
         out("kvm: qemu ended before the kernel printed anything")
         return False
     finally:
-        _stop(proc)
+        console.stop(proc)
 
 
 def run_guest(args, rows, out, serve=False):
@@ -176,11 +144,10 @@ def run_guest(args, rows, out, serve=False):
                          {ports[name]: SERVE_PORTS[name] for name in ports})
         out("$ " + " ".join(argv))
         t = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        proc = console.start(argv)
         results, done = [], None
         try:
-            for line in _lines(proc, args.timeout):
+            for line in console.lines(proc, args.timeout):
                 if line is None:
                     info["error"] = f"the guest did not finish within {args.timeout}s"
                     break
@@ -211,7 +178,7 @@ def run_guest(args, rows, out, serve=False):
                 elif tag in ("KMATRIX-DMESG",):
                     info.setdefault("dmesg", []).append(rest)
         finally:
-            _stop(proc)
+            console.stop(proc)
         info["guest_s"] = round(time.monotonic() - t, 1)
         if done is None and "error" not in info:
             info["error"] = "the guest ended without reporting"

@@ -4,7 +4,6 @@ is not GDB's. The host's side of it; guest.py's serve() is the guest's.
 """
 import json
 import socket
-import subprocess
 import time
 
 import suite
