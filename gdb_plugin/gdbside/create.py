@@ -15,6 +15,7 @@ from .kinds.cpredicate import C_PREDICATE
 from .leftovers import delete_later, delete_leftovers
 from .model import HBreakIf, registry
 from .predicates import compile_at
+from .machine import program_arch, unsupported
 from .tiers import KERNEL, PTRACE, choose_tier, signal_name
 
 
@@ -211,16 +212,20 @@ def create(request: Request) -> HBreakIf:
 
 
 def create_watch(kind: str, request: Request):
-    """An hwatch-if; on a remote program, GDB's own watchpoint in its place."""
+    """An hwatch-if; on a remote program, or an architecture whose perf watchpoints GDB
+    cannot pass (AArch64: arch/), GDB's own watchpoint in its place."""
     check_one_line(request.location, request.condition)
     check_ignore(request.ignore)
     address, value_type = watch.watched(request.location)
     condition = watch.gdb_condition(request.condition, address, value_type)
     thread = thread_of(request.thread)
     place = whereabouts.locate(gdb.selected_inferior())
-    if place.remote:
+    machine = program_arch()
+    why = (place.why if place.remote else unsupported() if machine is None
+           else machine.kernel_tiers_problem)
+    if why:
         return watch.gdbs_own_watchpoint(kind, request, address, value_type, condition, thread,
-                                         place.why)
+                                         why)
     tier, reason = choose_tier(code=False)
     spec = watch.watch_spec(kind, request, address, value_type, condition, tier, reason)
     with made_catchpoint(request.temporary) as (catchpoint, sourced):

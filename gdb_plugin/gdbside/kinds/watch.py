@@ -201,11 +201,12 @@ def _reads_locals(expression: str) -> bool:
 
 
 def gdbs_own_watchpoint(kind, request: Request, address, value_type, condition, thread, why):
-    """No kernel of this machine can watch a remote program: GDB's own `watch -location`
-    with the condition does, said so ($new is the watched value there; $old has no GDB form)."""
+    """The kernel of this machine cannot watch the program (`why`): GDB's own `watch
+    -location` with the condition does, said so ($new is the watched value there; $old has no
+    GDB form)."""
     if condition and _OLD.search(condition):
         raise gdb.GdbError(f"hwatch-if cannot watch here ({why}), and GDB's own watchpoint that "
-                           "serves a remote program has no $old: write the condition without it.")
+                           "serves in its place has no $old: write the condition without it.")
     watchpoint = gdb.Breakpoint(f"*({value_type} *) {address:#x}", gdb.BP_WATCHPOINT,
                                 _WATCH_CLASS[kind], temporary=request.temporary)
     try:
