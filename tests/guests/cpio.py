@@ -4,6 +4,24 @@ from pathlib import Path
 
 DIR, FILE, EXE, CHR = 0o040755, 0o100644, 0o100755, 0o020600
 
+# How every /init starts: busybox's applets, the kernel's file systems, and the modules in the
+# order of their names; fail() tells the host (under its tag) and powers the guest off.
+INIT_START = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+fail() { echo "@TAG@-STAGE1-FAIL $*"; poweroff -f; sleep 5; }
+for m in /modules/*.ko; do
+    insmod "$m" || fail "insmod $m"
+done
+"""
+
+
+def init_start(tag: str) -> str:
+    return INIT_START.replace("@TAG@", tag)
+
 
 def newc(entries) -> bytes:
     """cpio newc archive of (name, mode, data, rdev_major, rdev_minor) entries."""

@@ -7,13 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from guests.debs import members  # noqa: E402
 from guests.modules import load_order  # noqa: E402
 
 # The modules the initramfs loads to mount the host's root over 9p with a writable overlay,
@@ -72,20 +72,6 @@ def _download(package: str, dest: Path) -> Path:
     return final
 
 
-def _members(deb: Path, wanted):
-    """{path: bytes} for the members of the .deb's data archive for which wanted(path) holds."""
-    proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-    found = {}
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-        for member in tar:
-            name = member.name.lstrip("./")
-            if member.isfile() and wanted(name):
-                found[name] = tar.extractfile(member).read()
-    if proc.wait() != 0:
-        raise SystemExit(f"kernel matrix: dpkg-deb --fsys-tarfile {deb} failed")
-    return found
-
-
 def kernel(series: str, package: str = None) -> dict:
     """Fetch (once) and unpack the kernel: {"package", "release", "vmlinuz", "modules": [paths]}."""
     package = package or kernel_package(series)
@@ -94,7 +80,7 @@ def kernel(series: str, package: str = None) -> dict:
     unpacked = " ".join(ROOT_MODULES)  # a cache unpacked for fewer modules is unpacked again
     if not done.exists() or done.read_text().split("\n")[1:2] != [unpacked]:
         deb = _download(package, cache_dir() / "debs")
-        files = _members(deb, lambda n: n.startswith("boot/vmlinuz-") or (
+        files = members(deb, lambda n: n.startswith("boot/vmlinuz-") or (
             n.endswith(".ko") and any(f"/kernel/{d}" in n for d in MODULE_DIRS)))
         vmlinuz = [n for n in files if n.startswith("boot/vmlinuz-")]
         if len(vmlinuz) != 1:
@@ -119,7 +105,7 @@ def busybox() -> Path:
     out = cache_dir() / "busybox"
     if not out.exists():
         deb = _download("busybox-static", cache_dir() / "debs")
-        files = _members(deb, lambda n: n == "bin/busybox")
+        files = members(deb, lambda n: n == "bin/busybox")
         if "bin/busybox" not in files:
             raise SystemExit(f"kernel matrix: no bin/busybox in {deb}")
         tmp = out.with_suffix(".tmp")

@@ -9,19 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guests.cpio import initramfs  # noqa: E402
+from guests.cpio import init_start, initramfs  # noqa: E402
 
-STAGE1 = r"""#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-fail() { echo "KMATRIX-STAGE1-FAIL $*"; poweroff -f; sleep 5; }
-for m in /modules/*.ko; do
-    insmod "$m" || fail "insmod $m"
-done
-mkdir -p /lower /rw /newroot
+STAGE1 = init_start("KMATRIX") + r"""mkdir -p /lower /rw /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower \
     || fail "mount 9p"
 mount -t tmpfs -o mode=0755,size=@RW_SIZE@ rw /rw || fail "mount tmpfs"
