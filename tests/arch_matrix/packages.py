@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guests.debs import members  # noqa: E402
+from guests.debs import install_busybox, members  # noqa: E402
 from guests.modules import load_order  # noqa: E402
 
 MIRROR = "http://deb.debian.org/debian"
@@ -168,11 +168,5 @@ def busybox() -> Path:
     out = cache_dir() / "busybox-arm64"
     if not out.exists():
         deb = Apt("bookworm").download("busybox-static")
-        files = members(deb, lambda n: n == "bin/busybox")
-        if "bin/busybox" not in files:
-            raise SystemExit(f"arch matrix: no bin/busybox in {deb}")
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(files["bin/busybox"])
-        tmp.chmod(0o755)
-        os.replace(tmp, out)
+        install_busybox(deb, out)
     return out

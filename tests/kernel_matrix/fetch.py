@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guests.debs import members  # noqa: E402
+from guests.debs import install_busybox, members  # noqa: E402
 from guests.modules import load_order  # noqa: E402
 
 # The modules the initramfs loads to mount the host's root over 9p with a writable overlay,
@@ -105,11 +105,5 @@ def busybox() -> Path:
     out = cache_dir() / "busybox"
     if not out.exists():
         deb = _download("busybox-static", cache_dir() / "debs")
-        files = members(deb, lambda n: n == "bin/busybox")
-        if "bin/busybox" not in files:
-            raise SystemExit(f"kernel matrix: no bin/busybox in {deb}")
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(files["bin/busybox"])
-        tmp.chmod(0o755)
-        os.replace(tmp, out)
+        install_busybox(deb, out)
     return out
