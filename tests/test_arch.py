@@ -13,7 +13,7 @@ from gdb_plugin.arch import AARCH64, X86_64
 from gdb_plugin.compiler import UnsupportedAx, pt_regs_field, rewrite_registers
 from gdb_plugin.kernel import probe, syscalls
 from harness.gdb import run_gdb
-from harness.paths import PROGRAMS
+from harness.paths import PLUGIN, PROGRAMS
 from harness.programs import build
 
 
@@ -104,3 +104,20 @@ def test_on_aarch64_an_hwatch_if_is_gdbs_own_watchpoint_and_stops_as_it(tmp_path
         stops.append(re.findall(r"^STOP (\d+)$", result.stdout, re.M))
     assert "the kernel of this machine cannot watch the program (on AArch64" in result.stdout
     assert stops[1] == stops[0] == ["7", "57", "107", "157"]
+
+
+@needs_cross
+def test_an_aarch64_program_gets_the_ptrace_tier_and_a_predicate_for_its_registers(tmp_path):
+    # GDB on this machine, the program AArch64's (as a remote target's would be).
+    program = tmp_path / "loop"
+    subprocess.run(["aarch64-linux-gnu-gcc", "-g", "-O0", "-o", str(program),
+                    str(PROGRAMS / "loop.c")], check=True)
+    out = subprocess.run(["gdb-multiarch", "-nx", "-batch", "-ex", f"source {PLUGIN}",
+                          "-ex", "hbreak-if target w0 == 3 && x1 > 2",
+                          "-ex", "hbreak-if -explain target w0 == 3", str(program)],
+                         capture_output=True, text=True, check=True)
+    assert "[ptrace tier]" in out.stdout, out.stdout + out.stderr
+    assert AARCH64.kernel_tiers_problem in out.stdout
+    # The predicate reads x0 at user_pt_regs' offset 0, its low 32 bits as GDB's $w0.
+    assert "r7 = *(u64 *)(r6 + 0)" in out.stdout and "r7 == 3" in out.stdout, out.stdout
+    assert "Traceback" not in out.stdout + out.stderr

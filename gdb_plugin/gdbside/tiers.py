@@ -174,8 +174,11 @@ def choose_tier(code: bool = True) -> Tuple[Tier, str]:
     forced = forced_tier()
     if forced is not None and (code or LOCAL[forced] is not UPROBE):
         return LOCAL[forced], f"forced by `set hbreak-if tier {forced}`"
-    if program_arch() is None:
+    machine = program_arch()
+    if machine is None:
         return PTRACE, unsupported()
+    if machine.kernel_tiers_problem:  # wherever the program runs (an agent's probe says so too)
+        return PTRACE, machine.kernel_tiers_problem
     result = probe()
     return LOCAL[result.tier], result.reasons[0]
 
