@@ -1,7 +1,6 @@
 """The architectures (gdb_plugin/arch/): each is chosen by its names, and the compiler reads
 AArch64's registers where the kernel saves them, under the names GDB gives them (GDB's own
 numbering, from gdb-multiarch on an AArch64 binary)."""
-import platform
 import re
 import shutil
 import subprocess
@@ -12,9 +11,7 @@ from gdb_plugin import arch
 from gdb_plugin.arch import AARCH64, X86_64
 from gdb_plugin.compiler import UnsupportedAx, pt_regs_field, rewrite_registers
 from gdb_plugin.kernel import probe, syscalls
-from harness.gdb import run_gdb
 from harness.paths import PLUGIN, PROGRAMS
-from harness.programs import build
 
 
 @pytest.fixture
@@ -89,21 +86,6 @@ def test_an_aarch64_machine_gets_the_ptrace_tier_with_the_measured_reason(monkey
     assert reasons == [AARCH64.kernel_tiers_problem]
     assert "step over that breakpoint pending" in reasons[0]
     assert X86_64.kernel_tiers_problem == ""
-
-
-@pytest.mark.skipif(platform.machine() != "aarch64", reason="an AArch64 machine's behaviour "
-                    "(tests/arch_matrix/run.sh --gdb runs it there)")
-def test_on_aarch64_an_hwatch_if_is_gdbs_own_watchpoint_and_stops_as_it(tmp_path):
-    loop = build("loop")
-    each_stop = 'commands\nsilent\nprintf "STOP %d\\n", g_counter\ncontinue\nend'
-    stops = []
-    for set_command in ("watch -location g_counter if g_counter % 50 == 7",
-                        "hwatch-if g_counter g_counter % 50 == 7"):
-        result = run_gdb(loop, ["break main", "run", set_command, each_stop, "continue"],
-                         args=["200"]).check()
-        stops.append(re.findall(r"^STOP (\d+)$", result.stdout, re.M))
-    assert "the kernel of this machine cannot watch the program (on AArch64" in result.stdout
-    assert stops[1] == stops[0] == ["7", "57", "107", "157"]
 
 
 @needs_cross

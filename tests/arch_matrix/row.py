@@ -22,6 +22,7 @@ import suite  # noqa: E402
 # signals AArch64 cannot pass: RESULTS.md), the architecture's own, and the ptrace tier's.
 TESTS = [test for test in suite.FULL_TESTS if not test.startswith("tests/test_kernel_")] + [
     "tests/test_arch.py",
+    "tests/arch_matrix/aarch64_checks.py",
     "tests/test_gdb_breakpoint.py::test_the_ptrace_tier_is_gdbs_own_conditional_breakpoint",
 ]
 
