@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import guests.cache  # noqa: E402
 from guests.debs import install_busybox, members  # noqa: E402
 from guests.modules import load_order  # noqa: E402
 
@@ -34,11 +35,7 @@ ROOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("HBREAK_IF_ARCH_CACHE")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg, "hbreak-if", "arch-matrix")
+    return guests.cache.cache_dir("arch-matrix", "HBREAK_IF_ARCH_CACHE")
 
 
 class Apt:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import guests.cache  # noqa: E402
 from guests.debs import install_busybox, members  # noqa: E402
 from guests.modules import load_order  # noqa: E402
 
@@ -26,11 +27,7 @@ MODULE_DIRS = ("drivers/virtio/", "net/9p/", "fs/9p/", "fs/netfs/", "fs/fscache/
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("HBREAK_IF_MATRIX_CACHE")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg, "hbreak-if", "kernel-matrix")
+    return guests.cache.cache_dir("kernel-matrix", "HBREAK_IF_MATRIX_CACHE")
 
 
 def _apt_names(pattern: str) -> list:
