@@ -41,7 +41,9 @@ if [ "$bcc" -eq 1 ]; then packages+=(python3-bpfcc); fi
 # The tests run GDB against gdbserver, over a pipe and in a pid namespace of its own, build
 # C++ programs as well as C ones, and check the AArch64 tables against GDB's own numbering of
 # a cross-compiled AArch64 program.
-if [ "$dev" -eq 1 ]; then packages+=(gdbserver g++ gdb-multiarch gcc-aarch64-linux-gnu); fi
+if [ "$dev" -eq 1 ]; then
+    packages+=(gdbserver g++ gdb-multiarch gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
