@@ -15,7 +15,8 @@ import pytest
 from harness.programs import build, symbol_address
 from test_compiler_lower import listing
 
-from gdb_plugin.compiler.predicate import SendSignal, build_program
+from gdb_plugin.compiler.passonce import PassOnceFirst
+from gdb_plugin.compiler.predicate import ReturnVerdict, SendSignal, build_program
 from gdb_plugin.compiler.result import KernelLeaf
 
 from gdb_plugin.ebpf import (Alu, Jmp, Reg, alu64, call, encode_program, exit_insn, jmp, ldx,
@@ -378,3 +379,29 @@ def test_a_signal_predicate_notes_the_thread_by_its_id_in_a_pid_namespace(kernel
         assert [t[0] for t in traps] == [3]
         thread = 0 if namespace == "another" else s.pid
         assert list(mailbox.keys()) == [thread << 32 | 7]
+
+
+PT_REGS_RIP = 128
+
+
+def test_a_thread_noted_in_the_pass_once_map_passes_one_hit_at_that_pc(kernel_tier, subject):
+    # The check AArch64 needs for want of eflags.RF (compiler/passonce.py), on this kernel:
+    # the noted hit passes and its note says so (0); a note for another pc goes, and passes
+    # nothing.
+    number = 7
+    with thread_mailbox() as passes:
+        always = PassOnceFirst(ReturnVerdict(), passes.fd, number, PT_REGS_RIP)
+        program = encode_program(build_program(None, always))
+        s = subject(5)
+        passes.set(s.pid << 32 | number, s.target)
+        passes.set(s.pid + 1 << 32 | number, s.target)      # another thread's
+        with arm(s, program) as bp:
+            assert [trap[0] for trap in s.go()] == [1, 2, 3, 4]
+            assert bp.count() == 5
+        assert passes.get(s.pid << 32 | number) == 0
+        assert passes.get(s.pid + 1 << 32 | number) == s.target
+        s = subject(3)
+        passes.set(s.pid << 32 | number, s.target + 1)
+        with arm(s, program):
+            assert [trap[0] for trap in s.go()] == [0, 1, 2]
+        assert passes.get(s.pid << 32 | number) is None

@@ -13,23 +13,14 @@ from dataclasses import dataclass
 from ..ebpf import Alu, Jmp, Reg, alu64, atomic_fetch_add, call, ld_map_fd, mov64, st
 from ..ebpf.helpers import Helper
 from .flow import FlowAssembler
-from .predicate import MATCH, NO_MATCH, OnMatch
+from .predicate import MATCH, NO_MATCH, AddedTo
 
 _KEY_SLOT = -4  # the condition's own stack use is over once an outcome is reached
 
 
 @dataclass(frozen=True)
-class IgnoreFirst(OnMatch):
-    then: OnMatch
+class IgnoreFirst(AddedTo):
     counter_fd: int
-
-    @property
-    def tier(self) -> str:
-        return self.then.tier
-
-    @property
-    def context(self) -> str:
-        return self.then.context
 
     def unsure_is_match(self) -> bool:
         return False

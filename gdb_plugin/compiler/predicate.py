@@ -42,6 +42,33 @@ class OnMatch:
         """Whether unsure and match end the same way (then they share their code)."""
         return False
 
+    def entry(self, out: FlowAssembler, outcomes: Outcomes) -> None:
+        """Code the program runs first, before any prologue and the condition; it falls
+        through or leaves through an outcome."""
+
+
+@dataclass(frozen=True)
+class AddedTo(OnMatch):
+    """An OnMatch that adds to the ends of another (`then`), for its tier and context."""
+    then: OnMatch
+
+    @property
+    def tier(self) -> str:
+        return self.then.tier
+
+    @property
+    def context(self) -> str:
+        return self.then.context
+
+    def unsure_is_match(self) -> bool:
+        return self.then.unsure_is_match()
+
+    def entry(self, out: FlowAssembler, outcomes: Outcomes) -> None:
+        self.then.entry(out, outcomes)
+
+    def emit(self, out: FlowAssembler, outcome: str) -> None:
+        self.then.emit(out, outcome)
+
 
 @dataclass(frozen=True)
 class ReturnVerdict(OnMatch):
@@ -147,13 +174,15 @@ def build_program(part: Optional[KernelPart], on_match: OnMatch = ReturnVerdict(
                   prologue: Optional[Callable[[FlowAssembler, Outcomes], None]] = None
                   ) -> List[Insn]:
     """The predicate's instructions; no kernel part means every hit matches.  A prologue runs
-    first and either falls through to the condition or leaves through an outcome."""
+    first (after the OnMatch's entry) and either falls through to the condition or leaves
+    through an outcome."""
     out = FlowAssembler()
     out.emit(mov64(CTX, Reg.R1))        # helpers clobber r1-r5; the context must survive
     labels = {outcome: out.new_label(outcome.replace(" ", "_"))
               for outcome in (MATCH, UNSURE, NO_MATCH)}
     if on_match.unsure_is_match():
         labels[UNSURE] = labels[MATCH]
+    on_match.entry(out, Outcomes(labels[MATCH], labels[NO_MATCH], labels[UNSURE]))
     if prologue is not None:
         prologue(out, Outcomes(labels[MATCH], labels[NO_MATCH], labels[UNSURE]))
     if part is None:

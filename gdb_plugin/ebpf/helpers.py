@@ -6,6 +6,7 @@ import enum
 class Helper(enum.IntEnum):
     MAP_LOOKUP_ELEM = 1
     MAP_UPDATE_ELEM = 2
+    MAP_DELETE_ELEM = 3
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_TASK = 35
     PROBE_READ_USER = 112

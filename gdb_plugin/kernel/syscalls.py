@@ -30,7 +30,7 @@ PERF_EVENT_IOC_MODIFY_ATTRIBUTES = 0x4008240B
 _libc = None
 
 
-def _lib():
+def libc():
     global _libc
     if _libc is None:
         # CDLL(None) is the process's own symbol namespace, which always
@@ -68,7 +68,7 @@ def syscall(name, *args, operation=None, attribute=None):
     """Call syscall `name`; return its result or raise a KernelError."""
     nr = syscall_number(name)
     ctypes.set_errno(0)
-    ret = _lib().syscall(ctypes.c_long(nr), *[_as_arg(a) for a in args])
+    ret = libc().syscall(ctypes.c_long(nr), *[_as_arg(a) for a in args])
     if ret < 0:
         raise from_errno(ctypes.get_errno(), operation or name, attribute)
     return ret
@@ -97,7 +97,7 @@ def perf_event_open(attr, pid, cpu=-1, group_fd=-1,
 def ioctl(fd, request, arg=0, operation="ioctl", attribute=None):
     """ioctl(fd, request, arg) with an integer (or ctypes pointer) arg."""
     ctypes.set_errno(0)
-    ret = _lib().ioctl(ctypes.c_int(fd), ctypes.c_ulong(request),
+    ret = libc().ioctl(ctypes.c_int(fd), ctypes.c_ulong(request),
                        _as_arg(arg))
     if ret < 0:
         raise from_errno(ctypes.get_errno(), operation, attribute)
