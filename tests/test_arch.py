@@ -3,6 +3,7 @@ AArch64's registers where the kernel saves them, under the names GDB gives them 
 numbering, from gdb-multiarch on an AArch64 binary)."""
 import re
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from gdb_plugin import arch
 from gdb_plugin.arch import AARCH64, X86_64
 from gdb_plugin.compiler import UnsupportedAx, pt_regs_field, rewrite_registers
-from gdb_plugin.kernel import probe, syscalls
+from gdb_plugin.kernel import settle
 from harness.paths import PLUGIN, PROGRAMS
 
 
@@ -78,19 +79,39 @@ def test_gdbs_aarch64_register_numbers_and_types_are_the_tables(tmp_path, aarch6
     assert re.findall(r"reg (\d+)", listings[-1]) == ["5", "30", "33"]
 
 
-def test_an_aarch64_machine_gets_the_ptrace_tier_with_the_measured_reason(monkeypatch):
-    # Its kernel tiers would lose stops (RESULTS.md): the self-test does not even run there.
-    monkeypatch.setattr(syscalls, "MACHINE", AARCH64)
-    tier, reasons = probe.decide(probe._self_test())
-    assert tier == probe.TIER_PTRACE
-    assert reasons == [AARCH64.kernel_tiers_problem]
-    assert "step over that breakpoint pending" in reasons[0]
-    assert X86_64.kernel_tiers_problem == ""
+@pytest.mark.parametrize("word,leaves", [
+    (0x14000010, True),     # b .+64
+    (0x54000040, True),     # b.eq .+8
+    (0xB4000040, True),     # cbz x0, .+8
+    (0x36000040, True),     # tbz w0, #0, .+8
+    (0xD61F0200, True),     # br x16
+    (0xD65F03C0, True),     # ret
+    (0xD63F0020, False),    # blr x1: a call
+    (0x94000010, False),    # bl: a call
+    (0xD280001D, False),    # mov x29, #0
+    (settle.NOP, False),
+])
+def test_the_settle_knows_which_aarch64_instructions_never_come_back(word, leaves):
+    assert settle._leaves(word) is leaves
 
 
 @needs_cross
-def test_an_aarch64_program_gets_the_ptrace_tier_and_a_predicate_for_its_registers(tmp_path):
-    # GDB on this machine, the program AArch64's (as a remote target's would be).
+def test_the_settles_scratch_bytes_are_in_glibcs_aarch64_entry_code(tmp_path):
+    # _start runs once; GDB uses its first 12 bytes, the settle the 8 after them.
+    program = tmp_path / "loop"
+    subprocess.run(["aarch64-linux-gnu-gcc", "-g", "-O0", "-o", str(program),
+                    str(PROGRAMS / "loop.c")], check=True)
+    image = program.read_bytes()
+    entry = struct.unpack_from("<Q", image, 24)[0]     # e_entry; the text is at offset 0
+    assert settle.runs_straight_on(image[entry:entry + settle.SCRATCH_OFFSET + 8])
+    assert not settle.runs_straight_on(struct.pack("<5I", settle.NOP, 0x14000010, *[0] * 3))
+
+
+@needs_cross
+def test_an_aarch64_program_gets_the_ptrace_tier_here_and_a_predicate_for_its_registers(
+        tmp_path):
+    # GDB on this machine, the program AArch64's (as a remote target's would be): this
+    # machine's kernel cannot run it.
     program = tmp_path / "loop"
     subprocess.run(["aarch64-linux-gnu-gcc", "-g", "-O0", "-o", str(program),
                     str(PROGRAMS / "loop.c")], check=True)
@@ -99,7 +120,7 @@ def test_an_aarch64_program_gets_the_ptrace_tier_and_a_predicate_for_its_registe
                           "-ex", "hbreak-if -explain target w0 == 3", str(program)],
                          capture_output=True, text=True, check=True)
     assert "[ptrace tier]" in out.stdout, out.stdout + out.stderr
-    assert AARCH64.kernel_tiers_problem in out.stdout
+    assert "the program is for aarch64, and this machine's kernel (x86_64)" in out.stdout
     # The predicate reads x0 at user_pt_regs' offset 0, its low 32 bits as GDB's $w0.
     assert "r7 = *(u64 *)(r6 + 0)" in out.stdout and "r7 == 3" in out.stdout, out.stdout
     assert "Traceback" not in out.stdout + out.stderr

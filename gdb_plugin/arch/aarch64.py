@@ -39,11 +39,15 @@ AARCH64 = Arch(
     sub_registers={f"w{n}": SubRegister(f"x{n}", "unsigned int") for n in range(31)},
     aliases=_ALIASES,
     dollar_aliases={**_ALIASES, "ps": "cpsr"},
-    kernel_tiers_problem=(
+    kernel_steps_over=True,
+    watch_problem=(
+        "on AArch64 a thread that a perf watchpoint's signal stopped still has the kernel's "
+        "own step over the access pending, and hbreak-if settles only threads stopped at "
+        "breakpoints (tests/arch_matrix/RESULTS.md)"),
+    agent_problem=(
         "on AArch64 a thread that a perf breakpoint's signal stopped still has the kernel's "
-        "own step over that breakpoint pending, with its breakpoints suspended: GDB's next "
-        "resume drops the step and leaves them off, and later hits would be lost (measured on "
-        "Linux 6.1 and 6.12; tests/arch_matrix/RESULTS.md)"),
+        "own step over that breakpoint pending, which only the thread's tracer can settle: "
+        "gdbserver, not GDB's side (tests/arch_matrix/RESULTS.md)"),
     # DWARF for the Arm 64-bit architecture: x0-x30 are 0-30, sp 31.
     dwarf_registers=(*[f"x{n}" for n in range(31)], "sp"),
 )

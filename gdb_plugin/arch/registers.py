@@ -48,7 +48,11 @@ class Arch:
     dollar_aliases: Dict[str, str] = field(default_factory=dict)  # `$name` -> register
     thread_bases: Dict[int, str] = field(default_factory=dict)  # GDB number -> thread_struct
     dwarf_registers: Tuple[str, ...] = ()  # DWARF register numbers, for the CFI (elf/cfi.py)
-    kernel_tiers_problem: str = ""        # why its kernel tiers would lose or invent stops
+    # The kernel steps a thread over a user breakpoint itself, and there is no resume flag:
+    # GDB's side settles and passes it (gdbside/passing.py).
+    kernel_steps_over: bool = False
+    watch_problem: str = ""               # why hwatch-if is GDB's own watchpoint there
+    agent_problem: str = ""               # why the agent beside gdbserver cannot serve it
 
     def register_name(self, number: int) -> str:
         return self.registers.get(number, f"register {number}")

@@ -28,7 +28,7 @@ from ..kernel import procfs
 from ..kernel.errors import KernelError
 from ..kernel.exitwatch import ExitWatch
 from ..kernel.perf import PerfBreakpoint
-from . import ignore, uprobes, whereabouts
+from . import ignore, passing, uprobes, whereabouts
 from .agentlink import AgentError, AgentLink, Refused
 from .fallback import fall_back, fall_back_at
 from .model import HBreakIf, registry
@@ -243,7 +243,7 @@ def kernel_hits(bp: HBreakIf) -> int:
     # On a remote target the target decides; GDB sees only the hits that stop.
     seen_remotely = bp.remote.hit_count if bp.remote is not None and bp.remote.is_valid() else 0
     return (bp.hits_outside_open_events + software + seen_remotely
-            + sum(a.hits(bp.number) for a in _armings.values()))
+            + sum(a.hits(bp.number) for a in _armings.values()) - passing.passed(bp.number))
 
 
 def threads_armed(bp: HBreakIf) -> int:
@@ -318,6 +318,11 @@ def _arm(arming: InferiorArming, bp: HBreakIf, mapped, image, threads) -> None:
     code breakpoint is then GDB's software breakpoint, and a watchpoint whose predicate was
     refused has its perf watchpoints, which need no privilege, opened again.  Where the kernel
     cannot keep the ignore count exactly, GDB keeps it, and the predicates are made again."""
+    if bp.uses_perf and bp.tier is not PTRACE and arming.agent is None:
+        why = passing.problem(arming.pid)
+        if why:
+            forget(bp)
+            fall_back(bp, why)
     while bp.uses_perf:
         address = None
         try:

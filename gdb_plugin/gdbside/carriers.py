@@ -11,7 +11,7 @@ kernel tier costs.  A hit the kernel lets through carries the stop into GDB's ow
    breakpoint), GDB's own check of the condition in that frame, the ignore count, the thread,
    `commands`, the temporary breakpoint's deletion, MI's `*stopped,reason="breakpoint-hit"`.
 3. The carrier's condition starts with `$_hbreak_if_at(N, "COMMAND")`, which keeps the carrier
-   out again and sets eflags.RF, so that the resumed thread passes the perf breakpoint once;
+   out again and lets the resumed thread pass the perf breakpoint once (passing.py);
    COMMAND sets the breakpoint again where `save breakpoints` wrote it (saved.py).
 
 A breakpoint the kernel refused a perf breakpoint for keeps its carrier in: GDB's own
@@ -22,8 +22,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import gdb
 
-from . import uprobes
-from .frames import set_resume_flag
+from . import passing, uprobes
 from .leftovers import delete_later
 from .model import AT_FUNCTION, HIT_FUNCTION, HBreakIf, registry
 from .tiers import signal_name
@@ -113,6 +112,21 @@ def keep_out_all(carrier: gdb.Breakpoint, bp: Optional[HBreakIf] = None) -> None
                          and location.address in bp.int3_at))
 
 
+def insert_now(carrier: gdb.Breakpoint) -> None:
+    """GDB puts a location enabled from Python into the program only when it next resumes it
+    from a stop (a location's enable does not insert); where the program runs on meanwhile (a
+    fallback at a new thread), enabling the breakpoint again puts it in now."""
+    global _changing
+    if not carrier.enabled:
+        return
+    _changing, before = True, _changing
+    try:
+        carrier.enabled = False
+        carrier.enabled = True
+    finally:
+        _changing = before
+
+
 def _waited_for(number: int, address: int) -> bool:
     return any(key[:2] == (number, address) for key in _let_in)
 
@@ -143,7 +157,7 @@ def carried(bp: HBreakIf, pc: int, thread: gdb.InferiorThread) -> None:
             if location.address == pc:
                 _quietly_set(location, False)
     if bp.uses_perf:
-        set_resume_flag(True)
+        passing.pass_once(thread, pc)
 
 
 def stopped() -> List[HBreakIf]:
@@ -170,7 +184,7 @@ def overtaken(thread: gdb.InferiorThread, pc: int) -> List[HBreakIf]:
                 keep_out_all(bp.catchpoint, bp)
             found.append(bp)
     if found:
-        set_resume_flag(True)
+        passing.pass_once(thread, pc)
     return found
 
 

@@ -222,7 +222,7 @@ def create_watch(kind: str, request: Request):
     place = whereabouts.locate(gdb.selected_inferior())
     machine = program_arch()
     why = (place.why if place.remote else unsupported() if machine is None
-           else machine.kernel_tiers_problem)
+           else machine.watch_problem)
     if why:
         return watch.gdbs_own_watchpoint(kind, request, address, value_type, condition, thread,
                                          why)

@@ -10,8 +10,8 @@ die of SIGTRAP at its next hit.
 import gdb
 
 from ..compiler.callers import mentions_callers
-from . import (agentlink, arming, callerfacts, carriers, hits, ignore, remote, saved, signals,
-               stops, uprobes, whereabouts)
+from . import (agentlink, arming, callerfacts, carriers, hits, ignore, passing, remote, saved,
+               signals, stops, uprobes, whereabouts)
 from .agent import forget_listings
 from .create import assess, in_making
 from .leftovers import delete_leftovers
@@ -183,9 +183,11 @@ def connect():
     gdb.events.exited.connect(_quietly(on_exited))
     gdb.events.connection_removed.connect(_quietly(on_connection_removed))
     gdb.events.exited.connect(_quietly(signals.done_with_signal))
+    gdb.events.exited.connect(_quietly(passing.forget_process))
     gdb.events.breakpoint_modified.connect(_quietly(on_breakpoint_modified))
     gdb.events.breakpoint_deleted.connect(_quietly(on_breakpoint_deleted))
     gdb.events.breakpoint_created.connect(_quietly(uprobes.on_breakpoint_change))
+    gdb.events.breakpoint_created.connect(_quietly(passing.on_breakpoint_created))
     gdb.events.breakpoint_modified.connect(_quietly(uprobes.on_breakpoint_change))
     gdb.events.breakpoint_deleted.connect(_quietly(uprobes.on_breakpoint_deleted))
     gdb.events.stop.connect(_quietly(uprobes.on_stop))  # before the report counts the hits
@@ -194,6 +196,7 @@ def connect():
     gdb.events.stop.connect(_quietly(signals.on_stop))
     gdb.events.stop.connect(_quietly(stops.report_stop))
     gdb.events.stop.connect(_quietly(carriers.forget_gone_threads))
+    gdb.events.stop.connect(_quietly(passing.on_stop))
     gdb.events.stop.connect(_quietly(hits.drop_stale_notes))
     gdb.events.stop.connect(_quietly(stops.compile_what_was_put_off))
     gdb.events.stop.connect(_quietly(ignore.note_all_in_commands))

@@ -26,6 +26,7 @@ def fall_back_at(bp: HBreakIf, cause, address) -> bool:
         return False
     bp.int3_at.add(address)
     carriers.keep_out_all(bp.catchpoint, bp)
+    carriers.insert_now(bp.catchpoint)
     gdb.write(f"warning: hbreak-if {bp.number}: {cause}\nhbreak-if {bp.number}: its location at "
               f"{address:#x} is GDB's software breakpoint from now on, and GDB evaluates the "
               f"condition there; its other locations stay in the {bp.tier} tier.\n", gdb.STDERR)
@@ -51,6 +52,7 @@ def fall_back(bp: HBreakIf, cause) -> None:
     bp.tier, bp.reason = PTRACE, str(cause)
     if bp.software:
         carriers.keep_out_all(bp.catchpoint, bp)
+        carriers.insert_now(bp.catchpoint)
         how = "GDB's own conditional breakpoint, a software breakpoint"
     else:
         how = "GDB evaluates the condition at every hit"

@@ -1,5 +1,5 @@
 """The stopped thread: the frame line of a stop report, in the form GDB prints for a
-breakpoint hit, and the resume flag that lets it pass a breakpoint once.
+breakpoint hit.
 
 Built here rather than captured from `frame`: GDB 13 loses the output of a stop
 handler that ran a command with to_string during the first stop of `run`.
@@ -91,14 +91,3 @@ def describe(frame) -> str:
     if 0 < sal.line <= len(lines):
         return text + f"{sal.line}\t{lines[sal.line - 1]}\n"
     return text
-
-
-RESUME_FLAG = 0x10000  # eflags.RF: the kernel sets it so a resumed thread passes the breakpoint
-
-
-def set_resume_flag(on: bool) -> None:
-    """RF set: the selected thread resumes past an instruction breakpoint at its pc once (the
-    kernel sets it after every hit); clear: it runs into that breakpoint again."""
-    eflags = int(gdb.parse_and_eval("(int) $eflags"))
-    eflags = eflags | RESUME_FLAG if on else eflags & ~RESUME_FLAG
-    gdb.execute(f"set $eflags = {eflags:#x}", to_string=True)

@@ -19,9 +19,8 @@ from typing import List, Optional, Tuple
 
 import gdb
 
-from . import carriers, uprobes, whereabouts
+from . import carriers, passing, uprobes, whereabouts
 from .agentlink import AgentError
-from .frames import set_resume_flag
 from .ignore import ignored_by_gdb
 from .model import AT_FUNCTION, HIT_FUNCTION, HBreakIf, registry
 from .signals import (OURS, PROGRAMS, SI_KERNEL, SIGTRAP, TRAP_PERF, TRAP_TRACE, CaughtSignal,
@@ -191,7 +190,7 @@ the code breakpoints, lets their carriers in for the hits the kernel let through
         if kind == "landing":
             # The step's arrival is the hit, decided here as GDB decides its own: the thread
             # passes the breakpoint on resume, so the hardware neither reports nor counts it.
-            set_resume_flag(True)
+            passing.pass_once(thread, signal.pc)
             bp.hits_outside_open_events += 1
             return 1 if accept(bp) else 0
         return 0

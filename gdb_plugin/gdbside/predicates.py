@@ -8,6 +8,7 @@ from ..ebpf import encode_program
 from ..kernel import uprobe
 from ..kernel.bpf import BpfProgram
 from ..kernel.errors import KernelError
+from . import passing
 from .agent import NotCompiledYet
 from .machine import program_arch
 from .model import HBreakIf
@@ -64,6 +65,8 @@ def on_match_for(bp: HBreakIf, agent=None, store=None):
     on_match = bp.tier.on_match(bp, agent, store)
     if bp.ignore_counter is not None:
         on_match = IgnoreFirst(on_match, bp.ignore_counter.fd)
+    if agent is None and bp.kind.carried:
+        on_match = passing.on_match(bp, on_match)
     return on_match
 
 

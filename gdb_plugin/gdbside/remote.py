@@ -13,6 +13,7 @@ import gdb
 
 from . import arming, carriers, ignore, whereabouts
 from .leftovers import delete_later
+from .machine import program_arch
 from .model import HBreakIf, registry
 from .tiers import (KERNEL_SIGNAL, PTRACE, REMOTE, REMOTE_KERNEL, REMOTE_KERNEL_SIGNAL, Tier,
                     choose_tier, forced_tier)
@@ -63,7 +64,11 @@ def follow() -> None:
     if elsewhere is not None:
         serve(elsewhere.why)
     elif by_agent is not None:
-        serve(by_agent.why, by_agent.agent)
+        machine = program_arch()
+        if machine is not None and machine.agent_problem:
+            serve(f"{by_agent.why}; {machine.agent_problem}")
+        else:
+            serve(by_agent.why, by_agent.agent)
     elif any(place.pid is not None for place in places):
         release()
 

@@ -29,7 +29,7 @@ from typing import Dict, Optional, Set
 
 import gdb
 
-from . import carriers
+from . import carriers, passing
 from .model import registry
 from .tiers import signal_name, signal_number
 
@@ -119,6 +119,9 @@ def caught_signal(thread, number: int) -> CaughtSignal:
     done_with_signal()
     signal.origin = _sort_out(signal)
     _current = signal
+    passing.forget_elsewhere(thread, signal.pc)
+    if signal.origin == OURS or (signal.signo == SIGTRAP and signal.code != TRAP_TRACE):
+        passing.after_trap(thread, signal.pc, signal.origin == OURS)
     if signal.origin == PROGRAMS:
         _act_for_the_program(signal)
     elif signal.origin == GDBS and _carriers_trap(signal):
@@ -302,7 +305,7 @@ def on_stop(event) -> None:
         return
     if signal.origin == OURS and ours_turned_off:
         gdb.execute("queue-signal 0", to_string=True)  # `continue` would pass it
-    elif signal.reporter is not None:
+    elif signal.origin == PROGRAMS and signal.reporter is not None:
         gdb.write(f"\n{_received(signal)}")
         _print_frame()
         gdb.execute("display")
@@ -321,6 +324,7 @@ def _carriers_trap(signal: CaughtSignal) -> bool:
         return False
     if signal.code == TRAP_TRACE and signal.thread_number in _stepping_over:
         _stepping_over.discard(signal.thread_number)
+        passing.forget(signal.thread.ptid[1])  # GDB stepped it elsewhere (displaced)
         return True
     return carriers.carries_at(signal.pc)
 

@@ -14,6 +14,7 @@ from typing import Dict, Tuple
 
 import gdb
 
+from .. import arch
 from ..agent.protocol import MAILBOX
 from ..compiler import signal_on_match
 from ..compiler.rewind import SNAPSHOT_WORDS, SnapshotAndSignal
@@ -177,8 +178,10 @@ def choose_tier(code: bool = True) -> Tuple[Tier, str]:
     machine = program_arch()
     if machine is None:
         return PTRACE, unsupported()
-    if machine.kernel_tiers_problem:  # wherever the program runs (an agent's probe says so too)
-        return PTRACE, machine.kernel_tiers_problem
+    here = arch.of_machine()
+    if machine is not here:  # a remote target's program: remote.py serves it once connected
+        return PTRACE, (f"the program is for {machine.name}, and this machine's kernel "
+                        f"({here.name if here is not None else 'unknown'}) cannot run it")
     result = probe()
     return LOCAL[result.tier], result.reasons[0]
 

@@ -254,9 +254,6 @@ def _self_test():
     except KernelError as e:
         obs["arch_error"] = e
         return obs
-    if syscalls.MACHINE.kernel_tiers_problem:
-        obs["arch_error"] = syscalls.MACHINE.kernel_tiers_problem
-        return obs
 
     child = _Child()
     obs["target_addr"] = child.addr

@@ -110,7 +110,10 @@ def gdb_row_passed(row) -> bool:
 
 def _per_hit(row, name) -> str:
     cost = (row or {}).get("cost", {}).get(name)
-    return f"{cost['per_hit_us'] / 1000:.1f} ms" if cost else "—"
+    if not cost:
+        return "—"
+    us = cost["per_hit_us"]
+    return f"{us / 1000:.1f} ms" if us >= 1000 else f"{us:.1f} µs"
 
 
 def gdb_table(rows) -> str:

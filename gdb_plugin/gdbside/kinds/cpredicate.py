@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 
 import gdb
 
-from ..frames import set_resume_flag
+from .. import passing
 from .code import CodeBreakpoint
 
 
@@ -47,7 +47,7 @@ class CPredicateBreakpoint(CodeBreakpoint):
             gdb.write(f"hbreak-if {bp.number}: the C predicate read unreadable memory: "
                       f"{error}\n", gdb.STDERR)
             return False
-        set_resume_flag(False)
+        passing.run_into_again(thread)
         return True
 
     def take_condition(self, bp, condition: Optional[str]) -> bool:
