@@ -48,11 +48,12 @@ def passes():
     return _passes
 
 
-def on_match(bp, on_match):
-    """The predicate of `bp` looks up the pass-once map first, where the CPU has no RF."""
+def on_match(bp, then):
+    """`then`, for `bp`'s predicate, which looks up the pass-once map first where the CPU has
+    no RF."""
     if not _steps_over():
-        return on_match
-    return PassOnceFirst(on_match, passes().fd, bp.number, PC_OFFSET)
+        return then
+    return PassOnceFirst(then, passes().fd, bp.number, PC_OFFSET)
 
 
 def problem(pid: int) -> str:
