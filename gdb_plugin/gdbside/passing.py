@@ -91,9 +91,14 @@ def _settle(thread) -> bool:
         return False
 
 
-def _perf_at(pc: int) -> bool:
-    return any(bp.uses_perf and pc in bp.addresses() and pc not in bp.int3_at
-               for bp in registry)
+def _perf_bps_at(pc: int):
+    """The hbreak-ifs with a perf breakpoint at `pc`."""
+    return [bp for bp in registry
+            if bp.uses_perf and pc in bp.addresses() and pc not in bp.int3_at]
+
+
+def _armed_in_kernel() -> bool:
+    return any(bp.uses_perf and not bp.software for bp in registry)
 
 
 def after_trap(thread, pc: int, ours: bool) -> None:
@@ -101,7 +106,7 @@ def after_trap(thread, pc: int, ours: bool) -> None:
     a hardware breakpoint of GDB's).  Where a perf breakpoint of the plugin is at `pc` too, it
     may have fired first, and on AArch64 the kernel's step over it was still pending: settled,
     and the thread passes it once when resumed (x86's kernel has set RF)."""
-    if _steps_over() and _perf_at(pc) and (_settle(thread) or ours):
+    if _steps_over() and _perf_bps_at(pc) and (_settle(thread) or ours):
         pass_once(thread, pc)
 
 
@@ -109,7 +114,7 @@ def _settle_the_stopped() -> None:
     """Threads GDB stopped with SIGSTOP for another's event may have been stopped in the
     kernel's step over a hit that did not match, or resumed from there before: settled, and
     the first pass the breakpoint at their pc once."""
-    if not any(bp.uses_perf and not bp.software for bp in registry):
+    if not _armed_in_kernel():
         return
     for inferior in gdb.inferiors():
         if inferior.pid == 0 or inferior.connection is None \
@@ -120,7 +125,7 @@ def _settle_the_stopped() -> None:
                 pc = thread_pc(thread.ptid[1])
             except KernelError:
                 continue  # running (non-stop), or gone
-            if _settle(thread) and _perf_at(pc):
+            if _settle(thread) and _perf_bps_at(pc):
                 pass_once(thread, pc)
 
 
@@ -132,12 +137,11 @@ def pass_once(thread, pc: int) -> None:
         return
     tid = thread.ptid[1]
     noted = _noted.setdefault(tid, {})
-    for bp in registry:
-        if bp.uses_perf and pc in bp.addresses() and pc not in bp.int3_at:
-            if bp.number in noted:
-                _take_out(tid, bp.number)  # counted, if it passed
-            passes().set(tid << 32 | bp.number, pc)
-            noted[bp.number] = pc
+    for bp in _perf_bps_at(pc):
+        if bp.number in noted:
+            _take_out(tid, bp.number)  # counted, if it passed
+        passes().set(tid << 32 | bp.number, pc)
+        noted[bp.number] = pc
 
 
 def run_into_again(thread) -> None:
@@ -202,8 +206,7 @@ def forget_process(*_) -> None:
 def on_breakpoint_created(gdb_bp) -> None:
     """GDB's own hbreak on AArch64 writes every breakpoint register of the thread
     (NT_ARM_HW_BREAK), one of which an armed hbreak-if holds: said."""
-    if (_steps_over() and gdb_bp.type == gdb.BP_HARDWARE_BREAKPOINT
-            and any(bp.uses_perf and not bp.software for bp in registry)):
+    if _steps_over() and gdb_bp.type == gdb.BP_HARDWARE_BREAKPOINT and _armed_in_kernel():
         gdb.write("warning: on AArch64 GDB's hbreak claims every hardware breakpoint register "
                   "of the threads it is set in, so GDB cannot insert it while an hbreak-if is "
                   "armed in the kernel (\"Unexpected error setting hardware debug registers\"); "

@@ -324,7 +324,6 @@ def _carriers_trap(signal: CaughtSignal) -> bool:
         return False
     if signal.code == TRAP_TRACE and signal.thread_number in _stepping_over:
         _stepping_over.discard(signal.thread_number)
-        passing.forget(signal.thread.ptid[1])  # GDB stepped it elsewhere (displaced)
         return True
     return carriers.carries_at(signal.pc)
 
